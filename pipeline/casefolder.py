@@ -1,0 +1,116 @@
+"""Reading a case folder (CONTRACT §1): ``case.json`` plus ``uploads/<slot>.<ext>``.
+
+Everything wrong with the folder itself is collected into one CaseError (exit 3), one line per
+problem naming the field path in Chinese and English, so an integrator fixes all at once.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from pipeline.errors import CaseError
+from pipeline.models import Case
+
+#: case.json larger than this is not a web form's data; refuse before parsing.
+MAX_CASE_JSON_BYTES = 256 * 1024
+
+_PYDANTIC_ZH = {
+    "missing": "必填字段缺失 / field required",
+    "extra_forbidden": "未知字段 / unknown field",
+    "literal_error": "取值不在允许范围内 / value not allowed",
+    "string_type": "应为字符串 / must be a string",
+    "int_type": "应为整数 / must be an integer",
+    "model_type": "应为对象 / must be an object",
+    "dict_type": "应为对象 / must be an object",
+    "string_pattern_mismatch": "格式不正确 / wrong format",
+    "timezone_aware": "须为带时区的日期时间 / must be a date-time with a time zone",
+    "datetime_type": "应为日期时间 / must be a date-time",
+    "datetime_parsing": "日期时间格式不正确 / not a valid ISO 8601 date-time",
+    "datetime_from_date_parsing": "日期时间格式不正确 / not a valid ISO 8601 date-time",
+    "greater_than": "取值过小 / value too small",
+    "less_than_equal": "取值过大 / value too large",
+}
+
+
+@dataclass(frozen=True)
+class CaseFolder:
+    """A readable case: the parsed case.json and the upload file of each slot present."""
+
+    path: Path
+    case: Case
+    uploads: dict[str, Path] = field(default_factory=dict)
+    ignored: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def parse_case_json(raw: bytes, where: str = "case.json") -> Case:
+    """Parse and validate case.json bytes; raise CaseError naming every bad field."""
+    if len(raw) > MAX_CASE_JSON_BYTES:
+        raise CaseError([(where, f"文件过大（超过 {MAX_CASE_JSON_BYTES} 字节） / file too large")])
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise CaseError([(where, f"不是 UTF-8 编码（第 {exc.start} 字节） / not UTF-8")]) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CaseError(
+            [(where, f"不是有效的 JSON（第 {exc.lineno} 行第 {exc.colno} 列：{exc.msg}） / invalid JSON")]
+        ) from None
+    except RecursionError:
+        raise CaseError([(where, "JSON 嵌套过深 / JSON nested too deeply")]) from None
+    if not isinstance(data, dict):
+        raise CaseError([(where, "顶层应为对象 / top level must be an object")])
+    try:
+        return Case.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            path = ".".join(str(p) for p in err["loc"]) or where
+            problems.append((path, _PYDANTIC_ZH.get(err["type"], f"取值无效 / {err['msg']}")))
+        raise CaseError(problems) from None
+
+
+def load_case_folder(path: Path, slots: frozenset[str] | set[str]) -> CaseFolder:
+    """Read ``path`` as a case folder; raise CaseError if it cannot be reviewed at all."""
+    path = Path(path)
+    case_file = path / "case.json"
+    if not path.is_dir():
+        raise CaseError([(str(path), "不是案件文件夹 / not a case folder")], case=str(path))
+    try:
+        raw = case_file.read_bytes()
+    except FileNotFoundError:
+        raise CaseError([("case.json", "文件缺失 / file missing")], case=str(path)) from None
+    except OSError as exc:
+        raise CaseError([("case.json", f"无法读取 / cannot read: {exc.strerror}")], case=str(path)) from None
+    try:
+        case = parse_case_json(raw)
+    except CaseError as exc:
+        raise CaseError(exc.problems, case=str(path)) from None
+
+    uploads: dict[str, Path] = {}
+    ignored: list[str] = []
+    problems: list[tuple[str, str]] = []
+    upload_dir = path / "uploads"
+    if upload_dir.is_dir():
+        for item in sorted(upload_dir.iterdir()):
+            slot = item.name.split(".", 1)[0]
+            if not item.is_file() or slot not in slots:
+                ignored.append(item.name)
+                continue
+            if slot in uploads:
+                problems.append(
+                    (f"uploads/{slot}", f"同一材料位置有多个文件（{uploads[slot].name}、{item.name}） / one file per slot")
+                )
+                continue
+            uploads[slot] = item
+    if problems:
+        raise CaseError(problems, case=str(path))
+    return CaseFolder(path=path, case=case, uploads=uploads, ignored=tuple(ignored))

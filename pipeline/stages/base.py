@@ -1,0 +1,87 @@
+"""What every stage is: typed inputs in, findings out, under rule ids of the rule set."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from pipeline.models import Case, Finding, Status
+from pipeline.pages import Upload
+from pipeline.ruleset import RuleSet
+
+log = logging.getLogger(__name__)
+
+
+class Artifacts:
+    """Where stages put evidence images (crops); a no-op when the review has no output folder."""
+
+    def __init__(self, root: Path | None) -> None:
+        self.root = root
+
+    def save_png(self, name: str, image: np.ndarray) -> str | None:
+        """Save ``image`` (BGR or grey) as ``artifacts/<name>.png``; return that relative path."""
+        if self.root is None or image.size == 0:
+            return None
+        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+        target = self.root / "artifacts" / f"{safe}.png"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(target), image)
+        return f"artifacts/{safe}.png"
+
+
+@dataclass(frozen=True)
+class ReviewOptions:
+    """Choices that change how, not what, a review checks."""
+
+    ocr_engine: str = "auto"  # "rapidocr", "tesseract" or "auto" (rapidocr, tesseract as second opinion)
+
+
+@dataclass(frozen=True)
+class StageContext:
+    case: Case
+    rules: RuleSet
+    uploads: Mapping[str, Upload]
+    """Readable uploads of the slots no earlier gate stage failed."""
+    blocked_slots: frozenset[str] = frozenset()
+    """Slots that had a file (or were required) but failed an earlier gate stage."""
+    artifacts: Artifacts = field(default_factory=lambda: Artifacts(None))
+    options: ReviewOptions = field(default_factory=ReviewOptions)
+
+    def slots_for(self, rule_id: str) -> list[str]:
+        """The slots a rule applies to that have a readable upload here, in rule-set order."""
+        return [s for s in self.rules.rule(rule_id).slots if s in self.uploads]
+
+    def finding(self, rule_id: str, status: Status, slot: str | None = None,
+                evidence: dict[str, Any] | None = None, **placeholders: Any) -> Finding:
+        return self.rules.finding(rule_id, status, slot, evidence, **placeholders)
+
+
+StageRun = Callable[[StageContext], list[Finding]]
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A named group of checks. ``gate`` stages block a slot for later stages when they fail it."""
+
+    name: str
+    rule_ids: tuple[str, ...]
+    run: StageRun
+    gate: bool = False
+
+
+def guarded(ctx: StageContext, rule_id: str, slot: str | None,
+            check: Callable[[], list[Finding]]) -> list[Finding]:
+    """Run one check; a crash becomes an ``uncertain`` finding with the error, logged in full."""
+    try:
+        return check()
+    except Exception as exc:  # noqa: BLE001 - a crashing check must never crash the review
+        log.exception("check %s on slot %s crashed", rule_id, slot)
+        return [ctx.finding(rule_id, Status.UNCERTAIN, slot,
+                            {"error": f"{type(exc).__name__}: {exc}", "crashed": True})]

@@ -1,0 +1,111 @@
+"""The only module that runs Tesseract (via pytesseract; Debian tesseract-ocr + chi-sim).
+
+``probe`` reports the version and installed languages and says how to install what is missing;
+every call has a timeout; word boxes and confidences come from the TSV output, grouped into
+lines. Failures and timeouts become ``ToolError``; a missing program or language becomes
+``ToolMissingError``. Results are plain tuples ``(text, (x0, y0, x1, y1), confidence 0..1)``.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+
+import numpy as np
+import pytesseract
+from PIL import Image
+
+from pipeline.errors import ToolError, ToolMissingError
+
+INSTALL_HINT = "apt-get install tesseract-ocr tesseract-ocr-chi-sim"
+LANGUAGES = ("chi_sim", "eng")
+
+Line = tuple[str, tuple[int, int, int, int], float]
+
+
+def _timeout_s() -> float:
+    try:
+        return float(os.environ.get("PRECHECK_TESSERACT_TIMEOUT_S", "30"))
+    except ValueError:
+        return 30.0
+
+
+@cache
+def probe() -> dict[str, str]:
+    """Version and languages; ToolMissingError with the install command when anything lacks."""
+    try:
+        version = str(pytesseract.get_tesseract_version())
+        langs = set(pytesseract.get_languages(config=""))
+    except pytesseract.TesseractNotFoundError:
+        raise ToolMissingError(f"Tesseract is not installed; install it with: {INSTALL_HINT}") from None
+    except Exception as exc:  # noqa: BLE001 - any probe failure means the tool cannot be used
+        raise ToolMissingError(f"Tesseract cannot run ({exc}); reinstall it with: {INSTALL_HINT}") from None
+    missing = [lang for lang in LANGUAGES if lang not in langs]
+    if missing:
+        raise ToolMissingError(
+            f"Tesseract {version} lacks language data {', '.join(missing)}; install it with: {INSTALL_HINT}"
+        )
+    return {"engine": "tesseract", "version": version, "languages": ",".join(sorted(langs))}
+
+
+def _data(image: np.ndarray, psm: int) -> dict[str, list[str]]:
+    probe()
+    pil = Image.fromarray(image if image.ndim == 2 else image[:, :, ::-1].copy())
+    try:
+        out: dict[str, list[str]] = pytesseract.image_to_data(
+            pil, lang="+".join(LANGUAGES), config=f"--psm {psm}",
+            output_type=pytesseract.Output.DICT, timeout=_timeout_s(),
+        )
+    except RuntimeError as exc:
+        raise ToolError(f"Tesseract timed out after {_timeout_s():.0f} s: {exc}") from None
+    except pytesseract.TesseractError as exc:
+        raise ToolError(f"Tesseract failed: {exc.message}") from None
+    except pytesseract.TesseractNotFoundError:
+        raise ToolMissingError(f"Tesseract is not installed; install it with: {INSTALL_HINT}") from None
+    return out
+
+
+def _lines(data: dict[str, list[str]]) -> list[Line]:
+    """Words grouped by (block, paragraph, line); chi_sim puts spaces between characters: drop them."""
+    groups: dict[tuple[int, int, int], list[int]] = {}
+    for i, word in enumerate(data["text"]):
+        if str(word).strip() and float(data["conf"][i]) >= 0:
+            key = (int(data["block_num"][i]), int(data["par_num"][i]), int(data["line_num"][i]))
+            groups.setdefault(key, []).append(i)
+    lines: list[Line] = []
+    for idx in groups.values():
+        x0 = min(int(data["left"][i]) for i in idx)
+        y0 = min(int(data["top"][i]) for i in idx)
+        x1 = max(int(data["left"][i]) + int(data["width"][i]) for i in idx)
+        y1 = max(int(data["top"][i]) + int(data["height"][i]) for i in idx)
+        text = _join([str(data["text"][i]).strip() for i in idx])
+        conf = min(float(data["conf"][i]) for i in idx) / 100.0
+        lines.append((text, (x0, y0, x1, y1), conf))
+    return lines
+
+
+def _join(words: list[str]) -> str:
+    """Join words, keeping a space only between two Latin/digit words."""
+    out = ""
+    for word in words:
+        if out and out[-1].isascii() and out[-1].isalnum() and word[0].isascii() and word[0].isalnum():
+            out += " "
+        out += word
+    return out
+
+
+def read(image: np.ndarray) -> list[Line]:
+    """Every text line of a page or region (page segmentation mode 3, automatic)."""
+    return _lines(_data(image, psm=3))
+
+
+def read_line(image: np.ndarray) -> Line | None:
+    """One line of text in a crop (psm 7); None when nothing is read."""
+    if image.size == 0 or min(image.shape[:2]) < 4:
+        return None
+    lines = _lines(_data(image, psm=7))
+    if not lines:
+        return None
+    h, w = image.shape[:2]
+    text = "".join(t for t, _, _ in lines)
+    return (text, (0, 0, w, h), min(c for _, _, c in lines))
