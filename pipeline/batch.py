@@ -73,6 +73,6 @@ def review_many(
             path = futures[future]
             try:
                 yield future.result()
-            except Exception as exc:  # noqa: BLE001 - a dead worker must not lose the other cases
+            except Exception as exc:
                 log.exception("review of %s failed in a worker", path)
                 yield Outcome(path, error=PrecheckError(f"审核进程异常 / worker failed: {exc}"))

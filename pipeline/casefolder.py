@@ -106,9 +106,8 @@ def load_case_folder(path: Path, slots: frozenset[str] | set[str]) -> CaseFolder
                 ignored.append(item.name)
                 continue
             if slot in uploads:
-                problems.append(
-                    (f"uploads/{slot}", f"同一材料位置有多个文件（{uploads[slot].name}、{item.name}） / one file per slot")
-                )
+                both = f"{uploads[slot].name}、{item.name}"
+                problems.append((f"uploads/{slot}", f"同一材料位置有多个文件（{both}） / one file per slot"))
                 continue
             uploads[slot] = item
     if problems:

@@ -72,7 +72,7 @@ def review_case(
 def _run_stage(ctx: StageContext, stage: Stage) -> list[Finding]:
     try:
         return stage.run(ctx)
-    except Exception as exc:  # noqa: BLE001 - a crashing stage must never crash the review
+    except Exception as exc:
         log.exception("stage %s crashed", stage.name)
         evidence = {"error": f"{type(exc).__name__}: {exc}", "crashed": True}
         out = []
@@ -91,3 +91,15 @@ def _skipped(ctx: StageContext, stage: Stage) -> list[Finding]:
             if slot in ctx.blocked_slots:
                 out.append(ctx.finding(rule_id, Status.SKIPPED, slot))
     return out
+
+
+def all_rule_ids_with_checks() -> set[str]:
+    """Every rule id some part of precheck produces: the intake, the stages, the issuance gate."""
+    ids = set(upload.RULE_IDS)
+    for stage in STAGES:
+        ids.update(stage.rule_ids)
+    try:
+        from pipeline.issuance import RULE_IDS as issuance_ids
+    except ImportError:
+        issuance_ids = ()
+    return ids | set(issuance_ids)

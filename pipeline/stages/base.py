@@ -81,7 +81,7 @@ def guarded(ctx: StageContext, rule_id: str, slot: str | None,
     """Run one check; a crash becomes an ``uncertain`` finding with the error, logged in full."""
     try:
         return check()
-    except Exception as exc:  # noqa: BLE001 - a crashing check must never crash the review
+    except Exception as exc:
         log.exception("check %s on slot %s crashed", rule_id, slot)
         return [ctx.finding(rule_id, Status.UNCERTAIN, slot,
                             {"error": f"{type(exc).__name__}: {exc}", "crashed": True})]

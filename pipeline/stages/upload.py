@@ -15,6 +15,9 @@ from pipeline.pages import Page, Upload, estimate_a4_dpi
 from pipeline.ruleset import RuleSet
 
 
+RULE_IDS = ("upload.missing", "upload.empty", "upload.too_large", "upload.format", "upload.unreadable")
+
+
 @dataclass(frozen=True)
 class Intake:
     findings: list[Finding]

@@ -43,6 +43,7 @@ def _load() -> Any:
             _model = RapidOCR(
                 use_cls=False,
                 text_score=0.3,
+                det_limit_type="max",  # never upscale: callers choose the resolution
                 print_verbose=False,
                 intra_op_num_threads=n,
                 inter_op_num_threads=1,

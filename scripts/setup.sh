@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Sets precheck up on Debian 12 (as root, or with the packages already there). Idempotent:
+# Debian packages are installed only when missing, the venv only when pyproject or the
+# constraints changed. Everything lands inside this checkout (.venv/, var/).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  python3 python3-venv python3-pip   # the interpreter, when the machine has none
+  tesseract-ocr tesseract-ocr-chi-sim # second OCR engine (Chinese simplified model)
+  libzbar0                            # zbar barcode reader behind pyzbar
+  libgl1 libglib2.0-0                 # runtime libraries opencv-python links against
+  fonts-noto-cjk                      # CJK font embedded in the rendered forms and fixtures
+  softhsm2 opensc                     # PKCS#11 software token for issuance (and pkcs11-tool)
+  openssl                             # certificate verification in the tests
+)
+
+# A python3 from pyenv or elsewhere is fine: ask apt for one only when there is none with venv.
+need_python=1
+if command -v python3 >/dev/null 2>&1 && python3 -c 'import venv, ensurepip' 2>/dev/null; then
+  need_python=0
+fi
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  case "$pkg" in python3*) ((need_python)) || continue ;; esac
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  echo "==> installing Debian packages: ${missing[*]}"
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "precheck setup: these Debian packages are missing and this is not root: ${missing[*]}" >&2
+    echo "  run as root, or: sudo apt-get install ${missing[*]}" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+python3 - <<'PY'
+import sys
+if sys.version_info < (3, 11):
+    sys.exit(f"precheck needs Python 3.11 or newer, found {sys.version.split()[0]}")
+PY
+
+stamp_src=$(cat pyproject.toml constraints.txt 2>/dev/null | sha256sum | cut -c1-16)
+if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.precheck-stamp 2>/dev/null)" != "$stamp_src" ]; then
+  echo "==> installing Python packages into .venv"
+  [ -x .venv/bin/python ] || python3 -m venv .venv
+  .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
+  .venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]'
+  echo "$stamp_src" > .venv/.precheck-stamp
+fi
+
+if [ -f scripts/softhsm.sh ]; then
+  bash scripts/softhsm.sh >/dev/null
+fi
+echo "==> precheck is set up (.venv/bin/precheck)"
