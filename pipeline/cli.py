@@ -27,7 +27,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-out = Console()
+out = Console(width=None if sys.stdout.isatty() else 200)  # pipes and logs get full rows
 err = Console(stderr=True)
 
 EXIT_FOR_DECISION = {
@@ -145,11 +145,9 @@ def _print_report_summary(outcome: Outcome) -> None:
 
 def _print_summary_table(outcomes: list[Outcome]) -> None:
     table = Table(title="预审结果 / review summary")
-    table.add_column("案件 / case")
-    table.add_column("业务单号 / order")
-    table.add_column("结论 / decision")
-    table.add_column("不通过的规则 / failed rules")
-    table.add_column("需复核 / uncertain")
+    for header in ("案件 / case", "业务单号 / order", "结论 / decision", "不通过的规则 / failed rules",
+                   "需复核 / uncertain"):
+        table.add_column(header, overflow="fold")
     styles = {Decision.APPROVED: "green", Decision.REJECTED: "red", Decision.NEEDS_REVIEW: "yellow"}
     for o in outcomes:
         if o.report is None:

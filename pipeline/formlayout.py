@@ -18,6 +18,7 @@ import pymupdf
 A4_W, A4_H = 595.28, 841.89
 MARGIN = 42.0
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in points
+_NO_LINE_START = set("，。、；：！？）》」』”’")  # CJK punctuation never starts a line
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ class Canvas:
                  fontname: str, font: pymupdf.Font | None, collect: set[str] | None = None) -> None:
         self.layout = layout
         self.collect = collect
+        self._writers: dict[tuple[float, ...], pymupdf.TextWriter] = {}
         self.index = page_index
         self.page = page
         self.fontname = fontname
@@ -96,9 +98,19 @@ class Canvas:
             x -= w / 2
         elif align == "right":
             x -= w
-        if self.page is not None:
-            self.page.insert_text((x, y), text, fontname=self.fontname, fontsize=size, color=color)
+        if self.page is not None and self.font is not None:
+            key = tuple(color)
+            if key not in self._writers:
+                self._writers[key] = pymupdf.TextWriter(self.page.rect, color=key)
+            self._writers[key].append((x, y), text, font=self.font, fontsize=size)
         return w
+
+    def finish(self) -> None:
+        """Write the text collected for this page (one TextWriter per colour, font embedded once)."""
+        if self.page is not None:
+            for writer in self._writers.values():
+                writer.write_text(self.page)
+        self._writers.clear()
 
     def wrap(self, x: float, y: float, text: str, width: float, size: float = 9.0,
              leading: float = 1.45, indent: float = 0.0) -> float:
@@ -106,7 +118,7 @@ class Canvas:
         line, lines, first = "", [], True
         for ch in text:
             avail = width - (indent if first else 0.0)
-            if line and self.width(line + ch, size) > avail:
+            if line and ch not in _NO_LINE_START and self.width(line + ch, size) > avail:
                 lines.append((line, first))
                 line, first = "", False
             line += ch

@@ -2,38 +2,29 @@
 
 Layout after the seed's 辽宁采购-机构员工数字证书申请表, 电子印章申请表 and 法人授权书. The order
 number is printed as a Code 128 barcode (vector bars) so the barcode stage can match it. Text
-uses Noto Sans/Serif CJK SC, embedded as a subset (fontTools) so a PDF stays small; without
-fontTools or the Debian font, MuPDF's built-in Droid Sans Fallback is embedded instead. The
-font used is named in each PDF's metadata (``keywords``).
+uses Noto Sans/Serif CJK SC, embedded as a subset (see ``pipeline.formfonts``); the font used
+is named in each PDF's metadata (``keywords``). Geometry and drawing primitives live in
+``pipeline.formlayout``; ``form_layout`` exposes the boxes to later stages.
 """
 
 from __future__ import annotations
 
 import calendar
-import io
 from collections.abc import Callable, Mapping
 from datetime import date
 from pathlib import Path
 
 import pymupdf
 
+from pipeline.formfonts import font_for
 from pipeline.formlayout import A4_H, A4_W, MARGIN, Canvas, FieldBox, FormLayout
 from pipeline.models import Case
 
 FORMS = ("application_form", "seal_form", "authorization")
-NOTO = {
-    "sans": ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", "Noto Sans CJK SC"),
-    "serif": ("/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc", "Noto Serif CJK SC"),
-}
-_SC_INDEX = 2  # face index of Simplified Chinese in the Noto CJK collections
-_FALLBACK = "Droid Sans Fallback (MuPDF built-in)"
 _CAPITAL = "零壹贰叁肆伍陆柒捌玖拾"
-_BUSINESS = {"new": "新申请", "change": "变更", "revoke": "注销", "renew": "更新", "reissue": "补办",
-             "unlock": "解锁"}
 AUTH_MONTHS = 6  # seed: 授权期限 一般为三个月-六个月
 
 Values = Mapping[str, str]
-_font_cache: dict[str, tuple[frozenset[str], bytes, str]] = {}
 
 
 # ----------------------------------------------------------------------------- data to print
@@ -79,45 +70,10 @@ def form_values(case: Case, auth_period: tuple[date, date] | None = None) -> dic
     }
 
 
-# ----------------------------------------------------------------------------- fonts
-def _subset(face: str, chars: frozenset[str]) -> tuple[bytes, str]:
-    path, name = NOTO[face]
-    from fontTools import subset
-    from fontTools.ttLib import TTFont
-
-    font = TTFont(path, fontNumber=_SC_INDEX, lazy=True)
-    sub = subset.Subsetter(subset.Options(retain_gids=True))
-    sub.populate(text="".join(sorted(chars)))
-    sub.subset(font)
-    out = io.BytesIO()
-    font.save(out)
-    return out.getvalue(), f"{name} (embedded subset)"
-
-
-def font_for(face: str, chars: set[str] | frozenset[str]) -> tuple[bytes, str]:
-    """A font buffer covering ``chars`` and its description; subsets are reused while they cover."""
-    cached = _font_cache.get(face)
-    if cached and cached[0] >= chars:
-        return cached[1], cached[2]
-    try:
-        if face not in NOTO or not Path(NOTO[face][0]).is_file():
-            raise FileNotFoundError(face)
-        want = frozenset(chars) | (cached[0] if cached else frozenset())
-        buf, desc = _subset(face, want)
-    except (ImportError, OSError):
-        want, buf, desc = frozenset(), bytes(pymupdf.Font("china-s").buffer), _FALLBACK
-        _font_cache[face] = (frozenset(), buf, desc)
-        return buf, desc
-    _font_cache[face] = (want, buf, desc)
-    return buf, desc
-
-
 def warm_fonts(text: str, faces: tuple[str, ...] = ("sans", "serif")) -> None:
     """Subset once for the template plus ``text`` (a generator's name pools) to spare re-subsetting."""
+    chars = _template_chars({}) | set(text)
     for face in faces:
-        chars = set(text)
-        for form in FORMS:
-            _draw(form, {}, None, "x", None, chars)
         font_for(face, chars)
 
 
@@ -162,8 +118,8 @@ def _application(new: PageFactory, v: Values) -> None:
     c.cell("org.email", "电子邮箱：", (292, y, 352, y + h), (352, y, 463, y + h), "")
     c.cell("org.postcode", "邮编：", (463, y, 498, y + h), (498, y, R, y + h), "")
     c.cell("org.address", "机构法定住所：", (L, 233, 142, 254), (142, 233, R, 254), v.get("org.address", ""))
-    c.text(L, 266, "注：办理机构中员工数字证书业务时，请在附页VI中填写员工的相关申请资料，并将本页连同附页骑缝盖章。", 8,
-           max_w=R - L)
+    c.text(L, 266, "注：办理机构中员工数字证书业务时，请在附页VI中填写员工的相关申请资料，"
+           "并将本页连同附页骑缝盖章。", 8, max_w=R - L)
     _heading(c, 286, "II. 经办人资料")
     y = 292.0
     c.cell("handler.name", "姓名：", (L, y, 92, y + h), (92, y, 192, y + h), v.get("handler.name", ""))
@@ -194,7 +150,7 @@ def _application(new: PageFactory, v: Values) -> None:
     c.line(104, 592, 260, 592)
     c.text(282, 590, "申请机构盖章：", 10)
     c.seal_box("申请机构盖章", (352, 548, R, 690))
-    c.cell("apply_date", "申请日期：", (L, 630, 92, 650), (92, 630, 262, 650), v.get("apply_date", ""), box=False)
+    c.cell("apply_date", "申请日期：", (L, 630, 104, 650), (104, 630, 274, 650), v.get("apply_date", ""), box=False)
     c.rect((L, 700, R, 805), 0.6)
     c.text(L + 6, 716, "V. 受理审核（以下由证书受理员填写）", 10)
     _lines(c, L + 6, 738, ["受理员：______________    受理时间：________年____月____日____时",
@@ -235,10 +191,12 @@ def _appendix(c: Canvas, v: Values) -> None:
             c.layout.fields["business_type"] = FieldBox(
                 "business_type", "业务类型", c.index, (112, y, 352, y + 30), (112, 106, 352, 126))
         y += 30
-    y = _lines(c, L, y + 18, ["说明：1、申请机构中员工证书须提供准确的员工本人身份信息资料，如有更多的机构中员工证书申请，请复印本表；",
-                              "　　　2、办理证书更新业务时，证书的任何信息必须为原发信息，不能变更，否则请选择新申请或变更。"], 8, 13)
+    y = _lines(c, L, y + 18, [
+        "说明：1、申请机构中员工证书须提供准确的员工本人身份信息资料，如有更多的机构中员工证书申请，请复印本表；",
+        "　　　2、办理证书更新业务时，证书的任何信息必须为原发信息，不能变更，否则请选择新申请或变更。"], 8, 13)
     _lines(c, L, y + 8, ["申请机构知悉并同意：",
-                         "1.机构提供的上述员工身份信息应当真实、完整，否则 NETCA 有权注销根据上述员工信息签发的数字证书。",
+                         "1.机构提供的上述员工身份信息应当真实、完整，否则 NETCA 有权注销根据上述员工信息签发的"
+                         "数字证书。",
                          "2.机构应核实上述员工申请意愿；",
                          "3.机构应指导上述员工正确使用数字证书，妥善且谨慎地管理数字证书的使用及保管；",
                          "4.机构应对根据上述员工信息签发的数字证书的使用承担连带责任。"], 8, 13)
@@ -294,16 +252,17 @@ def _authorization(new: PageFactory, v: Values) -> None:
     c.value("handler.name", "兹授权", (x + 40, 164, x + 150, 186), v.get("handler.name", ""), 12)
     c.line(x + 40, 184, x + 150, 184)
     c.text(x + 154, 180, "同志为我司办理数字证书相关业务的经办人，", 12)
-    c.wrap(L, 206, "授权其代理我公司办理数字证书的相关业务，包括数字证书申请、电子印章申请、领取、激活、解锁。", R - L, 12,
-           1.9)
+    c.wrap(L, 206, "授权其代理我公司办理数字证书的相关业务，包括数字证书申请、电子印章申请、"
+           "领取、激活、解锁。", R - L, 12, 1.9)
     c.text(x, 262, "授权期限", 12)
     c.value("auth.period_start", "授权期限", (x + 52, 246, x + 200, 268), v.get("auth.period_start", ""), 12)
     c.line(x + 52, 266, x + 200, 266)
     c.text(x + 206, 262, "至", 12)
     c.value("auth.period_end", "至", (x + 224, 246, x + 372, 268), v.get("auth.period_end", ""), 12)
     c.line(x + 224, 266, x + 372, 266)
-    c.wrap(L, 306, "　　本单位已认真阅读并承诺遵守《网证通电子认证服务协议》中的各项规定，保证授权人为申请数字证书而提供的"
-           "资料完全真实，愿意承担由于提供的资料失实、虚假而导致的一切后果。", R - L, 12, 1.9)
+    c.wrap(L, 306, "　　本单位已认真阅读并承诺遵守《网证通电子认证服务协议》中的各项规定，"
+           "保证授权人为申请数字证书而提供的资料完全真实，"
+           "愿意承担由于提供的资料失实、虚假而导致的一切后果。", R - L, 12, 1.9)
     c.text(x, 436, "授权人（公司盖公章）：", 12)
     c.seal_box("公司盖公章", (x + 150, 372, x + 340, 500))
     c.text(x, 540, "法定代表人（签名或盖章）：", 12)
@@ -329,18 +288,20 @@ _TITLES = {"application_form": "辽宁采购-机构员工数字证书申请表",
 
 
 def _draw(form: str, values: Values, doc: pymupdf.Document | None, fontname: str,
-          font: pymupdf.Font | None, collect: set[str] | None = None,
-          fontbuffer: bytes | None = None) -> FormLayout:
+          font: pymupdf.Font | None, collect: set[str] | None = None) -> FormLayout:
     layout = FormLayout(form)
+    canvases: list[Canvas] = []
 
     def new(index: int) -> Canvas:
-        page = None
-        if doc is not None:
-            page = doc.new_page(width=A4_W, height=A4_H)
-            page.insert_font(fontname=fontname, fontbuffer=fontbuffer)
-        return Canvas(layout, index, page, fontname, font, collect)
+        for done in canvases:  # a new page invalidates MuPDF's handles on earlier ones: write first
+            done.finish()
+        page = doc.new_page(width=A4_W, height=A4_H) if doc is not None else None
+        canvases.append(Canvas(layout, index, page, fontname, font, collect))
+        return canvases[-1]
 
     _DRAWERS[form](new, values)
+    for canvas in canvases:
+        canvas.finish()
     return layout
 
 
@@ -351,15 +312,22 @@ def form_layout(form: str) -> FormLayout:
     return _draw(form, {}, None, "x", None)
 
 
-def render_form(form: str, values: Values, path: Path, face: str = "sans") -> Path:
+def _template_chars(values: Values) -> set[str]:
     chars: set[str] = set()
-    _draw(form, values, None, "x", None, chars)
-    buf, desc = font_for(face, chars)
+    for form in FORMS:
+        _draw(form, values, None, "x", None, chars)
+    return chars
+
+
+def render_form(form: str, values: Values, path: Path, face: str = "sans") -> Path:
+    """Write one form as a PDF with its font embedded; return ``path``."""
+    buf, desc = font_for(face, _template_chars(values))
     doc = pymupdf.open()
-    _draw(form, values, doc, "cjk", pymupdf.Font(fontbuffer=buf), None, buf)
+    _draw(form, values, doc, "cjk", pymupdf.Font(fontbuffer=buf))
     doc.subset_fonts()  # subsets the TrueType fallback; Noto buffers are subsets already
     doc.set_metadata({
-        "title": _TITLES[form], "author": "广东省电子商务认证有限公司", "subject": f"业务单号 {values.get('order_no', '')}",
+        "title": _TITLES[form], "author": "广东省电子商务认证有限公司",
+        "subject": f"业务单号 {values.get('order_no', '')}",
         "creator": "precheck forms", "producer": "precheck (PyMuPDF)",
         "keywords": f"order_no={values.get('order_no', '')}; font={desc}"})
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -372,8 +340,9 @@ def render_forms(case: Case, out_dir: Path, *, face: str = "sans", overrides: Ma
                  auth_period: tuple[date, date] | None = None) -> dict[str, Path]:
     """Write application_form.pdf, seal_form.pdf and authorization.pdf for ``case`` into ``out_dir``.
 
-    ``overrides`` replace printed values by field name (``barcode`` = the barcode's data, empty for
-    none); the fixture generator uses them to make forms that disagree with the record.
+    ``face`` is ``sans`` or ``serif``. ``overrides`` replace printed values by field name
+    (``barcode`` = the barcode's data, empty for none); the fixture generator uses them to make
+    forms that disagree with the record.
     """
     values = form_values(case, auth_period)
     values.update(overrides or {})

@@ -47,6 +47,18 @@ class OcrEngine(ABC):
         conf = min(b.confidence for b in boxes)
         return TextBox("".join(b.text for b in boxes), (0, 0, w, h), conf)
 
+    def read_lines(self, images: list[np.ndarray]) -> list[TextBox | None]:
+        """Read several one-line crops (engines that batch override this)."""
+        return [self.read_line(i) for i in images]
+
+    def detect(self, image: np.ndarray) -> list[TextBox] | None:
+        """Line boxes without text (cheap), or None when the engine cannot detect on its own."""
+        return None
+
+    def upside_down(self, images: list[np.ndarray]) -> list[float] | None:
+        """Per one-line crop, the probability it is turned 180°; None when not supported."""
+        return None
+
 
 class RapidOcrEngine(OcrEngine):
     """PP-OCRv4 via RapidOCR: the default engine (100 % field recall in the issue's measure)."""
@@ -65,6 +77,26 @@ class RapidOcrEngine(OcrEngine):
     def read_line(self, image: np.ndarray) -> TextBox | None:
         line = self._tool.read_line(image)
         return None if line is None else TextBox(*line)
+
+    def read_lines(self, images: list[np.ndarray]) -> list[TextBox | None]:
+        ok = [i for i, im in enumerate(images) if im.size and min(im.shape[:2]) >= 4]
+        res = self._tool.recognise([images[i] for i in ok])
+        out: list[TextBox | None] = [None] * len(images)
+        for i, (text, conf) in zip(ok, res, strict=True):
+            h, w = images[i].shape[:2]
+            out[i] = TextBox(text, (0, 0, w, h), conf) if text else None
+        return out
+
+    def detect(self, image: np.ndarray) -> list[TextBox] | None:
+        boxes = []
+        for q in self._tool.detect(image):
+            pts = np.asarray(q)
+            boxes.append(TextBox("", (int(pts[:, 0].min()), int(pts[:, 1].min()),
+                                      int(np.ceil(pts[:, 0].max())), int(np.ceil(pts[:, 1].max()))), 1.0))
+        return boxes
+
+    def upside_down(self, images: list[np.ndarray]) -> list[float] | None:
+        return self._tool.upside_down(images)
 
 
 class TesseractEngine(OcrEngine):
@@ -116,6 +148,28 @@ class CachedEngine(OcrEngine):
         line = self.inner.read_line(image)
         self._put(key, line if line is not None else _NOTHING)
         return line
+
+    def read_lines(self, images: list[np.ndarray]) -> list[TextBox | None]:
+        keys = [("line", image_key(i)) for i in images]
+        found = [self._get(k) for k in keys]
+        todo = [i for i, f in enumerate(found) if f is None]
+        fresh = self.inner.read_lines([images[i] for i in todo]) if todo else []
+        for i, line in zip(todo, fresh, strict=True):
+            self._put(keys[i], line if line is not None else _NOTHING)
+            found[i] = line if line is not None else _NOTHING
+        return [f if isinstance(f, TextBox) else None for f in found]
+
+    def detect(self, image: np.ndarray) -> list[TextBox] | None:
+        key = ("detect", image_key(image))
+        found = self._get(key)
+        if found is not None:
+            return None if found is _NOTHING else list(found)  # type: ignore[call-overload]
+        boxes = self.inner.detect(image)
+        self._put(key, _NOTHING if boxes is None else tuple(boxes))
+        return boxes
+
+    def upside_down(self, images: list[np.ndarray]) -> list[float] | None:
+        return self.inner.upside_down(images)
 
     def _get(self, key: tuple[str, str]) -> object | None:
         with self._lock:

@@ -34,12 +34,11 @@ class SealParams:
     min_ring_roundness: float = 0.8      # share of inked rim angles whose ink is on the circle
     min_inner_red_fraction: float = 0.02  # red share of the disc inside the rim
     max_inner_red_fraction: float = 0.5  # above: a filled red disc (emblem), not a seal
-    min_visible_fraction: float = 0.4    # share of the rim inside the page (骑缝章 ≈ 0.5)
-    red_min_chroma: float = 12.0         # Cr above the paper's, for ink to count as red
+    min_visible_fraction: float = 0.3    # share of the rim inside the page (骑缝章 ≈ 0.5)
+    red_min_chroma: float = 8.0          # Cr above the paper's, for ink to count as red
     red_hue_min_deg: float = -45.0       # hue window atan2(-Cb, Cr) of "red" (pink … orange)
     red_hue_max_deg: float = 52.0
     grey_min_ring_coverage: float = 0.6
-    grey_min_darkness: float = 35.0      # Y below the paper's for a grey seal's ink
     work_width_px: int = 1000
 
     @classmethod
@@ -111,11 +110,20 @@ def find_seals(image: np.ndarray, dpi: float, params: SealParams | None = None) 
     return [_to_page(c, work) for c in found]
 
 
-def red_mask(image: np.ndarray, params: SealParams | None = None) -> np.ndarray:
-    """uint8 mask (0/255) of red-ish ink, judged against the page's paper colour."""
+def red_mask(image: np.ndarray, params: SealParams | None = None, px_per_mm: float | None = None) -> np.ndarray:
+    """uint8 mask (0/255) of red-ish ink, judged against the paper colour around it.
+
+    Without ``px_per_mm`` the image is taken to be one seal's crop and the paper is the
+    median of its brighter half.
+    """
     params = params or SealParams()
     ycc = cv2.cvtColor(image, cv2.COLOR_BGR2YCrCb)
-    return _red_from_ycc(ycc, _paper(ycc), params)
+    if px_per_mm is None:
+        paper = _paper(ycc)
+        bg: tuple[np.ndarray | int, np.ndarray | int] = (paper[1], paper[2])
+    else:
+        bg = _local_paper(ycc, px_per_mm, params)
+    return _red_from_ycc(ycc, bg, params)
 
 
 # ---------------------------------------------------------------------------- preparation
@@ -131,9 +139,9 @@ def _prepare(image: np.ndarray, dpi: float, params: SealParams) -> _Work:
     small = image if k == 1 else cv2.resize(image, None, fx=1 / k, fy=1 / k, interpolation=cv2.INTER_AREA)
     scale = small.shape[1] / w
     ycc = cv2.cvtColor(small, cv2.COLOR_BGR2YCrCb)
-    paper = _paper(ycc)
-    return _Work(scale=scale, px_per_mm=dpi * scale / MM_PER_INCH, ycc=ycc, paper=paper,
-                 red=_red_from_ycc(ycc, paper, params))
+    px_per_mm = dpi * scale / MM_PER_INCH
+    return _Work(scale=scale, px_per_mm=px_per_mm, ycc=ycc, paper=_paper(ycc),
+                 red=_red_from_ycc(ycc, _local_paper(ycc, px_per_mm, params), params))
 
 
 def _paper(ycc: np.ndarray) -> tuple[int, int, int]:
@@ -145,7 +153,26 @@ def _paper(ycc: np.ndarray) -> tuple[int, int, int]:
     return int(y), int(cr), int(cb)
 
 
-def _red_from_ycc(ycc: np.ndarray, paper: tuple[int, int, int], params: SealParams) -> np.ndarray:
+def _local_paper(ycc: np.ndarray, px_per_mm: float, params: SealParams) -> tuple[np.ndarray | int, np.ndarray | int]:
+    """Cr and Cb of the paper around each pixel: a median over windows wider than a seal.
+
+    Phone photos light the sheet unevenly (one corner pinker than another) and show a red-brown
+    table around it; a single paper colour for the page then turns whole areas "red".
+    """
+    h, w = ycc.shape[:2]
+    step = max(1, int(params.max_diameter_mm * px_per_mm / 12))  # a big seal ≈ 12 px here
+    small = ycc[step // 2::step, step // 2::step]  # a median needs no averaging: subsample
+    k = 21 if min(small.shape[:2]) > 21 else max(3, (min(small.shape[:2]) // 2) * 2 - 1)
+    out: list[np.ndarray | int] = []
+    for plane in (1, 2):
+        bg = cv2.medianBlur(np.ascontiguousarray(small[..., plane]), k)
+        lo, hi = np.percentile(bg, (2, 98))
+        # Evenly lit paper (a flatbed scan): one value, and the subtraction stays cheap.
+        out.append(int(np.median(bg)) if hi - lo <= 3 else cv2.resize(bg, (w, h), interpolation=cv2.INTER_LINEAR))
+    return out[0], out[1]
+
+
+def _red_from_ycc(ycc: np.ndarray, bg: tuple[np.ndarray | int, np.ndarray | int], params: SealParams) -> np.ndarray:
     """Red where Cr rises above the paper's and the hue angle atan2(-Cb, Cr) is in the window.
 
     YCrCb is a linear transform of the pixels (a tenth of the cost of Lab here) and serves
@@ -154,12 +181,14 @@ def _red_from_ycc(ycc: np.ndarray, paper: tuple[int, int, int], params: SealPara
     saturating uint8 OpenCV arithmetic: numpy int16 planes cost 5× more on a page.
     """
     cr, cb = ycc[..., 1], ycc[..., 2]
-    dcr = cv2.subtract(cr, np.full_like(cr, paper[1]))
-    warm = cv2.subtract(np.full_like(cb, paper[2]), cb)   # toward orange / yellow
-    cool = cv2.subtract(cb, np.full_like(cb, paper[2]))   # toward pink / magenta
+    bcr = np.full_like(cr, bg[0]) if isinstance(bg[0], int) else bg[0]
+    bcb = np.full_like(cb, bg[1]) if isinstance(bg[1], int) else bg[1]
+    dcr = cv2.subtract(cr, bcr)
+    warm = cv2.subtract(bcb, cb)   # toward orange / yellow
+    cool = cv2.subtract(cb, bcb)   # toward pink / magenta
     hi = np.tan(np.radians(params.red_hue_max_deg))
     lo = -np.tan(np.radians(params.red_hue_min_deg))
-    red = cv2.compare(dcr, params.red_min_chroma, cv2.CMP_GE)
+    red = cv2.compare(dcr, np.full_like(dcr, round(params.red_min_chroma)), cv2.CMP_GE)
     red = cv2.bitwise_and(red, cv2.compare(warm, cv2.convertScaleAbs(dcr, alpha=hi), cv2.CMP_LE))
     return cv2.bitwise_and(red, cv2.compare(cool, cv2.convertScaleAbs(dcr, alpha=lo), cv2.CMP_LE))
 
@@ -183,23 +212,35 @@ def _to_page(c: SealCandidate, work: _Work) -> SealCandidate:
 
 
 def _red_seals(work: _Work, r_min: float, r_max: float, params: SealParams) -> list[SealCandidate]:
-    k = max(3, int(round(work.px_per_mm * 0.6)) | 1)
+    k = max(3, round(work.px_per_mm * 0.6) | 1)
     closed = cv2.morphologyEx(work.red, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
-    contours, _ = cv2.findContours(closed, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    # Outer boundaries, including those of blobs inside another blob's hole (a seal on a
+    # licence photographed on a red-brown table lies inside the table's hole).
+    contours, hierarchy = cv2.findContours(closed, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_NONE)
     h, w = work.shape
     found: list[SealCandidate] = []
-    for contour in contours:
-        x, y, cw, ch = cv2.boundingRect(contour)
+    outer = [c for c, (_n, _p, _child, parent) in zip(contours, hierarchy[0], strict=True) if parent < 0] \
+        if hierarchy is not None else []
+    for contour in outer:
+        _x, _y, cw, ch = cv2.boundingRect(contour)
         if max(cw, ch) < r_min or len(contour) < 20:
             continue  # too small even for half a seal
         points = contour.reshape(-1, 2).astype(np.float32)
         inside = ((points[:, 0] > 1) & (points[:, 1] > 1) & (points[:, 0] < w - 2) & (points[:, 1] < h - 2))
-        circle = fit_circle_ransac(points[inside], r_min, r_max)
-        if circle is None:
-            continue
-        candidate = _judge(work, work.red, circle, "red", params)
-        if candidate is not None:
-            found.append(candidate)
+        points = points[inside]
+        for _ in range(3):  # a blob may hold two overlapping seals, or a seal and a red ring
+            circle = fit_circle_ransac(points, r_min, r_max)
+            if circle is None:
+                break
+            candidate = _judge(work, work.red, circle, "red", params)
+            if candidate is None and _near_miss(work, circle, params):
+                candidate = _judge(work, work.red, _polish(work.red, circle), "red", params)
+            if candidate is not None:
+                found.append(candidate)
+            cx, cy, r = circle
+            points = points[np.abs(np.hypot(points[:, 0] - cx, points[:, 1] - cy) - r) > max(2.0, 0.06 * r)]
+            if len(points) < np.pi * r_min:  # not enough outline left for another seal
+                break
     return _dedupe(found)
 
 
@@ -249,6 +290,30 @@ def _refine(points: np.ndarray, cx: float, cy: float, r: float,
     if r_min <= nr <= r_max and np.hypot(nx - cx, ny - cy) < 0.1 * r:
         return float(nx), float(ny), nr
     return cx, cy, r
+
+
+def _near_miss(work: _Work, circle: tuple[float, float, float], params: SealParams) -> bool:
+    """Worth polishing: seal-like content inside and ink on a good part of the rim."""
+    inner = inner_fraction(work.red, *circle)
+    if not params.min_inner_red_fraction <= inner <= params.max_inner_red_fraction:
+        return False
+    return ring_profile(work.red, *circle)[0] >= 0.6 * params.min_ring_coverage
+
+
+def _polish(mask: np.ndarray, circle: tuple[float, float, float]) -> tuple[float, float, float]:
+    """Hill-climb a near-miss circle to the best rim coverage: a seal photographed at a slant
+    is a slight ellipse, and the outline's best circle may run inside its rim."""
+    best = circle
+    score = ring_profile(mask, *best, angles=90)[0]
+    step = max(1.0, 0.02 * circle[2])
+    for _ in range(25):
+        moves = [(best[0] + dx * step, best[1] + dy * step, best[2] + dr * step)
+                 for dx, dy, dr in ((1, 0, 0), (-1, 0, 0), (0, 1, 0), (0, -1, 0), (0, 0, 1), (0, 0, -1))]
+        top, move = max(((ring_profile(mask, *m, angles=90)[0], m) for m in moves), key=lambda t: t[0])
+        if top <= score:
+            break
+        best, score = move, top
+    return best
 
 
 def _judge(work: _Work, mask: np.ndarray, circle: tuple[float, float, float], colour: SealColour,
@@ -330,45 +395,70 @@ def _dedupe(found: list[SealCandidate]) -> list[SealCandidate]:
 
 
 def _grey_seals(work: _Work, r_min: float, r_max: float, params: SealParams) -> list[SealCandidate]:
-    """Rings of dark, colourless ink: a photocopied seal. Never reported as red."""
-    grey = np.ascontiguousarray(work.ycc[..., 0])
-    dark = cv2.compare(grey, work.paper[0] - params.grey_min_darkness, cv2.CMP_LE)
-    blurred = cv2.GaussianBlur(grey, (5, 5), 1.5)
-    circles = cv2.HoughCircles(blurred, cv2.HOUGH_GRADIENT, dp=2, minDist=r_min,
-                               param1=120, param2=60, minRadius=int(r_min), maxRadius=int(r_max))
+    """Rings of dark, colourless ink (a photocopied seal); never reported as red.
+
+    Black text is everywhere on a page, so ink along a circle proves nothing: a ring must be
+    darker than the page just inside and just outside it, along most of its rim. Circles come
+    from a Hough transform on a further-reduced page, then climb to the best-fitting ring.
+    """
+    g = max(1, int(r_min // 25))
+    grey = work.ycc[..., 0].copy()
+    grey[work.red > 0] = work.paper[0]  # red ink is judged by the red path alone
+    if g > 1:
+        grey = cv2.resize(grey, None, fx=1 / g, fy=1 / g, interpolation=cv2.INTER_AREA)
+    darkness = (255 - grey).astype(np.float32)
+    blurred = cv2.GaussianBlur(grey, (5, 5), 1.2)
+    circles = cv2.HoughCircles(blurred, cv2.HOUGH_GRADIENT, dp=1, minDist=r_min / g, param1=80,
+                               param2=25, minRadius=int(r_min / g), maxRadius=int(r_max / g) + 1)
     if circles is None:
         return []
     found = []
-    for cx, cy, r in circles[0][:8]:
-        candidate = _judge_grey(work, dark, (float(cx), float(cy), float(r)), params)
-        if candidate is not None:
-            found.append(candidate)
+    for cx, cy, r in circles[0][:5]:
+        (cx, cy, r), coverage, visible = _climb(darkness, float(cx), float(cy), float(r), r_min / g, r_max / g)
+        if visible < params.min_visible_fraction or coverage < params.grey_min_ring_coverage:
+            continue
+        cx, cy, r = cx * g, cy * g, r * g
+        found.append(SealCandidate(centre=(cx, cy), radius=r, colour="grey", score=0.5 * coverage,
+                                   ring_coverage=coverage, inner_red_fraction=inner_fraction(work.red, cx, cy, r),
+                                   visible_fraction=visible, diameter_mm=2 * r / work.px_per_mm))
     return _dedupe(found)
 
 
-def _judge_grey(work: _Work, dark: np.ndarray, circle: tuple[float, float, float],
-                params: SealParams) -> SealCandidate | None:
-    cx, cy, r = circle
-    coverage, visible = band_coverage(dark, cx, cy, r)
-    if visible < params.min_visible_fraction or coverage < params.grey_min_ring_coverage:
-        return None
-    return SealCandidate(centre=(cx, cy), radius=r, colour="grey", score=0.5 * coverage,
-                         ring_coverage=coverage, inner_red_fraction=inner_fraction(work.red, cx, cy, r),
-                         visible_fraction=visible, diameter_mm=2 * r / work.px_per_mm)
+def _climb(darkness: np.ndarray, cx: float, cy: float, r: float, r_min: float,
+           r_max: float) -> tuple[tuple[float, float, float], float, float]:
+    """Hill-climb centre and radius (1 px steps) to the ring with the best contrast."""
+    best = (cx, cy, r)
+    score, visible = ring_contrast(darkness, *best)
+    for _ in range(20):
+        moves = [(best[0] + dx, best[1] + dy, best[2] + dr)
+                 for dx, dy, dr in ((1, 0, 0), (-1, 0, 0), (0, 1, 0), (0, -1, 0), (0, 0, 1), (0, 0, -1))
+                 if r_min <= best[2] + dr <= r_max]
+        scored = [(ring_contrast(darkness, *m), m) for m in moves]
+        (top, top_visible), move = max(scored, key=lambda t: t[0][0])
+        if top <= score:
+            break
+        best, score, visible = move, top, top_visible
+    return best, score, visible
 
 
-def band_coverage(mask: np.ndarray, cx: float, cy: float, r: float, angles: int = 180) -> tuple[float, float]:
-    """(coverage, visible): share of visible rim angles with any ink within 0.94–1.06 r."""
-    h, w = mask.shape
+def ring_contrast(darkness: np.ndarray, cx: float, cy: float, r: float, angles: int = 180,
+                  margin: float = 6.0) -> tuple[float, float]:
+    """(coverage, visible): share of visible rim angles where the rim is darker than both the
+    page at 0.85 r and at 1.15 r by ``margin`` grey levels."""
+    h, w = darkness.shape
     theta = np.linspace(0, 2 * np.pi, angles, endpoint=False)
-    rho = np.linspace(0.94, 1.06, max(5, int(r * 0.12)))
-    xi = np.rint(cx + np.outer(np.cos(theta), rho * r)).astype(np.int32)
-    yi = np.rint(cy + np.outer(np.sin(theta), rho * r)).astype(np.int32)
-    inside = (xi >= 0) & (xi < w) & (yi >= 0) & (yi < h)
-    visible = inside.all(axis=1)
+    cos, sin = np.cos(theta), np.sin(theta)
+
+    def sample(rr: float) -> tuple[np.ndarray, np.ndarray]:
+        x, y = np.rint(cx + rr * cos).astype(np.int32), np.rint(cy + rr * sin).astype(np.int32)
+        ok = (x >= 0) & (x < w) & (y >= 0) & (y < h)
+        return darkness[np.clip(y, 0, h - 1), np.clip(x, 0, w - 1)], ok
+
+    rim = np.max([sample(r + k)[0] for k in (-1.5, -0.75, 0.0, 0.75, 1.5)], axis=0)
+    inner, _ = sample(0.85 * r)
+    outer, ok = sample(1.15 * r)
+    _, visible = sample(r)
+    hit = (rim > np.maximum(inner, np.where(ok, outer, 0)) + margin) & visible
     if not visible.any():
         return 0.0, 0.0
-    ink = np.zeros(xi.shape, dtype=bool)
-    ink[inside] = mask[yi[inside], xi[inside]] > 0
-    hit = ink.any(axis=1) & visible
     return float(hit.sum() / visible.sum()), float(visible.mean())

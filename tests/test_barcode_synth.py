@@ -3,14 +3,25 @@
 Drawn here (not from the forms helper) so every nasty case is one keyword away: a red seal over
 the bars, skew, 90/180/270° turns, low dpi, JPEG artefacts, a damaged or absent barcode.
 The barcode is drawn at 1200 dpi and area-resampled to the page's dpi, like a scanner sees print.
-The tests below check the generator itself does what the keywords promise.
+The tests below check the generator itself does what the keywords promise; ``upload_of`` and
+``stage_context`` wrap pages the way the upload stage hands them to later stages.
 """
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 import cv2
 import numpy as np
 import zxingcpp
+
+from pipeline.models import Case
+from pipeline.pages import Page, Upload, estimate_a4_dpi
+from pipeline.ruleset import load_rule_set
+from pipeline.stages.base import Artifacts, StageContext
+from pipeline.tools import zxing
+from tests.casedata import case_dict
 
 A4_MM = (210.0, 297.0)
 ORDER_NO = "00202009200000604"
@@ -88,7 +99,7 @@ def synth_page(
     rng = np.random.default_rng(seed)
     px_mm = dpi / 25.4
     w, h = round(A4_MM[0] * px_mm), round(A4_MM[1] * px_mm)
-    page = np.full((h, w, 3), 250, np.uint8)
+    page: np.ndarray = np.full((h, w, 3), 250, np.uint8)
     cv2.putText(page, "APPLICATION FORM", (round(60 * px_mm), round(45 * px_mm)), cv2.FONT_HERSHEY_SIMPLEX,
                 0.25 * px_mm, (20, 20, 20), max(1, round(0.25 * px_mm)), cv2.LINE_AA)
     box = None
@@ -120,17 +131,20 @@ def synth_page(
         page = cv2.warpAffine(page, m, (nw, nh), flags=cv2.INTER_LINEAR, borderValue=(250, 250, 250))
     noise = rng.normal(0, 3, page.shape)
     page = np.clip(cv2.GaussianBlur(page, (3, 3), 0.6) + noise, 0, 255).astype(np.uint8)
+    return _finish(page, turn, jpeg_quality)
+
+
+def _finish(page: np.ndarray, turn: int, jpeg_quality: int | None) -> np.ndarray:
     if turn % 4:
         page = np.ascontiguousarray(np.rot90(page, k=turn % 4))
     if jpeg_quality is not None:
-        ok, buf = cv2.imencode(".jpg", page, [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])
-        page = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+        _, buf = cv2.imencode(".jpg", page, [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])
+        return np.asarray(cv2.imdecode(buf, cv2.IMREAD_COLOR))
     return page
 
 
 def _zxing_texts(image: np.ndarray) -> set[str]:
-    found = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.Code128)
-    return {b.text for b in found}
+    return {text for text, _ in zxing.decode_code128(image)}
 
 
 def test_a_clean_synthetic_page_carries_its_order_number_as_code_128() -> None:
@@ -147,3 +161,25 @@ def test_the_synthetic_seal_hides_the_bars_from_a_reader_fed_the_grey_page_but_n
     grey = cv2.cvtColor(page, cv2.COLOR_BGR2GRAY)
     assert ORDER_NO not in _zxing_texts(grey)
     assert ORDER_NO in _zxing_texts(np.ascontiguousarray(page[:, :, 2]))
+
+
+def upload_of(tmp_path: Path, slot: str, pages: list[np.ndarray], dpi: float | None = None,
+              metadata: dict[str, str] | None = None) -> Upload:
+    """An Upload of real image pages, written to ``tmp_path`` as the upload stage would see them.
+
+    ``dpi`` None means an image upload whose resolution is the upload stage's A4 estimate.
+    """
+    path = tmp_path / f"{slot}.png"
+    cv2.imwrite(str(path), pages[0])
+    data = path.read_bytes()
+    made = tuple(
+        Page(i, img, dpi if dpi is not None else estimate_a4_dpi(img.shape[1], img.shape[0]),
+             "pdf-render" if dpi is not None else "estimated-a4")
+        for i, img in enumerate(pages))
+    return Upload(slot, path, len(data), hashlib.sha256(data).hexdigest(), "png", "png", made,
+                  metadata or {})
+
+
+def stage_context(tmp_path: Path, uploads: list[Upload], order_no: str = ORDER_NO) -> StageContext:
+    return StageContext(case=Case.model_validate(case_dict(order_no=order_no)), rules=load_rule_set(),
+                        uploads={u.slot: u for u in uploads}, artifacts=Artifacts(tmp_path / "out"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pkcs11
 from asn1crypto import csr as asn1_csr
@@ -130,9 +131,10 @@ class CertificateAuthority:
             raise TokenStateError(f"the CA token {self.label!r} holds {len(found)} private keys")
         return found[0]
 
-    def _seal_key(self, session: pkcs11.Session) -> pkcs11.SecretKey:
+    def _seal_key(self, session: pkcs11.Session) -> Any:
+        """The AES key (an EncryptMixin/DecryptMixin at run time; the stubs do not say so)."""
         try:
-            return session.get_key(ObjectClass.SECRET_KEY, KeyType.AES, label=SEAL_LABEL)  # type: ignore[return-value]
+            return session.get_key(ObjectClass.SECRET_KEY, KeyType.AES, label=SEAL_LABEL)
         except pkcs11.NoSuchKey:
             raise TokenStateError(f"the CA token {self.label!r} has no sealing key",
                                   "run `precheck ca init` to finish setting it up") from None

@@ -65,7 +65,7 @@ class Subject:
 def generate_keypair(session: pkcs11.Session, spec: KeySpec, label: str) -> pkcs11.PrivateKey:
     """Generate a signing key pair on the token; CKA_ID becomes the public key's SHA-1 (its SKI)."""
     placeholder = secrets.token_bytes(20)
-    common = {"id": placeholder, "label": label, "store": True, "capabilities": _SIGN_ONLY,
+    common: dict[str, Any] = {"id": placeholder, "label": label, "store": True, "capabilities": _SIGN_ONLY,
               "private_template": PRIVATE_KEY_TEMPLATE}
     if spec is KeySpec.EC_P256:
         params = session.create_domain_parameters(
@@ -100,7 +100,7 @@ class TokenSigner:
     """Signs DER with a private key on a token, giving X.509's algorithm name and encoding."""
 
     def __init__(self, private: pkcs11.PrivateKey) -> None:
-        self.private = private
+        self.private: Any = private  # a SignMixin at run time; the stubs do not say so
         self.is_ec = private.key_type == KeyType.EC
         self.algorithm = "sha256_ecdsa" if self.is_ec else "sha256_rsa"
 

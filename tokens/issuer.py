@@ -85,12 +85,15 @@ class Issuer:
         entry = self.journal.entry(label)
         if entry is not None and entry.completed and entry.certificate_der and entry.token_serial:
             return self._already(entry)
+        token = self.module.find(label)
+        if entry is None and token is not None:
+            raise TokenStateError(f"a token labelled {label!r} exists but the journal has no record of it",
+                                  "check the register (database) in use; never re-initialise a token blindly")
         if entry is None:
             so_pin = self.so_pins.generate()
             self.journal.token_prepared(label, self.ca.seal(so_pin.encode()), key)
         else:
             so_pin = self.ca.unseal(entry.sealed_so_pin).decode()
-        token = self.module.find(label)
         if token is None:
             token = self.module.initialise(self.module.blank_token(), label, so_pin)
             self.progress("token_initialised")

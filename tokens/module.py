@@ -195,3 +195,10 @@ def load_module(path: str | Path = DEFAULT_MODULE) -> Pkcs11Module:
     module = Pkcs11Module(key)
     _LOADED[key] = (environment, module)
     return module
+
+
+def unload_all() -> None:
+    """Finalise every loaded module, so the next load reads configuration and token files afresh."""
+    for _, module in _LOADED.values():
+        module.finalize()
+    _LOADED.clear()

@@ -13,7 +13,10 @@ from pathlib import Path
 
 import pymupdf
 
-_FONT = "china-s"  # pymupdf's built-in CJK font: no font file needed
+#: pymupdf's built-in fonts, no font file needed: Helvetica for Latin and digits (the CJK
+#: font's own Latin glyphs are full-width), "china-s" for Chinese.
+_LATIN = pymupdf.Font("helv")
+_CJK = pymupdf.Font("china-s")
 
 
 @dataclass(frozen=True)
@@ -34,17 +37,24 @@ class PinLetter:
             (11, f"证书持有人：{self.holder}"),
             (11, f"单位名称：{self.organization}"),
             (11, f"UKey 序列号：{self.token_serial}"),
-            (11, f"制证时间：{self.issued_at:%Y-%m-%d %H:%M}"),
+            (11, f"制证时间：{self.issued_at:%Y-%m-%d %H:%M} UTC"),
             (11, "用户 PIN 码："),
             (28, pin),
-            (10, "1. 本 PIN 码仅打印这一次，系统不保存；请证书持有人本人妥善保管，不得告知他人。"),
-            (10, "2. 首次使用时请修改 PIN 码；连续多次输错 PIN 码，UKey 将被锁定，需到受理点办理解锁。"),
-            (10, "3. 本证书私钥在 UKey 内生成，无法导出；UKey 遗失请立即办理注销。"),
+            (10, "1. 本 PIN 码只打印这一次，系统不保存；请证书持有人本人妥善保管，不得告知他人。"),
+            (10, "2. 首次使用时请修改 PIN 码。连续多次输错 PIN 码，UKey 将被锁定，"),
+            (10, "    需到业务受理点办理解锁。"),
+            (10, "3. 证书私钥在 UKey 内生成，无法导出；UKey 遗失请立即办理注销。"),
         ]
+        writer = pymupdf.TextWriter(page.rect)
         y = 90.0
         for size, text in lines:
-            page.insert_text((72, y), text, fontname=_FONT, fontsize=size)
+            x = 72.0
+            for run, font in _runs(text):
+                writer.append((x, y), run, font=font, fontsize=size)
+                x += font.text_length(run, fontsize=size)
             y += size * 2.2
+        writer.write_text(page)
+        doc.subset_fonts()  # embed only the glyphs used: the CJK font alone is megabytes
         data = doc.tobytes(garbage=3, deflate=True)
         doc.close()
         return bytes(data)
@@ -58,3 +68,15 @@ class PinLetter:
             handle.write(self.render(pin))
         os.replace(tmp, path)
         return path
+
+
+def _runs(text: str) -> list[tuple[str, pymupdf.Font]]:
+    """Split text into runs of ASCII and non-ASCII characters, each with the font that has them."""
+    runs: list[tuple[str, pymupdf.Font]] = []
+    for char in text:
+        font = _LATIN if char.isascii() else _CJK
+        if runs and runs[-1][1] is font:
+            runs[-1] = (runs[-1][0] + char, font)
+        else:
+            runs.append((char, font))
+    return runs

@@ -44,6 +44,12 @@ class Region:
     bbox: Box  # x0, y0, x1, y1 in page pixels
     crop: np.ndarray
     reads: list[Read] = field(default_factory=list)
+    crop_2x: np.ndarray | None = None
+
+    def crops(self) -> dict[str, np.ndarray]:
+        up = self.crop_2x if self.crop_2x is not None else cv2.resize(
+            self.crop, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
+        return {"1x": self.crop, "2x": up}
 
     def texts(self) -> set[str]:
         return {r.text for r in self.reads}
@@ -85,9 +91,10 @@ def read_code128(image: np.ndarray, px_per_mm: float, accept: Accept | None = No
         return regions, True
     candidates, has_ink = _locate(red, px_per_mm, tuning)
     for centre, size, angle in candidates[: tuning.max_regions]:
-        crop, bbox = _upright_crop(red, centre, size, angle, tuning.margin_mm * px_per_mm)
-        region = Region(bbox, crop)
-        region.reads = _decode_crop(crop, ok, exhaustive=False)
+        margin = tuning.margin_mm * px_per_mm
+        crop, bbox = _upright_crop(red, centre, size, angle, margin)
+        region = Region(bbox, crop, crop_2x=_upright_crop(red, centre, size, angle, margin, 2.0)[0])
+        region.reads = _decode_crop(region.crops(), ok, exhaustive=False)
         regions.append(region)
     return regions, has_ink
 
@@ -129,6 +136,8 @@ def _locate(red: np.ndarray, px_per_mm: float,
     has_ink = float(energy.max()) >= tuning.min_energy * 0.25
     aniso = cv2.sqrt((jxx - jyy) ** 2 + 4 * jxy * jxy)
     mask = ((energy >= tuning.min_energy) & (aniso >= tuning.min_coherence * energy)).astype(np.uint8)
+    # wide spaces between bars can split one code into pieces: close gaps up to a window wide
+    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
     n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     found = []
     for i in range(1, n):
@@ -136,7 +145,7 @@ def _locate(red: np.ndarray, px_per_mm: float,
             continue
         x, y, w, h = stats[i, :4]
         sub = labels[y:y + h, x:x + w] == i
-        pts = np.column_stack(np.nonzero(sub)[::-1]).astype(np.float32) + (x, y)
+        pts = np.column_stack(np.nonzero(sub)[::-1]).astype(np.float32) + np.array([x, y], np.float32)
         # the gradient direction (across the bars) from the summed tensor of the component
         theta = 0.5 * np.arctan2(2 * jxy[y:y + h, x:x + w][sub].sum(),
                                  (jxx - jyy)[y:y + h, x:x + w][sub].sum())
@@ -155,14 +164,19 @@ def _locate(red: np.ndarray, px_per_mm: float,
 
 
 def _upright_crop(red: np.ndarray, centre: tuple[float, float], size: tuple[float, float],
-                  angle_deg: float, margin: float) -> tuple[np.ndarray, Box]:
-    """Cut the rotated rectangle out of the page with the bars vertical; its page bounding box."""
+                  angle_deg: float, margin: float, scale: float = 1.0) -> tuple[np.ndarray, Box]:
+    """Cut the rotated rectangle out of the page with the bars vertical; its page bounding box.
+
+    ``scale`` 2 upsamples in the same warp (one interpolation, not two): low-dpi scans need it.
+    """
     w = int(size[0] + 2 * margin)
     h = int(size[1] + 2 * margin)
-    m = cv2.getRotationMatrix2D(centre, angle_deg, 1.0)
-    m[0, 2] += w / 2 - centre[0]
-    m[1, 2] += h / 2 - centre[1]
-    crop = cv2.warpAffine(red, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    m = cv2.getRotationMatrix2D(centre, angle_deg, scale)
+    m[0, 2] += w * scale / 2 - centre[0]
+    m[1, 2] += h * scale / 2 - centre[1]
+    crop = cv2.warpAffine(red, m, (round(w * scale), round(h * scale)),
+                          flags=cv2.INTER_CUBIC if scale > 1 else cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REPLICATE)
     corners = cv2.boxPoints((centre, (w, h), angle_deg))
     x0, y0 = np.floor(corners.min(axis=0)).astype(int)
     x1, y1 = np.ceil(corners.max(axis=0)).astype(int)
@@ -170,30 +184,26 @@ def _upright_crop(red: np.ndarray, centre: tuple[float, float], size: tuple[floa
     return crop, (max(0, int(x0)), max(0, int(y0)), min(wp, int(x1)), min(hp, int(y1)))
 
 
-def _variants(crop: np.ndarray) -> list[tuple[str, Callable[[], np.ndarray]]]:
-    def up() -> np.ndarray:
-        return cv2.resize(crop, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
-
-    def binary(img: np.ndarray) -> np.ndarray:
-        return cv2.threshold(img, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)[1]
-
-    return [("1x", lambda: crop), ("2x", up), ("1x-binary", lambda: binary(crop)),
-            ("2x-binary", lambda: binary(up()))]
+def _binary(img: np.ndarray) -> np.ndarray:
+    return cv2.threshold(img, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)[1]
 
 
-def _decode_crop(crop: np.ndarray, ok: Accept, exhaustive: bool) -> list[Read]:
+def _decode_crop(crops: dict[str, np.ndarray], ok: Accept, exhaustive: bool) -> list[Read]:
     """Both readers on the crop's variants; stop at the first accepted read unless ``exhaustive``.
 
-    The reader that did not read it first gets one try on the same variant, for a second opinion.
+    ``crops`` holds the region cut at 1× and 2×. Order: zxing (fast) on 1×, 2×, their
+    binarised forms, then zbar on the same. The reader that did not read first gets one try on
+    the same variant, for a second opinion.
     """
-    reads: list[Read] = []
+    variants = [("1x", crops["1x"]), ("2x", crops["2x"]),
+                ("1x-binary", _binary(crops["1x"])), ("2x-binary", _binary(crops["2x"]))]
     readers: list[tuple[str, Callable[[np.ndarray], list[tuple[str, Box]]]]] = [
         ("zxing", lambda img: zxing.decode_code128(img, try_rotate=False)),
         ("zbar", zbar.decode_code128),
     ]
+    reads: list[Read] = []
     for name, reader in readers:
-        for variant, make in _variants(crop):
-            img = make()
+        for variant, img in variants:
             got = [Read(t, name, variant) for t, _ in reader(img) if ok(t)]
             if got and not exhaustive:
                 other_name, other = readers[1] if name == "zxing" else readers[0]
@@ -227,7 +237,7 @@ def _check(ctx: StageContext) -> Finding:
             texts = region.texts()
             if texts and texts != {order_no}:
                 # a value other than the order number: look again with every attempt before judging
-                region.reads += _decode_crop(region.crop, accept, exhaustive=True)
+                region.reads += _decode_crop(region.crops(), accept, exhaustive=True)
             found.append((page.index, region))
     return _judge(ctx, order_no, found, legible)
 
@@ -236,7 +246,7 @@ def _judge(ctx: StageContext, order_no: str, found: list[tuple[int, Region]], le
     read = [(p, r) for p, r in found if r.texts()]
     summary = [{"page": p + 1, "bbox": list(r.bbox), "decoded": sorted(r.texts()),
                 "readers": sorted({x.reader for x in r.reads})} for p, r in found]
-    base = {"order_no": order_no, "regions": summary}
+    base: dict[str, object] = {"order_no": order_no, "regions": summary}
     mismatched, conflicted, matched = [], [], []
     for p, r in read:
         texts = r.texts()

@@ -1,13 +1,267 @@
-"""Stage 'fields' — being built; the rule ids it will produce are listed in the rule set."""
+"""Stage 'fields': every document shows the data the applicant entered, and is the right kind.
+
+Which document must show which entered field is data in the rule set (``params.fields`` of each
+``ocr.*`` rule: slot -> case fields; ``params.labels``: the printed labels of a field on
+documents that are not our pre-filled forms). Pre-filled forms are read by the labels their
+template prints (``pipeline.forms.form_layout``). Each upload is read once per review; the
+OCR engine caches by pixels, so a re-review costs almost nothing.
+"""
 
 from __future__ import annotations
 
-from pipeline.models import Finding
-from pipeline.stages.base import Stage, StageContext
+from datetime import date
+from typing import Any
+
+from pipeline.doctype import KIND_TITLES
+from pipeline.formlayout import A4_H, A4_W
+from pipeline.forms import form_layout, form_values
+from pipeline.matching import name_score
+from pipeline.models import Case, Finding, Status
+from pipeline.ocr import OcrEngine, get_engine
+from pipeline.readers.compare import Thresholds, Verdict, judge_exact, judge_name, judge_number, worst
+from pipeline.readers.documents import DocRead, read_period, read_upload
+from pipeline.readers.page import ReadOptions
+from pipeline.stages.base import Stage, StageContext, guarded
+
+RULE_IDS = ("doc.kind", "ocr.org_name", "ocr.uscc", "ocr.handler", "ocr.user", "ocr.form_fields",
+            "ocr.license_valid", "auth.period")
+#: Slots whose documents are pre-filled forms with a template (form name = doc kind).
+FORM_KINDS = ("application_form", "seal_form", "authorization")
+#: Chinese field names for messages.
+FIELD_TITLES = {"name": "姓名", "id_number": "身份证号码", "mobile": "手机号码", "email": "电子邮箱",
+                "address": "地址", "phone": "联系电话"}
+
+
+class _Review:
+    """One review's reads: each upload read at most once, values judged on demand."""
+
+    def __init__(self, ctx: StageContext) -> None:
+        self.ctx = ctx
+        self.case: Case = ctx.case
+        p = ctx.rules.rule("doc.kind").params
+        self.options = ReadOptions(work_side=int(p.get("work_side", 1000)),
+                                   short_ratio=float(p.get("short_ratio", 10.0)),
+                                   label_score=float(p.get("label_score", 80.0)))
+        self.max_pages = int(p.get("max_pages", 2))
+        self._engine: OcrEngine | None = None
+        self._docs: dict[str, DocRead] = {}
+
+    @property
+    def engine(self) -> OcrEngine:
+        if self._engine is None:
+            self._engine = get_engine(self.ctx.options.ocr_engine)
+        return self._engine
+
+    def doc(self, slot: str) -> DocRead:
+        if slot not in self._docs:
+            upload = self.ctx.uploads[slot]
+            kind = self.ctx.rules.slots[slot].doc_kind
+            pages = [pg.image for pg in upload.pages[: self.max_pages]]
+            self._docs[slot] = read_upload(pages, self.engine, self.options,
+                                           read_everything=kind not in FORM_KINDS)
+        return self._docs[slot]
+
+    # ------------------------------------------------------------------ values
+    def entered(self, key: str) -> str:
+        if key in ("apply_date", "auth.issue_date"):
+            return form_values(self.case)[key]
+        node: Any = self.case
+        for part in key.replace("_attached", "").split("."):
+            node = getattr(node, part)
+        return str(node)
+
+    def labels_for(self, slot: str, key: str, extra: list[str]) -> tuple[list[str], int | None, tuple[float, float] | None]:
+        """Labels of a field on a slot's document; page and relative position from the template."""
+        kind = self.ctx.rules.slots[slot].doc_kind
+        if kind in FORM_KINDS:
+            layout = form_layout(kind)
+            box = layout.fields.get(key)
+            if box is not None:
+                doc = self.doc(slot)
+                page = box.page if len(doc.pages) == layout.pages else None
+                near = (box.label_rect[0] / A4_W, box.label_rect[1] / A4_H)
+                return [box.label, *extra], page, near
+        return list(extra), None, None
+
+    def stop_labels(self, slot: str, extra: list[str]) -> tuple[str, ...]:
+        """Labels that are never a value: every label the slot's form template prints."""
+        kind = self.ctx.rules.slots[slot].doc_kind
+        printed = [f.label for f in form_layout(kind).fields.values()] if kind in FORM_KINDS else []
+        return tuple(lab for lab in printed + extra if len(lab.rstrip("：:")) >= 2)
+
+    def verdict(self, slot: str, key: str, extra_labels: list[str], th: Thresholds) -> Verdict:
+        doc = self.doc(slot)
+        labels, page, near = self.labels_for(slot, key, extra_labels)
+        entered = self.entered(key)
+        stops = self.stop_labels(slot, extra_labels)
+        value = doc.field(f"{key}@{page}", labels, page, near, stop_labels=stops) if labels else None
+        v = self._judge(doc, key, entered, value, th)
+        if v.status is Status.UNCERTAIN and value is not None:
+            v = self._second_look(doc, key, entered, v, th)
+        return v
+
+    def _judge(self, doc: DocRead, key: str, entered: str, value: Any, th: Thresholds) -> Verdict:
+        suffix = key.rsplit(".", 1)[-1]
+        if suffix == "id_number":
+            kind = "uscc" if key.startswith("org.") else "ric"
+            return judge_number(key, kind, entered, value, th, elsewhere=doc.texts())
+        if suffix in ("mobile", "phone"):
+            return judge_exact(key, entered, value, th, "phone")
+        if suffix == "email":
+            return judge_exact(key, entered, value, th, "email")
+        if "date" in suffix:
+            return judge_exact(key, entered, value, th, "date")
+        v = judge_name(key, entered, value, th)
+        if value is None:  # no label legible: the name anywhere on the document still shows it
+            best = max(((name_score(entered, t), t) for t in doc.texts()), key=lambda x: x[0].score,
+                       default=None)
+            if best is not None and best[0].score >= th.pass_score:
+                return Verdict(Status.PASS, key, entered, best[0].matched, best[0].score, None,
+                               {"found_outside_label": True})
+            if best is not None:
+                v.read, v.score = best[0].matched, best[0].score
+        return v
+
+    def _second_look(self, doc: DocRead, key: str, entered: str, first: Verdict, th: Thresholds) -> Verdict:
+        """Read the value's box again at full resolution, then with the second engine (pass only)."""
+        assert first.value is not None
+        page = next((p for p in doc.pages if _inside(first.value.box, p.image.shape)), doc.pages[0])
+        again = page.reread(first.value)
+        if again is not None:
+            v = self._judge(doc, key, entered, again, th)
+            if v.status is not Status.UNCERTAIN:
+                return v
+        second = self.engine.second
+        if second is not None:
+            other = page.reread(first.value, second, "second-opinion")
+            if other is not None:
+                v = self._judge(doc, key, entered, other, th)
+                if v.status is Status.PASS:
+                    return v
+                first.notes["second_opinion"] = {"engine": second.name, "read": other.text}
+        return first
+
+
+def _inside(box: tuple[int, int, int, int], shape: tuple[int, ...]) -> bool:
+    return box[2] <= shape[1] and box[3] <= shape[0]
+
+
+def _thresholds(ctx: StageContext, rule_id: str) -> Thresholds:
+    p = ctx.rules.rule(rule_id).params
+    return Thresholds(float(p.get("pass_score", 90)), float(p.get("fail_score", 60)),
+                      float(p.get("min_confidence", 0.8)))
+
+
+def _finding(ctx: StageContext, rule_id: str, slot: str, verdicts: list[Verdict],
+             extra: dict[str, Any] | None = None) -> Finding:
+    status = worst(verdicts)
+    ev: dict[str, Any] = {"fields": [v.evidence() for v in verdicts], **(extra or {})}
+    lead = next((v for v in verdicts if v.status is status), verdicts[0])
+    suffix = lead.field.rsplit(".", 1)[-1]
+    ev.update(entered=lead.entered, read=lead.read,
+              field=FIELD_TITLES.get(suffix, lead.field) if rule_id != "ocr.form_fields" else _label(lead))
+    return ctx.finding(rule_id, status, slot, ev)
+
+
+def _label(v: Verdict) -> str:
+    if v.value is not None and v.value.label:
+        return v.value.label.rstrip("：:")
+    return v.field
+
+
+# ---------------------------------------------------------------------- the checks
+def _doc_kind(r: _Review, slot: str) -> list[Finding]:
+    ctx = r.ctx
+    want = ctx.rules.slots[slot].doc_kind
+    kind = r.doc(slot).kind
+    ev = {"expected": want, "kind": kind.kind, "score": kind.score, "words": list(kind.words),
+          "runner_up": kind.runner_up, "looks_like": kind.title}
+    if kind.kind == want:
+        return [ctx.finding("doc.kind", Status.PASS, slot, ev)]
+    if kind.kind == "other":
+        return [ctx.finding("doc.kind", Status.UNCERTAIN, slot, ev)]
+    return [ctx.finding("doc.kind", Status.FAIL, slot, ev)]
+
+
+def _shows(r: _Review, rule_id: str, slot: str) -> list[Finding]:
+    ctx = r.ctx
+    params = ctx.rules.rule(rule_id).params
+    keys: list[str] = list(params.get("fields", {}).get(slot, []))
+    if not keys:
+        return []
+    doc = r.doc(slot)
+    want_kind = ctx.rules.slots[slot].doc_kind
+    if want_kind == "id_card" and doc.kind.kind != "id_card":
+        ev = {"reason": f"not a resident ID card ({doc.kind.title})", "kind": doc.kind.kind,
+              "entered": r.entered(keys[0]), "field": FIELD_TITLES.get(keys[0].rsplit(".", 1)[-1], keys[0])}
+        return [ctx.finding(rule_id, Status.UNCERTAIN, slot, ev)]
+    labels: dict[str, list[str]] = params.get("labels", {})
+    th = _thresholds(ctx, rule_id)
+    verdicts = []
+    for key in keys:
+        v = r.verdict(slot, key, list(labels.get(key, [])), th)
+        alias = params.get("aliases", {}).get(key)
+        if v.status is Status.UNCERTAIN and alias:  # e.g. the authorization prints the name twice
+            v2 = r.verdict(slot, alias, list(labels.get(alias, [])), th)
+            if v2.status is not Status.UNCERTAIN:
+                v2.field = key
+                v = v2
+        verdicts.append(v)
+    return [_finding(ctx, rule_id, slot, verdicts, {"engine": r.engine.name})]
+
+
+def _form_fields(r: _Review, slot: str) -> list[Finding]:
+    ctx = r.ctx
+    params = ctx.rules.rule("ocr.form_fields").params
+    skip = set(params.get("skip_fields", []))
+    printed = form_values(r.case)
+    layout = form_layout("application_form")
+    th = _thresholds(ctx, "ocr.form_fields")
+    verdicts = []
+    for name in layout.fields:
+        if name in skip or not printed.get(name):
+            continue
+        verdicts.append(r.verdict(slot, name, [], th))
+    if not verdicts:
+        return []
+    return [_finding(ctx, "ocr.form_fields", slot, verdicts)]
+
+
+def _period_check(r: _Review, rule_id: str, slot: str) -> list[Finding]:
+    ctx = r.ctx
+    params = ctx.rules.rule(rule_id).params
+    labels = list(params.get("labels", []))
+    need_start = bool(params.get("need_start", rule_id == "auth.period"))
+    submitted: date = r.case.submitted_at.date()
+    period = read_period(r.doc(slot), labels, need_start)
+    ev: dict[str, Any] = {"submitted": submitted.isoformat()}
+    if period is None:
+        return [ctx.finding(rule_id, Status.UNCERTAIN, slot, {**ev, "reason": "period not legible"})]
+    ev.update(period=period.describe(), valid_until="长期" if period.open_ended else
+              (period.end.isoformat() if period.end else ""), read=period.text)
+    if period.value is not None:
+        ev.update(box=list(period.value.box), confidence=round(period.value.confidence, 3))
+    if rule_id == "ocr.license_valid":  # a licence not yet started is not this rule's business
+        ok = period.open_ended or (period.end is not None and submitted <= period.end)
+    else:
+        ok = period.covers(submitted)
+    return [ctx.finding(rule_id, Status.PASS if ok else Status.FAIL, slot, ev)]
 
 
 def run(ctx: StageContext) -> list[Finding]:
-    return []
+    r = _Review(ctx)
+    out: list[Finding] = []
+    for slot in ctx.slots_for("doc.kind"):
+        out += guarded(ctx, "doc.kind", slot, lambda s=slot: _doc_kind(r, s))  # type: ignore[misc]
+    for rule_id in ("ocr.org_name", "ocr.uscc", "ocr.handler", "ocr.user"):
+        for slot in ctx.slots_for(rule_id):
+            out += guarded(ctx, rule_id, slot, lambda s=slot, rid=rule_id: _shows(r, rid, s))  # type: ignore[misc]
+    for slot in ctx.slots_for("ocr.form_fields"):
+        out += guarded(ctx, "ocr.form_fields", slot, lambda s=slot: _form_fields(r, s))  # type: ignore[misc]
+    for rule_id in ("ocr.license_valid", "auth.period"):
+        for slot in ctx.slots_for(rule_id):
+            out += guarded(ctx, rule_id, slot, lambda s=slot, rid=rule_id: _period_check(r, rid, s))  # type: ignore[misc]
+    return out
 
 
-STAGE = Stage(name="fields", rule_ids=(), run=run)
+STAGE = Stage(name="fields", rule_ids=RULE_IDS, run=run)

@@ -1,13 +1,235 @@
-"""Stage 'quality' — being built; the rule ids it will produce are listed in the rule set."""
+"""Stage 'quality' (a gate): can the scan be checked at all, and does it look edited?
+
+``scan.quality`` measures each page at a fixed scale (``work_px_per_mm``), so a threshold means
+the same at 150, 200 or 300 dpi:
+- blank / too dark / washed out: from the paper level (95th percentile of grey) and the ink
+  contrast (paper minus the 0.5th percentile);
+- blur: the 99th percentile of the contrast-normalised gradient magnitude over edge pixels —
+  how steep the steepest edges are, independent of how much text the page holds (a page with
+  three lines scores like a full one), and of the dpi (edges are measured at the work scale);
+- resolution: the A4 estimate (``Page.dpi``) says little for a photo of an ID card alone, so
+  a page below ``min_dpi`` is judged by what legibility needs: the height of its characters
+  in pixels. A sharp card photo whose characters are tall enough passes (whatever its size);
+  otherwise it is borderline (``uncertain``), and fails only when its characters are too
+  small to read, or when an A4-shaped image is below ``fail_dpi`` (a whole page scanned small).
+``fail`` when nothing can be checked, ``uncertain`` when borderline; a blank page in a
+multi-page file is ignored when another page has content.
+
+``scan.edited`` is ``uncertain`` at most: metadata naming an image editor, or a moiré lattice
+(periodic peaks in the spectrum of the page's empty paper, across most of it) that a
+re-photographed screen leaves. Copies of licences and ID cards are not in its slots.
+"""
 
 from __future__ import annotations
 
-from pipeline.models import Finding
-from pipeline.stages.base import Stage, StageContext
+from dataclasses import dataclass
+from functools import partial
+
+import cv2
+import numpy as np
+
+from pipeline.models import Finding, Status
+from pipeline.pages import Page, Upload
+from pipeline.stages.base import Stage, StageContext, guarded
+
+QUALITY = "scan.quality"
+EDITED = "scan.edited"
+
+PROBLEMS = {
+    "blank": "为空白页",
+    "dark": "过暗",
+    "washed_out": "过淡（对比度不足）",
+    "blurred": "模糊",
+    "low_resolution": "分辨率过低",
+}
+_RANK = {Status.PASS: 0, Status.UNCERTAIN: 1, Status.FAIL: 2}
+
+
+@dataclass(frozen=True)
+class PageQuality:
+    index: int
+    status: Status
+    problems: tuple[str, ...]
+    metrics: dict[str, float | str]
+
+    @property
+    def blank(self) -> bool:
+        return self.problems == ("blank",)
+
+
+def measure(page: Page, p: dict[str, float]) -> PageQuality:
+    """Judge one page against the rule params ``p`` of scan.quality."""
+    grey = page.image if page.image.ndim == 2 else cv2.cvtColor(page.image, cv2.COLOR_BGR2GRAY)
+    f = min(1.0, p["work_px_per_mm"] / page.px_per_mm())
+    if f < 1.0:
+        grey = cv2.resize(grey, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+    ink_level, paper = (float(v) for v in np.percentile(grey[::2, ::2], [0.5, 95]))
+    contrast = paper - ink_level
+    metrics: dict[str, float | str] = {
+        "paper": round(paper), "contrast": round(contrast), "dpi": round(page.dpi),
+        "dpi_source": page.dpi_source,
+    }
+    verdicts: list[tuple[Status, str]] = []
+    if contrast < p["blank_contrast"]:
+        return PageQuality(page.index, Status.FAIL, ("blank",) if paper >= p["dark_paper_fail"]
+                           else ("dark",), metrics)
+    if paper < p["dark_paper_fail"]:
+        verdicts.append((Status.FAIL, "dark"))
+    elif paper < p["dark_paper_uncertain"]:
+        verdicts.append((Status.UNCERTAIN, "dark"))
+    if contrast < p["contrast_fail"]:
+        verdicts.append((Status.FAIL, "washed_out"))
+    elif contrast < p["contrast_uncertain"]:
+        verdicts.append((Status.UNCERTAIN, "washed_out"))
+
+    norm = (grey.astype(np.float32) * np.float32(1.0 / contrast)).astype(np.float32)
+    mag = cv2.magnitude(cv2.Sobel(norm, cv2.CV_32F, 1, 0), cv2.Sobel(norm, cv2.CV_32F, 0, 1))
+    edges = mag[mag > p["edge_min"]]
+    sharpness = float(np.percentile(edges, 99)) if edges.size >= 100 else 0.0
+    metrics["sharpness"] = round(sharpness, 2)
+    if sharpness < p["sharpness_fail"]:
+        verdicts.append((Status.FAIL, "blurred"))
+    elif sharpness < p["sharpness_uncertain"]:
+        verdicts.append((Status.UNCERTAIN, "blurred"))
+
+    text_px = _text_height_px(grey, paper, contrast) / f
+    metrics["text_height_px"] = round(text_px, 1)
+    if page.dpi < p["min_dpi"] and text_px < p["legible_text_px"]:
+        # the A4 estimate is trusted to fail only an A4-shaped image (a whole page, maybe with a
+        # card on it); a card photo fails only when its characters are too small to read
+        aspect = max(page.width, page.height) / max(1, min(page.width, page.height))
+        a4_shaped = abs(aspect / np.sqrt(2) - 1) <= p["a4_aspect_tolerance"]
+        low = (a4_shaped and page.dpi < p["fail_dpi"]) or 0 < text_px < p["fail_text_px"]
+        verdicts.append((Status.FAIL if low else Status.UNCERTAIN, "low_resolution"))
+    if not verdicts:
+        return PageQuality(page.index, Status.PASS, (), metrics)
+    worst = max(verdicts, key=lambda v: _RANK[v[0]])[0]
+    return PageQuality(page.index, worst, tuple(name for _, name in verdicts), metrics)
+
+
+def _text_height_px(grey: np.ndarray, paper: float, contrast: float) -> float:
+    """Typical character height (work-scale px): 75th percentile of glyph-like ink components.
+
+    The upper quartile, because Chinese characters fall apart into radicals shorter than the
+    character; lines, boxes and specks are excluded by their shape.
+    """
+    ink = (grey < paper - contrast / 2).astype(np.uint8)
+    n, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    if n <= 1:
+        return 0.0
+    w, h = stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT]
+    keep = (h >= 3) & (w <= 4 * h) & (h <= 8 * w) & (h < grey.shape[0] / 8)
+    if keep.sum() < 5:
+        return 0.0
+    return float(np.percentile(h[keep], 75))
+
+
+def _quality(ctx: StageContext, slot: str, upload: Upload) -> list[Finding]:
+    params = {k: float(v) for k, v in ctx.rules.rule(QUALITY).params.items()}
+    pages = [measure(page, params) for page in upload.pages]
+    content = [q for q in pages if not q.blank] or pages
+    worst = max(content, key=lambda q: _RANK[q.status])
+    evidence: dict[str, object] = {
+        "pages": [{"page": q.index + 1, "status": q.status.value, "problems": list(q.problems),
+                   **q.metrics} for q in pages],
+    }
+    if worst.status is Status.PASS:
+        return [ctx.finding(QUALITY, Status.PASS, slot, evidence)]
+    problems = [n for q in content if q.status is worst.status for n in q.problems]
+    evidence["problem"] = "、".join(dict.fromkeys(PROBLEMS[n] for n in problems))
+    if len(pages) > 1:
+        evidence["page"] = worst.index + 1
+    return [ctx.finding(QUALITY, worst.status, slot, evidence)]
+
+
+def moire_score(image: np.ndarray, p: dict[str, float]) -> tuple[float, float]:
+    """(peak ratio, share of paper tiles showing the peak) of the page's empty-paper spectrum.
+
+    Tiles with no ink are cut at native resolution; their mean power spectrum is searched for a
+    peak off both axes (scanner streaks) and off the JPEG 8-pixel grid's frequencies; the peak
+    must stand out in most tiles on its own, so local halftone shading does not count.
+    """
+    grey = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    n = int(p["moire_tile_px"])
+    h, w = grey.shape
+    paper = float(np.percentile(grey[::4, ::4], 95))
+    tiles = []
+    for y in range(0, h - n + 1, n):
+        for x in range(0, w - n + 1, n):
+            t = grey[y:y + n, x:x + n]
+            if t.min() > paper - p["moire_max_ripple"]:
+                tiles.append(t.astype(np.float32))
+    if len(tiles) < p["moire_min_tiles"]:
+        return 0.0, 0.0
+    step = max(1, len(tiles) // int(p["moire_max_tiles"]))
+    stack = np.stack(tiles[::step])
+    stack -= stack.mean(axis=(1, 2), keepdims=True)
+    win = np.outer(np.hanning(n), np.hanning(n)).astype(np.float32)
+    power = np.abs(np.fft.rfft2(stack * win)) ** 2
+    fy = np.abs(np.fft.fftfreq(n) * n)[:, None]
+    fx = np.arange(power.shape[2])[None, :]
+    grid = n / 16  # JPEG: 8-px luma blocks, 16-px chroma blocks; their harmonics are not moiré
+    # scanner streaks and JPEG block artefacts lie on and near the axes: search a diagonal wedge
+    angle = np.degrees(np.arctan2(fy, np.maximum(fx, 1e-6)))
+    wedge = (angle >= p["moire_axis_deg"]) & (angle <= 90 - p["moire_axis_deg"])
+    allowed = (wedge & (np.hypot(fx, fy) >= 6) & (np.hypot(fx, fy) <= n * 0.45)
+               & (np.abs(fx / grid - np.round(fx / grid)) * grid > 1.0)
+               & (np.abs(fy / grid - np.round(fy / grid)) * grid > 1.0))
+    radius = np.rint(np.hypot(fx, fy)).astype(int) + np.zeros_like(fy, dtype=int)
+    mean = power.mean(axis=0)
+    ring_floor = _ring_medians(mean, radius, allowed)
+    norm = np.where(allowed, mean / ring_floor[radius], 0.0)
+    peak = np.unravel_index(int(np.argmax(norm)), norm.shape)
+    ratio = float(norm[peak])
+    if ratio <= 0:
+        return 0.0, 0.0
+    ring = allowed & (radius == radius[peak])
+    per_tile_floor = np.median(power[:, ring], axis=1) + 1e-6
+    share = float(np.mean(power[:, peak[0], peak[1]] / per_tile_floor > p["moire_tile_ratio"]))
+    return ratio, share
+
+
+def _ring_medians(power: np.ndarray, radius: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """Median power at each integer radius: the noise floor, which falls with frequency."""
+    out = np.full(int(radius.max()) + 1, np.inf)
+    for r in np.unique(radius[allowed]):
+        out[r] = float(np.median(power[allowed & (radius == r)])) + 1e-6
+    return out
+
+
+def _edited(ctx: StageContext, slot: str, upload: Upload) -> list[Finding]:
+    spec = ctx.rules.rule(EDITED).params
+    editors = [str(e).casefold() for e in spec["editors"]]
+    for key in ("software", "producer", "creator"):
+        value = str(upload.metadata.get(key, "") or "")
+        hit = next((e for e in editors if e in value.casefold()), None)
+        if hit:
+            return [ctx.finding(EDITED, Status.UNCERTAIN, slot,
+                                {"reason": f"文件信息显示使用了 {value}", "metadata_key": key,
+                                 "metadata_value": value, "editor": hit})]
+    params = {k: float(v) for k, v in spec.items() if k.startswith("moire_")}
+    scores = []
+    for page in upload.pages:
+        ratio, share = moire_score(page.image, params)
+        scores.append({"page": page.index + 1, "peak_ratio": round(ratio, 1), "tile_share": round(share, 2)})
+        if ratio >= params["moire_peak_ratio"] and share >= params["moire_min_share"]:
+            return [ctx.finding(EDITED, Status.UNCERTAIN, slot,
+                                {"reason": "疑似屏幕翻拍（摩尔纹）", "page": page.index + 1,
+                                 "moire": scores[-1]})]
+    return [ctx.finding(EDITED, Status.PASS, slot, {"moire": scores})]
 
 
 def run(ctx: StageContext) -> list[Finding]:
-    return []
+    findings: list[Finding] = []
+    for slot in ctx.slots_for(QUALITY):
+        findings += guarded(ctx, QUALITY, slot, partial(_quality, ctx, slot, ctx.uploads[slot]))
+    failed = {f.slot for f in findings if f.status is Status.FAIL}
+    for slot in ctx.slots_for(EDITED):
+        if slot in failed:  # nothing to judge on a page that cannot be checked
+            findings.append(ctx.finding(EDITED, Status.SKIPPED, slot))
+            continue
+        findings += guarded(ctx, EDITED, slot, partial(_edited, ctx, slot, ctx.uploads[slot]))
+    return findings
 
 
-STAGE = Stage(name="quality", rule_ids=(), run=run)
+STAGE = Stage(name="quality", rule_ids=(QUALITY, EDITED), run=run, gate=True)

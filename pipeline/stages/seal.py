@@ -1,13 +1,250 @@
-"""Stage 'seal' — being built; the rule ids it will produce are listed in the rule set."""
+"""Stage 'seal': every document that must bear the official seal shows a red round seal
+(``seal.present``), the seal names the applying organisation (``seal.org_name``), and on the
+forms it sits where the form asks for it (``seal.position``).
+
+Detection is pure image analysis (``pipeline.sealfind``); the arc text is read by unrolling the
+ring (``pipeline.sealtext``) and OCR. Only what is certain fails: a grey (photocopied) seal,
+an unreadable arc or a seal away from its label are ``uncertain`` for a clerk to look at.
+"""
 
 from __future__ import annotations
 
-from pipeline.models import Finding
-from pipeline.stages.base import Stage, StageContext
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+from pipeline.matching import name_score, normalise_name
+from pipeline.models import Finding, Status
+from pipeline.ocr import OcrEngine, drop_red_ink, get_engine
+from pipeline.pages import Page
+from pipeline.sealfind import SealCandidate, SealParams, find_seals
+from pipeline.sealtext import ArcRead, is_authority, read_arc
+from pipeline.stages.base import Stage, StageContext, guarded
+
+PRESENT, ORG_NAME, POSITION = "seal.present", "seal.org_name", "seal.position"
+
+
+@dataclass(frozen=True)
+class FoundSeal:
+    page: Page
+    seal: SealCandidate
 
 
 def run(ctx: StageContext) -> list[Finding]:
-    return []
+    seals: dict[str, list[FoundSeal]] = {}
+
+    def detect(slot: str) -> list[FoundSeal]:
+        if slot not in seals:
+            seals[slot] = _detect(ctx, slot)
+        return seals[slot]
+
+    findings: list[Finding] = []
+    for rule_id, check in ((PRESENT, _present), (ORG_NAME, _org_name), (POSITION, _position)):
+        for slot in _seal_slots(ctx, rule_id):
+            findings += guarded(ctx, rule_id, slot, partial(_one, check, ctx, slot, detect))
+    return findings
 
 
-STAGE = Stage(name="seal", rule_ids=(), run=run)
+def _one(check: Callable[[StageContext, str, list[FoundSeal]], Finding], ctx: StageContext, slot: str,
+         detect: Callable[[str], list[FoundSeal]]) -> list[Finding]:
+    return [check(ctx, slot, detect(slot))]
+
+
+def _seal_slots(ctx: StageContext, rule_id: str) -> list[str]:
+    return [s for s in ctx.slots_for(rule_id) if ctx.rules.slots[s].seal_required]
+
+
+def _detect(ctx: StageContext, slot: str) -> list[FoundSeal]:
+    params = SealParams.from_mapping(ctx.rules.rule(PRESENT).params)
+    found = [FoundSeal(page, seal) for page in ctx.uploads[slot].pages
+             for seal in find_seals(page.image, page.dpi, params)]
+    return sorted(found, key=lambda f: (f.seal.colour != "red", -f.seal.score))
+
+
+# ---------------------------------------------------------------------------- seal.present
+
+
+def _present(ctx: StageContext, slot: str, found: list[FoundSeal]) -> Finding:
+    listed = found[: int(ctx.rules.param(PRESENT, "max_listed"))]
+    records = [_record(ctx, slot, i, f) for i, f in enumerate(listed)]
+    evidence: dict[str, Any] = {"seals": records, "pages": len(ctx.uploads[slot].pages)}
+    if records:
+        evidence["crop"] = records[0].get("crop")
+    if any(f.seal.colour == "red" for f in found):
+        return ctx.finding(PRESENT, Status.PASS, slot, evidence)
+    if found:
+        evidence["reason"] = "grey_seal_only"
+        return ctx.finding(PRESENT, Status.UNCERTAIN, slot, evidence)
+    return ctx.finding(PRESENT, Status.FAIL, slot, evidence)
+
+
+def _record(ctx: StageContext, slot: str, i: int, f: FoundSeal) -> dict[str, Any]:
+    h, w = f.page.image.shape[:2]
+    x0, y0, x1, y1 = f.seal.clipped_bbox(w, h)
+    crop = ctx.artifacts.save_png(f"seal_{slot}_p{f.page.index}_{i}", f.page.image[y0:y1, x0:x1])
+    return {"page": f.page.index, **f.seal.evidence(), "crop": crop}
+
+
+# ---------------------------------------------------------------------------- seal.org_name
+
+
+def _org_name(ctx: StageContext, slot: str, found: list[FoundSeal]) -> Finding:
+    red = [f for f in found if f.seal.colour == "red"][: int(ctx.rules.param(ORG_NAME, "max_seals"))]
+    if not red:
+        return ctx.finding(ORG_NAME, Status.SKIPPED, slot, {"reason": "no_red_seal"})
+    entered = ctx.case.org.name
+    pass_score = float(ctx.rules.param(ORG_NAME, "pass_score"))
+    engine = _engine(ctx)
+
+    def read_line(strip: np.ndarray) -> tuple[str, float] | None:
+        box = engine.read_line(strip)
+        return None if box is None else (box.text, box.confidence)
+
+    def good(text: str) -> bool:
+        return not is_authority(text) and name_score(entered, text).score >= pass_score
+
+    per_seal = []
+    for f in red:
+        reads = read_arc(f.page.image, f.seal.centre, f.seal.radius, read_line, good)
+        per_seal.append((f, reads))
+    return _judge_name(ctx, slot, entered, per_seal)
+
+
+def _judge_name(ctx: StageContext, slot: str, entered: str,
+                per_seal: list[tuple[FoundSeal, list[ArcRead]]]) -> Finding:
+    p = ctx.rules.rule(ORG_NAME).params
+    reads_ev = []
+    best: tuple[float, FoundSeal, ArcRead] | None = None
+    verdicts = []  # per applicant seal: "same", "different" or "unknown"
+    for f, reads in per_seal:
+        texts = [r for r in reads if not is_authority(r.text)]
+        authority = bool(reads) and not texts
+        reads_ev.append({"page": f.page.index, "bbox": list(f.seal.bbox), "authority": authority,
+                         "reads": [{"text": r.text, "confidence": round(r.confidence, 3)} for r in reads[:4]]})
+        if authority:
+            continue
+        scored = [(name_score(entered, r.text).score, r) for r in texts]
+        if scored:
+            score, read = max(scored, key=lambda t: t[0])
+            if best is None or score > best[0]:
+                best = (score, f, read)
+        verdicts.append(_verdict(entered, texts, p))
+    evidence: dict[str, Any] = {"entered": entered, "seals": reads_ev}
+    if best is not None:
+        evidence.update(read=best[2].text, score=round(best[0], 1), bbox=list(best[1].seal.bbox))
+    if best is not None and best[0] >= float(p["pass_score"]):
+        return ctx.finding(ORG_NAME, Status.PASS, slot, evidence)
+    if verdicts and all(v == "different" for v in verdicts):
+        return ctx.finding(ORG_NAME, Status.FAIL, slot, evidence)
+    if not verdicts:
+        evidence["reason"] = "authority_seal_only"
+    return ctx.finding(ORG_NAME, Status.UNCERTAIN, slot, evidence)
+
+
+def _verdict(entered: str, reads: list[ArcRead], p: Mapping[str, Any]) -> str:
+    """'different' only for a confident read that is an organisation name and shares (almost)
+    nothing with the entered one once place names and company forms are set aside."""
+    if not reads:
+        return "unknown"
+    top = max(reads, key=lambda r: r.confidence)
+    text = normalise_name(top.text)
+    if top.confidence < float(p["fail_confidence"]):
+        return "unknown"
+    suffix = next((s for s in p["org_suffixes"] if s in text), None)
+    if suffix is None:
+        return "unknown"
+    text = text[: text.index(suffix) + len(suffix)]
+    a, b = core_name(entered), core_name(text)
+    if len(b) < 2:
+        return "unknown"
+    return "different" if name_score(a, b).score <= float(p["fail_score"]) else "unknown"
+
+
+_FORMS = re.compile(r"(股份有限公司|有限责任公司|有限公司|集团|公司|\(.*?\))$")
+_PLACE = re.compile(r"^(.{1,8}?(省|自治区|市|自治州|地区|盟|区|县|旗))+")
+
+
+def core_name(name: str) -> str:
+    """An organisation name without its leading place names and trailing company form."""
+    text = normalise_name(name)
+    for _ in range(3):
+        text = _FORMS.sub("", text)
+    stripped = _PLACE.sub("", text)
+    return stripped if len(stripped) >= 2 else text
+
+
+def _engine(ctx: StageContext) -> OcrEngine:
+    return get_engine(ctx.options.ocr_engine)
+
+
+# ---------------------------------------------------------------------------- seal.position
+
+
+def _position(ctx: StageContext, slot: str, found: list[FoundSeal]) -> Finding:
+    if not found:
+        return ctx.finding(POSITION, Status.SKIPPED, slot, {"reason": "no_seal"})
+    labels: list[str] = list(ctx.rules.param(POSITION, "labels").get(slot, []))
+    max_mm = float(ctx.rules.param(POSITION, "max_distance_mm"))
+    engine = _engine(ctx)
+    seal_ev = [{"page": f.page.index, "bbox": list(f.seal.bbox)} for f in found]
+    # 1. Read around each seal: the label is usually right beside it (cheap, small crops).
+    for f in found:
+        window, origin = _window(f, max_mm)
+        hit = _find_label(engine.read(drop_red_ink(window)), labels, origin)
+        if hit is not None and _distance_mm(f, hit) <= max_mm:
+            return ctx.finding(POSITION, Status.PASS, slot,
+                               {"label": labels[0], "label_box": list(hit), "seals": seal_ev})
+    # 2. Not beside any seal: is the label elsewhere on the page(s)? Then the seal is misplaced.
+    pages = {f.page.index: f.page for f in found}
+    for page in pages.values():
+        hit = _find_label(engine.read(drop_red_ink(page.image)), labels, (0, 0))
+        if hit is not None:
+            near = [f for f in found if f.page.index == page.index]
+            distances = [round(_distance_mm(f, hit), 1) for f in near]
+            if distances and min(distances) <= max_mm:  # found now at full-page scale
+                return ctx.finding(POSITION, Status.PASS, slot,
+                                   {"label": labels[0], "label_box": list(hit), "seals": seal_ev})
+            return ctx.finding(POSITION, Status.UNCERTAIN, slot,
+                               {"label": labels[0], "label_page": page.index, "label_box": list(hit),
+                                "seals": seal_ev, "distance_mm": distances})
+    return ctx.finding(POSITION, Status.PASS, slot,
+                       {"label": labels[0] if labels else "", "label_found": False, "seals": seal_ev})
+
+
+def _window(f: FoundSeal, margin_mm: float) -> tuple[np.ndarray, tuple[int, int]]:
+    """The seal with ``margin_mm`` beside it and less above and below: a 盖章 label sits on
+    the seal's lines; fewer lines of print make the OCR of the window cheaper."""
+    h, w = f.page.image.shape[:2]
+    mx = f.seal.radius + margin_mm * f.page.px_per_mm()
+    my = f.seal.radius + 0.4 * margin_mm * f.page.px_per_mm()
+    x0, y0 = max(0, int(f.seal.centre[0] - mx)), max(0, int(f.seal.centre[1] - my))
+    x1, y1 = min(w, int(f.seal.centre[0] + mx)), min(h, int(f.seal.centre[1] + my))
+    return f.page.image[y0:y1, x0:x1], (x0, y0)
+
+
+def _find_label(boxes: list[Any], labels: list[str],
+                origin: tuple[int, int]) -> tuple[int, int, int, int] | None:
+    """The page box of the first text line that contains one of the labels."""
+    for label in labels:
+        want = normalise_name(label)
+        for box in boxes:
+            text = normalise_name(box.text)
+            if want in text or (len(text) >= len(want) - 1 and name_score(want, text).score >= 85):
+                x0, y0, x1, y1 = box.box
+                return (x0 + origin[0], y0 + origin[1], x1 + origin[0], y1 + origin[1])
+    return None
+
+
+def _distance_mm(f: FoundSeal, box: tuple[int, int, int, int]) -> float:
+    """From the seal's centre to the nearest point of the label's box, in millimetres."""
+    cx, cy = f.seal.centre
+    dx = max(box[0] - cx, 0.0, cx - box[2])
+    dy = max(box[1] - cy, 0.0, cy - box[3])
+    return float(np.hypot(dx, dy) / f.page.px_per_mm())
+
+
+STAGE = Stage(name="seal", rule_ids=(PRESENT, ORG_NAME, POSITION), run=run)

@@ -1,21 +1,41 @@
-"""Upload intake (temporary minimal version; the full bounded, hostile-file-proof gate replaces it)."""
+"""Upload intake: the gate every slot file passes before any later stage looks at it.
+
+Per slot, the five upload rules run in order and stop at the first failure:
+
+    upload.missing → upload.empty → upload.too_large → upload.format → upload.unreadable
+
+Rules after a failure are reported ``skipped`` (evidence ``after`` names the failed rule), with one
+exception: a too-large file still gets ``upload.format``, judged from its first bytes only, so the
+applicant learns both problems at once. A slot that failed, or whose file could not be decoded,
+is *blocked*: later stages report ``skipped`` for it. A file that decoded but whose decoder
+complained (a PDF MuPDF had to repair, a warning while rendering) gets ``upload.unreadable``
+``uncertain`` and stays available to later stages.
+
+Bounds: never more than ``max_bytes`` of a file are read (a too-large file is not hashed either:
+that would mean reading it all); the type is judged from the magic bytes, never from the name
+alone; decoding runs within :class:`pipeline.decode.Limits`, whose module docstring states the
+time and memory bounds those limits give.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
 from dataclasses import dataclass
-
-import cv2
-import numpy as np
-import pymupdf
+from pathlib import Path
+from typing import Any
 
 from pipeline.casefolder import CaseFolder
+from pipeline.decode import TYPE_NAMES_ZH, Decoded, Limits, Unreadable, decode, sniff
 from pipeline.models import Finding, Status
-from pipeline.pages import Page, Upload, estimate_a4_dpi
+from pipeline.pages import Upload
 from pipeline.ruleset import RuleSet
 
+log = logging.getLogger(__name__)
 
-RULE_IDS = ("upload.missing", "upload.empty", "upload.too_large", "upload.format", "upload.unreadable")
+ORDER = ("upload.missing", "upload.empty", "upload.too_large", "upload.format", "upload.unreadable")
+_SNIFF_BYTES = 4096
 
 
 @dataclass(frozen=True)
@@ -25,33 +45,156 @@ class Intake:
     blocked_slots: frozenset[str]
 
 
+def limits_from_rules(rules: RuleSet) -> Limits:
+    """The decoding bounds, from the ``upload.unreadable`` rule's parameters."""
+    p = rules.rule("upload.unreadable").params
+    defaults = Limits()
+    return Limits(
+        max_pixels=int(p.get("max_pixels", defaults.max_pixels)),
+        max_decode_mb=int(p.get("max_decode_mb", defaults.max_decode_mb)),
+        max_pages=int(p.get("max_pages", defaults.max_pages)),
+        render_dpi=float(p.get("render_dpi", defaults.render_dpi)),
+        max_render_side=int(p.get("max_render_side", defaults.max_render_side)),
+        max_render_pixels=int(p.get("max_render_pixels", defaults.max_render_pixels)),
+        max_document_pixels=int(p.get("max_document_pixels", defaults.max_document_pixels)),
+        pdf_cpu_seconds=int(p.get("pdf_cpu_seconds", defaults.pdf_cpu_seconds)),
+        pdf_page_cpu_seconds=int(p.get("pdf_page_cpu_seconds", defaults.pdf_page_cpu_seconds)),
+        pdf_memory_mb=int(p.get("pdf_memory_mb", defaults.pdf_memory_mb)),
+    )
+
+
 def intake(folder: CaseFolder, rules: RuleSet) -> Intake:
+    """Judge every slot's file; decode the good ones once into pages for all later stages."""
+    limits = limits_from_rules(rules)
     findings: list[Finding] = []
     uploads: dict[str, Upload] = {}
     blocked: set[str] = set()
     for slot, spec in rules.slots.items():
         path = folder.uploads.get(slot)
-        if path is None:
-            if spec.required:
-                findings.append(rules.finding("upload.missing", Status.FAIL, slot))
-                blocked.add(slot)
+        if path is None and not spec.required:
             continue
-        if spec.required:
-            findings.append(rules.finding("upload.missing", Status.PASS, slot))
-        data = path.read_bytes()
-        ext = path.suffix.lower().lstrip(".")
-        pages: list[Page] = []
-        if ext == "pdf":
-            with pymupdf.open(stream=data, filetype="pdf") as doc:
-                for i, pg in enumerate(doc):
-                    pix = pg.get_pixmap(dpi=200)
-                    img = np.frombuffer(pix.samples, np.uint8).reshape(pix.h, pix.w, pix.n)[:, :, :3]
-                    pages.append(Page(i, cv2.cvtColor(img, cv2.COLOR_RGB2BGR), 200.0, "pdf-render"))
-            ctype = "pdf"
+        verdicts = _Verdicts(rules, slot)
+        try:
+            upload = _judge(verdicts, path, rules, limits)
+        except Exception as exc:  # a crash in our code: the slot needs a person, the review goes on
+            log.exception("upload intake of slot %s crashed", slot)
+            verdicts.uncertain_rest({"error": f"{type(exc).__name__}: {exc}", "crashed": True})
+            upload = None
+        findings.extend(verdicts.findings)
+        if upload is None or verdicts.failed:
+            blocked.add(slot)
         else:
-            img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-            pages.append(Page(0, img, estimate_a4_dpi(img.shape[1], img.shape[0]), "estimated-a4"))
-            ctype = "jpeg" if ext in ("jpg", "jpeg") else ext
-        uploads[slot] = Upload(slot, path, len(data), hashlib.sha256(data).hexdigest(), ext, ctype,
-                               tuple(pages))
+            uploads[slot] = upload
     return Intake(findings, uploads, frozenset(blocked))
+
+
+class _Verdicts:
+    """The findings of one slot, in ORDER; rules a slot is not listed under are left out."""
+
+    def __init__(self, rules: RuleSet, slot: str) -> None:
+        self.rules = rules
+        self.slot = slot
+        self.findings: list[Finding] = []
+        self.done: set[str] = set()
+        self.failed: str | None = None
+
+    def add(self, rule_id: str, status: Status, evidence: dict[str, Any]) -> None:
+        self.done.add(rule_id)
+        if status is Status.FAIL and self.failed is None:
+            self.failed = rule_id
+        if self.slot in self.rules.rule(rule_id).slots:
+            self.findings.append(self.rules.finding(rule_id, status, self.slot, evidence))
+
+    def skip_rest(self) -> None:
+        for rule_id in ORDER:
+            if rule_id not in self.done:
+                self.add(rule_id, Status.SKIPPED, {"after": self.failed})
+
+    def uncertain_rest(self, evidence: dict[str, Any]) -> None:
+        for rule_id in ORDER:
+            if rule_id not in self.done:
+                self.add(rule_id, Status.UNCERTAIN, evidence)
+
+
+def _judge(v: _Verdicts, path: Path | None, rules: RuleSet, limits: Limits) -> Upload | None:
+    if path is None:
+        v.add("upload.missing", Status.FAIL, {"required": True})
+        v.skip_rest()
+        return None
+    v.add("upload.missing", Status.PASS, {"file": path.name})
+    max_bytes = int(rules.param("upload.too_large", "max_bytes"))
+    try:
+        size, data = _read_at_most(path, max_bytes)
+    except OSError as exc:
+        v.uncertain_rest({"file": path.name, "error": f"cannot read: {exc.strerror}"})
+        return None
+    evidence: dict[str, Any] = {"file": path.name, "size": size}
+    if size == 0:
+        v.add("upload.empty", Status.FAIL, evidence)
+        v.skip_rest()
+        return None
+    v.add("upload.empty", Status.PASS, evidence)
+
+    extension = path.suffix.lower().lstrip(".") if "." in path.name else ""
+    detected = sniff(data[:_SNIFF_BYTES])
+    evidence["detected_type"] = detected
+    if size >= max_bytes:
+        v.add("upload.too_large", Status.FAIL, {**evidence, "max_bytes": max_bytes})
+        v.add("upload.format", *_format_verdict(rules, extension, detected, evidence))
+        v.skip_rest()
+        return None
+    v.add("upload.too_large", Status.PASS, {**evidence, "max_bytes": max_bytes})
+
+    evidence["sha256"] = hashlib.sha256(data).hexdigest()
+    status, format_evidence = _format_verdict(rules, extension, detected, evidence)
+    v.add("upload.format", status, format_evidence)
+    if status is Status.FAIL:
+        v.skip_rest()
+        return None
+
+    try:
+        decoded = decode(data, detected, limits)
+    except Unreadable as exc:
+        v.add("upload.unreadable", Status.FAIL,
+              {**evidence, "error": exc.reason, "reason_zh": exc.reason_zh, **exc.evidence})
+        return None
+    return _accept(v, path, extension, detected, evidence, decoded)
+
+
+def _accept(v: _Verdicts, path: Path, extension: str, detected: str, evidence: dict[str, Any],
+            decoded: Decoded) -> Upload:
+    summary = {**evidence, "pages": len(decoded.pages),
+               "dpi": [round(p.dpi) for p in decoded.pages], "dpi_source": decoded.pages[0].dpi_source}
+    if decoded.warnings:
+        v.add("upload.unreadable", Status.UNCERTAIN,
+              {**summary, "warnings": list(decoded.warnings),
+               "reason_zh": "文件结构有损坏或解码时有告警，需人工核对内容是否完整"})
+    else:
+        v.add("upload.unreadable", Status.PASS, summary)
+    return Upload(slot=v.slot, path=path, size=evidence["size"], sha256=evidence["sha256"],
+                  extension=extension, content_type=detected, pages=decoded.pages,
+                  metadata=decoded.metadata)
+
+
+def _format_verdict(rules: RuleSet, extension: str, detected: str,
+                    evidence: dict[str, Any]) -> tuple[Status, dict[str, Any]]:
+    """Allowed extension, and content whose magic bytes are that extension's type."""
+    allowed = [str(e) for e in rules.param("upload.format", "allowed_extensions")]
+    expected = rules.param("upload.format", "content_types").get(extension)
+    out = {**evidence, "extension": extension, "expected_type": expected}
+    detected_zh = TYPE_NAMES_ZH.get(detected, detected)
+    if extension not in allowed or expected is None:
+        shown = f".{extension}" if extension else "（无扩展名）"
+        return Status.FAIL, {**out, "detail": f"扩展名 {shown} 不在允许之列，文件内容为{detected_zh}"}
+    if detected != expected:
+        return Status.FAIL, {**out, "detail": f"扩展名为 .{extension}，但文件内容是{detected_zh}"}
+    return Status.PASS, out
+
+
+def _read_at_most(path: Path, max_bytes: int) -> tuple[int, bytes]:
+    """(size, bytes): never more than ``max_bytes`` read; a file that fills them is too large."""
+    with path.open("rb") as handle:
+        data = handle.read(max_bytes)
+        if len(data) < max_bytes:
+            return len(data), data
+        return max(os.fstat(handle.fileno()).st_size, len(data)), data[:_SNIFF_BYTES]

@@ -48,7 +48,7 @@ def _load() -> Any:
                 intra_op_num_threads=n,
                 inter_op_num_threads=1,
             )
-        except Exception as exc:  # noqa: BLE001 - any model-loading failure is a tool failure
+        except Exception as exc:
             raise ToolMissingError(f"RapidOCR models could not be loaded: {exc}; {INSTALL_HINT}") from None
     return _model
 
@@ -74,14 +74,14 @@ Line = tuple[str, tuple[int, int, int, int], float]
 
 
 def read(image: np.ndarray) -> list[Line]:
-    """Detect and recognise every text line of a BGR or grey image."""
+    """Detect and recognise every text line of a BGR or grey image (boxes in its pixels)."""
     model = _load()
     try:
         with _lock:
             result, _ = model(_as_bgr(image), use_cls=False)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise ToolError(f"RapidOCR failed on an image of shape {image.shape}: {exc}") from exc
-    return [(str(text), _box(points), float(score)) for points, text, score in result or []]
+    return [(str(text).strip(), _box(points), float(score)) for points, text, score in result or []]
 
 
 def read_line(image: np.ndarray) -> Line | None:
@@ -92,12 +92,61 @@ def read_line(image: np.ndarray) -> Line | None:
     try:
         with _lock:
             result, _ = model(_as_bgr(image), use_det=False, use_cls=False)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise ToolError(f"RapidOCR failed on a line of shape {image.shape}: {exc}") from exc
     if not result:
         return None
     h, w = image.shape[:2]
-    return (str(result[0][0]), (0, 0, w, h), float(result[0][1]))
+    return (str(result[0][0]).strip(), (0, 0, w, h), float(result[0][1]))
+
+
+Quad = list[list[float]]  # four corner points, clockwise from top-left
+
+
+def detect(image: np.ndarray) -> list[Quad]:
+    """Text-line quadrilaterals of an image, top to bottom (detection only: no recognition)."""
+    model = _load()
+    img = _as_bgr(image)
+    try:
+        with _lock:
+            boxes, _ = model.text_det(img)
+    except Exception as exc:
+        raise ToolError(f"RapidOCR detection failed on an image of shape {image.shape}: {exc}") from exc
+    if boxes is None or len(boxes) == 0:
+        return []
+    return [np.asarray(b, dtype=np.float32).tolist() for b in model.sorted_boxes(boxes)]
+
+
+def crops(image: np.ndarray, quads: list[Quad]) -> list[np.ndarray]:
+    """Each quadrilateral cut out and straightened (tall crops turned to lie flat)."""
+    model = _load()
+    return list(model.get_crop_img_list(_as_bgr(image), [np.asarray(q, dtype=np.float32) for q in quads]))
+
+
+def recognise(line_images: list[np.ndarray]) -> list[tuple[str, float]]:
+    """Text and confidence of each one-line crop, recognised in batches."""
+    if not line_images:
+        return []
+    model = _load()
+    try:
+        with _lock:
+            result, _ = model.text_rec([_as_bgr(i) for i in line_images])
+    except Exception as exc:
+        raise ToolError(f"RapidOCR recognition failed: {exc}") from exc
+    return [(str(t).strip(), float(c)) for t, c, *_ in result]
+
+
+def upside_down(line_images: list[np.ndarray]) -> list[float]:
+    """For each one-line crop, the classifier's probability that it is turned 180 degrees."""
+    if not line_images:
+        return []
+    model = _load()
+    try:
+        with _lock:
+            _, res, _ = model.text_cls([_as_bgr(i).copy() for i in line_images])
+    except Exception as exc:
+        raise ToolError(f"RapidOCR direction classifier failed: {exc}") from exc
+    return [float(score) if "180" in str(label) else 1.0 - float(score) for label, score in res]
 
 
 def _as_bgr(image: np.ndarray) -> np.ndarray:

@@ -38,7 +38,7 @@ def probe() -> dict[str, str]:
         langs = set(pytesseract.get_languages(config=""))
     except pytesseract.TesseractNotFoundError:
         raise ToolMissingError(f"Tesseract is not installed; install it with: {INSTALL_HINT}") from None
-    except Exception as exc:  # noqa: BLE001 - any probe failure means the tool cannot be used
+    except Exception as exc:
         raise ToolMissingError(f"Tesseract cannot run ({exc}); reinstall it with: {INSTALL_HINT}") from None
     missing = [lang for lang in LANGUAGES if lang not in langs]
     if missing:

@@ -43,7 +43,7 @@ def decode_code128(image: np.ndarray) -> list[Symbol]:
     grey = np.ascontiguousarray(image if image.ndim == 2 else image[:, :, 2])
     try:
         found = pyzbar.decode(grey, symbols=[pyzbar.ZBarSymbol.CODE128])
-    except Exception as exc:  # noqa: BLE001 - ctypes errors of any kind become one ToolError
+    except Exception as exc:  # ctypes errors of any kind become one ToolError
         raise ToolError(f"zbar failed: {exc}") from None
     out: list[Symbol] = []
     for sym in found:

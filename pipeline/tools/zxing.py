@@ -31,11 +31,11 @@ def decode_code128(image: np.ndarray, *, try_rotate: bool = True, try_downscale:
                   "fixed": zxingcpp.Binarizer.FixedThreshold}
     try:
         found = zxingcpp.read_barcodes(
-            np.ascontiguousarray(image), formats=zxingcpp.BarcodeFormat.Code128,
+            np.ascontiguousarray(image), formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.Code128),
             try_rotate=try_rotate, try_downscale=try_downscale, try_invert=False,
             binarizer=binarizers[binarizer],
         )
-    except Exception as exc:  # noqa: BLE001 - native errors of any kind become one ToolError
+    except Exception as exc:  # native errors of any kind become one ToolError
         raise ToolError(f"zxing-cpp failed: {exc}") from None
     out: list[Symbol] = []
     for bc in found:

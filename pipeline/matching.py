@@ -1,0 +1,177 @@
+"""Compare what a document shows with what the applicant entered: text normalisation, fuzzy
+names, and exact numbers that are accepted only when their check digit is valid.
+
+OCR confuses look-alike characters (O/0, I/1, Z/2, S/5, B/8); a number read with such a
+confusion is repaired only where the repair makes the check digit valid, so a repair can never
+invent a match: it can only turn an illegible read into the one valid number it must be.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import unicodedata
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz
+from stdnum.cn import ric, uscc
+
+#: Look-alike letters OCR puts where digits belong, and the digit each stands for.
+TO_DIGIT = {"O": "0", "D": "0", "Q": "0", "U": "0", "I": "1", "L": "1", "|": "1", "T": "7",
+            "Z": "2", "S": "5", "B": "8", "G": "6", "A": "4"}
+#: Letters that do not occur in credit codes (GB 32100) and the code letter/digit they resemble.
+USCC_LETTER_FIX = {"O": "0", "I": "1", "Z": "2", "S": "5", "V": "U"}
+_SPACES = re.compile(r"[\s\u3000\u00a0_]+")
+_PUNCT = re.compile(r"[:：,，.。;；、'\"“”‘’·\-—]+")
+
+
+def normalise(text: str) -> str:
+    """NFKC (full width to half width, compatibility forms), no spaces or line breaks."""
+    return _SPACES.sub("", unicodedata.normalize("NFKC", text))
+
+
+def normalise_name(text: str) -> str:
+    """A name compared by content: normalised, without punctuation (brackets are kept)."""
+    return _PUNCT.sub("", normalise(text))
+
+
+@dataclass(frozen=True)
+class NameMatch:
+    score: float  # 0..100
+    matched: str  # the part of the text that aligned with the name
+
+
+def name_score(entered: str, text: str) -> NameMatch:
+    """How well ``entered`` appears inside ``text`` (rapidfuzz partial alignment, 0..100)."""
+    a, b = normalise_name(entered), normalise_name(text)
+    if not a or not b:
+        return NameMatch(0.0, "")
+    if a in b:
+        return NameMatch(100.0, a)
+    if len(b) < len(a):
+        return NameMatch(float(fuzz.ratio(a, b)), b)
+    al = fuzz.partial_ratio_alignment(a, b)
+    if al is None:
+        return NameMatch(0.0, "")
+    return NameMatch(float(al.score), b[al.dest_start:al.dest_end])
+
+
+def name_equal_score(entered: str, read: str) -> float:
+    """Similarity of two whole names (0..100), for a value read from its own field."""
+    a, b = normalise_name(entered), normalise_name(read)
+    if not a or not b:
+        return 0.0
+    return float(fuzz.ratio(a, b))
+
+
+# ---------------------------------------------------------------------- numbers
+
+def is_valid_ric(value: str) -> bool:
+    """18 characters, check digit (ISO 7064) and birth date right. The region is not checked:
+    python-stdnum's region list lacks current codes (e.g. 370782), and OCR needs only the check."""
+    if len(value) != 18 or not value[:17].isdigit():
+        return False
+    try:
+        if ric.calc_check_digit(value) != value[17]:
+            return False
+        ric.get_birth_date(value)
+    except Exception:
+        return False
+    return True
+
+
+def is_valid_uscc(value: str) -> bool:
+    try:
+        uscc.validate(value)
+    except Exception:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class NumberRead:
+    """A number found in OCR text: what was printed (raw), the repaired value, validity."""
+
+    raw: str
+    value: str
+    valid: bool
+    repaired: bool
+
+
+def _variants(chars: list[list[str]], limit: int = 64) -> Iterable[str]:
+    for combo in itertools.islice(itertools.product(*chars), limit):
+        yield "".join(combo)
+
+
+def _repair(raw: str, options: Callable[[int, str], list[str]], valid: Callable[[str], bool]) -> NumberRead:
+    """The raw read if valid; else the single valid variant over look-alike options; else raw."""
+    if valid(raw):
+        return NumberRead(raw, raw, True, False)
+    chars = [options(i, c) for i, c in enumerate(raw)]
+    found = {v for v in _variants(chars) if v != raw and valid(v)}
+    if len(found) == 1:
+        return NumberRead(raw, found.pop(), True, True)
+    return NumberRead(raw, raw, False, False)
+
+
+def _ric_options(i: int, c: str) -> list[str]:
+    if i == 17:
+        return ["X"] if c in "Xx×乂" else [c]
+    return [TO_DIGIT.get(c.upper(), c)]
+
+
+def _uscc_options(i: int, c: str) -> list[str]:
+    c = c.upper()
+    if i < 8:
+        return [TO_DIGIT.get(c, c)]
+    c = USCC_LETTER_FIX.get(c, c)
+    if c == "B":
+        return ["B", "8"]
+    if c == "8":
+        return ["8", "B"]
+    return [c]
+
+
+_RIC_RUN = re.compile(r"(?<![0-9A-Z])([0-9OIlLZSBDQG|]{17}[0-9Xx×])(?![0-9A-Z])")
+_USCC_RUN = re.compile(r"(?<![0-9A-Z])([0-9A-Z]{17,18})(?![0-9A-Z])")
+
+
+def find_ric(text: str) -> list[NumberRead]:
+    """Resident ID numbers in a line of OCR text (18 chars), repaired where the check allows."""
+    t = normalise(text)
+    reads = [_repair(m, _ric_options, is_valid_ric) for m in _RIC_RUN.findall(t)]
+    return [r for r in reads if sum(ch.isdigit() for ch in r.raw) >= 14]
+
+
+def find_uscc(text: str) -> list[NumberRead]:
+    """Credit codes (18 chars; 17-char runs kept as invalid reads) in a line of OCR text."""
+    t = normalise(text).upper()
+    out = []
+    for m in _USCC_RUN.findall(t):
+        if sum(ch.isdigit() for ch in m) < 6:
+            continue
+        out.append(_repair(m, _uscc_options, is_valid_uscc) if len(m) == 18 else NumberRead(m, m, False, False))
+    return out
+
+
+def digits_only(text: str) -> str:
+    """Digits of a phone or number field after mapping look-alike letters."""
+    return "".join(TO_DIGIT.get(c.upper(), c) for c in normalise(text) if c.isalnum() or c in "|")
+
+
+# ---------------------------------------------------------------------- dates
+
+_DATE = re.compile(r"(\d{4})\s*[年.\-/]\s*(\d{1,2})\s*[月.\-/]\s*(\d{1,2})\s*日?")
+
+
+def find_dates(text: str) -> list[tuple[int, int, int]]:
+    """Dates written 2026年1月2日, 2026.01.02 or 2026-01-02 (after look-alike repair)."""
+    t = normalise(text)
+    t = "".join(TO_DIGIT.get(c, c) if c in "OIlZSB" else c for c in t)
+    out = []
+    for y, m, d in _DATE.findall(t):
+        yi, mi, di = int(y), int(m), int(d)
+        if 1900 <= yi <= 2200 and 1 <= mi <= 12 and 1 <= di <= 31:
+            out.append((yi, mi, di))
+    return out

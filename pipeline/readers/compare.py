@@ -1,0 +1,132 @@
+"""Judge one read value against one entered value: pass, fail or uncertain — never a guess.
+
+``fail`` needs the document to clearly show a DIFFERENT value for that field: a valid number
+(check digit right, read without repairs) other than the entered one, or a name read with
+confidence from its own field that scores below the fail threshold. Anything less is
+``uncertain`` with the best candidate and its score in evidence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipeline.matching import (
+    digits_only,
+    find_dates,
+    find_ric,
+    find_uscc,
+    name_equal_score,
+    name_score,
+    normalise,
+)
+from pipeline.models import Status
+from pipeline.readers.page import Value
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    pass_score: float = 90.0
+    fail_score: float = 60.0
+    min_confidence: float = 0.8  # a read below this never fails a field
+
+
+@dataclass
+class Verdict:
+    status: Status
+    field: str
+    entered: str
+    read: str = ""
+    score: float = 0.0
+    value: Value | None = None
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    def evidence(self) -> dict[str, Any]:
+        ev: dict[str, Any] = {"field": self.field, "entered": self.entered, "read": self.read,
+                              "score": round(self.score, 1)}
+        if self.value is not None:
+            ev.update({"box": list(self.value.box), "confidence": round(self.value.confidence, 3),
+                       "label": self.value.label, "how": self.value.how})
+        ev.update(self.notes)
+        return ev
+
+
+def judge_name(fname: str, entered: str, value: Value | None, th: Thresholds) -> Verdict:
+    """A name or other free text read from its field."""
+    if value is None or not value.text:
+        return Verdict(Status.UNCERTAIN, fname, entered, notes={"reason": "not found"})
+    whole = name_equal_score(entered, value.text)
+    part = name_score(entered, value.text)
+    score = max(whole, part.score if len(normalise(value.text)) >= len(normalise(entered)) else 0.0)
+    read = value.text
+    if score >= th.pass_score:
+        return Verdict(Status.PASS, fname, entered, part.matched or read, score, value)
+    isolated = len(normalise(read)) <= len(normalise(entered)) + 4
+    if whole <= th.fail_score and isolated and value.confidence >= th.min_confidence:
+        return Verdict(Status.FAIL, fname, entered, read, whole, value)
+    return Verdict(Status.UNCERTAIN, fname, entered, read, score, value)
+
+
+def judge_number(fname: str, kind: str, entered: str, value: Value | None, th: Thresholds,
+                 elsewhere: list[str] | None = None) -> Verdict:
+    """A resident ID number (``kind`` "ric") or credit code ("uscc") read from its field.
+
+    ``elsewhere`` is the rest of the page's text: when the labelled field shows no number, the
+    entered number found there still passes (it is shown); only the labelled field can fail.
+    """
+    finder = find_ric if kind == "ric" else find_uscc
+    want = normalise(entered).upper()
+    reads = finder(value.text) if value is not None else []
+    for r in reads:
+        if r.valid and r.value == want:
+            return Verdict(Status.PASS, fname, entered, r.raw, 100.0, value,
+                           {"repaired": r.repaired} if r.repaired else {})
+    for text in (elsewhere or []) if not reads else []:
+        for r in finder(text):
+            if r.valid and r.value == want:
+                return Verdict(Status.PASS, fname, entered, r.raw, 100.0, None,
+                               {"found_outside_label": True, "repaired": r.repaired})
+    valid_other = [r for r in reads if r.valid and not r.repaired]
+    if valid_other and value is not None and value.confidence >= th.min_confidence:
+        return Verdict(Status.FAIL, fname, entered, valid_other[0].value, 0.0, value,
+                       {"check_digit_valid": True})
+    if not reads:  # nothing number-like in the field: show the best candidate of the page
+        reads = [r for text in elsewhere or [] for r in finder(text)]
+    if reads:
+        best = reads[0]
+        return Verdict(Status.UNCERTAIN, fname, entered, best.raw, 0.0, value,
+                       {"check_digit_valid": best.valid, "repaired": best.repaired,
+                        "reason": "invalid check digit" if not best.valid else "repaired read differs"})
+    return Verdict(Status.UNCERTAIN, fname, entered, value.text if value else "", 0.0, value,
+                   {"reason": "not found" if value is None else "no number in the field"})
+
+
+def judge_exact(fname: str, entered: str, value: Value | None, th: Thresholds, kind: str = "text") -> Verdict:
+    """Phone numbers (digits), emails (case-insensitive), dates (Y-M-D), other printed text."""
+    if value is None or not value.text:
+        return Verdict(Status.UNCERTAIN, fname, entered, notes={"reason": "not found"})
+    read = value.text
+    if kind == "phone":
+        a, b = digits_only(entered), digits_only(read)
+        same, differ = a == b or (len(a) >= 7 and a in b), len(b) >= 7 and a not in b
+    elif kind == "date":
+        da, db = find_dates(entered), find_dates(read)
+        same, differ = bool(da and db and da[0] == db[0]), bool(da and db and da[0] != db[0])
+    elif kind == "email":
+        a, b = normalise(entered).lower(), normalise(read).lower().replace(",", ".")
+        same, differ = a == b or a in b, "@" in b and name_equal_score(a, b) <= th.fail_score
+    else:
+        return judge_name(fname, entered, value, th)
+    if same:
+        return Verdict(Status.PASS, fname, entered, read, 100.0, value)
+    if differ and value.confidence >= th.min_confidence:
+        return Verdict(Status.FAIL, fname, entered, read, 0.0, value)
+    return Verdict(Status.UNCERTAIN, fname, entered, read, 0.0, value)
+
+
+def worst(verdicts: list[Verdict]) -> Status:
+    statuses = {v.status for v in verdicts}
+    for s in (Status.FAIL, Status.UNCERTAIN, Status.PASS):
+        if s in statuses:
+            return s
+    return Status.UNCERTAIN

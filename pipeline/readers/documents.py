@@ -1,0 +1,201 @@
+"""One upload read once: its pages upright, its kind, and the values next to given labels.
+
+A label printed more than once (姓名 for the handler on page 1 and the employee on page 2 of
+the application form) is told apart by the page and by the label's position on the page
+relative to where the form template prints it — position only breaks ties between labels,
+it never finds a field on its own.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+
+from pipeline.doctype import DocKind, classify
+from pipeline.matching import find_dates, normalise
+from pipeline.ocr import OcrEngine, TextBox
+from pipeline.readers.page import Line, PageText, ReadOptions, Value, read_page
+
+#: How many more lines to read, by width in line heights, when a label is not found yet.
+_WIDER = (30.0, float("inf"))
+
+
+@dataclass
+class DocRead:
+    pages: list[PageText]
+    kind: DocKind
+    engine: OcrEngine
+    values: dict[str, Value | None] = field(default_factory=dict)
+
+    def texts(self) -> list[str]:
+        return [ln.text for p in self.pages for ln in p.lines if ln.text]
+
+    def read_more(self, max_ratio: float) -> bool:
+        """Read the lines not read yet up to ``max_ratio``; True when anything new was read."""
+        new = False
+        for p in self.pages:
+            todo = [i for i, ln in enumerate(p.lines) if not ln.read and _ratio(ln) <= max_ratio]
+            if todo:
+                p.ensure_read(todo)
+                new = True
+        return new
+
+    def field(self, key: str, labels: list[str], page: int | None = None,
+              near: tuple[float, float] | None = None, stop_labels: tuple[str, ...] = (),
+              below: bool = True) -> Value | None:
+        """The value printed with the first of ``labels`` found (reading wider lines if needed)."""
+        if key in self.values:
+            return self.values[key]
+        found = self._field(labels, page, near, stop_labels, below)
+        for ratio in _WIDER:
+            if found is not None:
+                break
+            if not self.read_more(ratio):
+                continue
+            found = self._field(labels, page, near, stop_labels, below)
+        self.values[key] = found
+        return found
+
+    def _field(self, labels: list[str], page: int | None, near: tuple[float, float] | None,
+               stop_labels: tuple[str, ...], below: bool) -> Value | None:
+        cands: list[tuple[float, int, int, int, str]] = []
+        for pi, p in enumerate(self.pages):
+            if page is not None and pi != page:
+                continue
+            h, w = p.image.shape[:2]
+            for li, end, score in p.find_labels(labels):
+                x0, y0, _, _ = p.lines[li].box
+                dist = 0.0 if near is None else abs(x0 / w - near[0]) + abs(y0 / h - near[1])
+                cands.append((dist - score / 1000.0, pi, li, end, labels[0]))
+        for _, pi, li, end, label in sorted(cands):
+            value = self.pages[pi].value_for(li, end, label, below=below, stop_labels=stop_labels)
+            if value is not None:
+                return value
+        return None
+
+    def row_text(self, labels: list[str], rows: int = 2) -> tuple[str, Value | None]:
+        """The text of a label's row (and the next rows) read left to right, for periods and dates."""
+        for p in self.pages:
+            hits = p.find_labels(labels)
+            if not hits:
+                continue
+            li, end, _ = hits[0]
+            lab = p.lines[li]
+            idx = _row(p, lab, rows)
+            p.ensure_read(idx)
+            parts = [p.lines[i] for i in idx]
+            text = lab.norm[end:] + "".join(ln.norm for ln in parts if ln is not lab)
+            boxes = [lab.box] + [ln.box for ln in parts]
+            box = (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes),
+                   max(b[3] for b in boxes))
+            conf = min([lab.confidence] + [ln.confidence for ln in parts if ln.text])
+            return text, Value(text, box, conf, labels[0], "row")
+        return "", None
+
+
+def _ratio(ln: Line) -> float:
+    x0, y0, x1, y1 = ln.box
+    return (x1 - x0) / max(1, y1 - y0)
+
+
+def _row(p: PageText, lab: Line, rows: int) -> list[int]:
+    """Lines right of the label on its row, then the lines of the next ``rows - 1`` rows below."""
+    x0, y0, x1, y1 = lab.box
+    h = max(1, y1 - y0)
+    out = []
+    for i, ln in enumerate(p.lines):
+        if ln is lab:
+            continue
+        a0, b0, a1, b1 = ln.box
+        same_row = min(y1, b1) - max(y0, b0) >= 0.5 * min(h, b1 - b0) and a0 >= x1 - h
+        below = b0 >= y1 - 0.3 * h and b0 <= y1 + (rows - 1) * 1.8 * h and a1 > x0 - h
+        if same_row or (rows > 1 and below):
+            out.append(i)
+    return sorted(out, key=lambda i: (p.lines[i].box[1] // max(1, h), p.lines[i].box[0]))
+
+
+def read_upload(pages: list[np.ndarray], engine: OcrEngine, options: ReadOptions,
+                read_everything: bool = False) -> DocRead:
+    """Read the pages of one upload and classify it from the first page's text."""
+    texts = []
+    for img in pages:
+        pt = read_page(img, engine, options)
+        if read_everything:
+            pt.read_all()
+        texts.append(pt)
+    first = texts[0]
+    kind = classify(first.texts(), first.image.shape[0])
+    if kind.kind == "other" and not read_everything:
+        first.read_all()
+        kind = classify(first.texts(), first.image.shape[0])
+    return DocRead(texts, kind, engine)
+
+
+# ---------------------------------------------------------------------- periods
+_LONG_TERM = re.compile(r"长期|永久|不约定期限|无固定期限")
+
+
+@dataclass(frozen=True)
+class Period:
+    start: date | None
+    end: date | None  # None with open_ended: 长期
+    open_ended: bool
+    text: str
+    value: Value | None
+
+    def covers(self, day: date) -> bool:
+        if self.start is not None and day < self.start:
+            return False
+        return self.open_ended or (self.end is not None and day <= self.end)
+
+    def describe(self) -> str:
+        a = self.start.isoformat() if self.start else "?"
+        b = "长期" if self.open_ended else (self.end.isoformat() if self.end else "?")
+        return f"{a} 至 {b}"
+
+
+def _dates(text: str) -> list[date]:
+    out = []
+    for y, m, d in find_dates(text):
+        try:
+            out.append(date(y, m, d))
+        except ValueError:
+            continue
+    return out
+
+
+def read_period(doc: DocRead, labels: list[str], need_start: bool) -> Period | None:
+    """A period "A 至 B" (or "A 至长期") printed after one of ``labels``; None when unreadable."""
+    text, value = doc.row_text(labels, rows=2)
+    if value is None:
+        for t in doc.texts():  # label not legible: a line with "…至…" and a long term or two dates
+            n = normalise(t)
+            if "至" in n and (_LONG_TERM.search(n) or len(_dates(n)) >= 2):
+                text, value = n, Value(n, (0, 0, 0, 0), 0.0, "", "anywhere")
+                break
+            if not need_start and _LONG_TERM.fullmatch(n):  # 营业期限 row of a licence: just 长期
+                return Period(None, None, True, n, Value(n, (0, 0, 0, 0), 0.0, "", "anywhere"))
+    if value is None:
+        return None
+    # the text of one period stops where a second label starts (e.g. 经营范围)
+    head = normalise(text).split("至", 1)
+    dates = _dates(head[0])
+    start = dates[0] if dates else None
+    if len(head) == 1:
+        return None
+    tail = head[1]
+    if _LONG_TERM.match(tail) or (_LONG_TERM.search(tail[:6]) is not None):
+        if need_start and start is None:
+            return None
+        return Period(start, None, True, text, value)
+    ends = _dates(tail)
+    if not ends or (need_start and start is None):
+        return None
+    return Period(start, ends[0], False, text, value)
+
+
+def as_textboxes(doc: DocRead) -> list[TextBox]:
+    return [ln.as_textbox() for p in doc.pages for ln in p.lines if ln.text]

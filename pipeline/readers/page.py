@@ -1,0 +1,263 @@
+"""Read a page the cheap way: detect text lines at reduced resolution, turn the page upright,
+recognise only short lines (labels, titles, values) and whatever a caller asks for later.
+
+Fields are found by their printed labels, never by absolute position: real forms come in
+versions precheck does not control, and scanners crop and shift. A value is the rest of the
+label's line, else the line to its right, else the line below. A value that reads poorly is
+read again from the full-resolution page with red seal ink dropped, then by the second engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+from rapidfuzz import fuzz
+
+from pipeline.matching import normalise
+from pipeline.ocr import OcrEngine, TextBox, drop_red_ink
+
+Box = tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How hard to look (rule-set params of doc.kind; defaults measured in bench/ocr.py)."""
+
+    work_side: int = 1400  # longest side (px) the page is detected at
+    short_ratio: float = 16.0  # lines wider than this many heights are not read up front
+    title_band: float = 0.3  # top part of the page whose tallest lines are read as titles
+    label_score: float = 80.0  # fuzzy score a line needs to count as showing a label
+    label_slack: int = 3  # characters a label may start after the start of its line
+    reread_conf: float = 0.9  # values read below this confidence are read again
+
+
+@dataclass
+class Line:
+    box: Box  # in upright full-resolution page pixels
+    text: str = ""
+    confidence: float = 0.0
+    read: bool = False
+
+    @property
+    def norm(self) -> str:
+        return normalise(self.text)
+
+    def as_textbox(self) -> TextBox:
+        return TextBox(self.text, self.box, self.confidence)
+
+
+@dataclass
+class Value:
+    """A value read next to a label: its text, box on the (upright) page, confidence, how."""
+
+    text: str
+    box: Box
+    confidence: float
+    label: str
+    how: str  # "same-line", "right", "below", "reread", "second-opinion"
+
+    def evidence(self) -> dict[str, object]:
+        return {"read": self.text, "box": list(self.box), "confidence": round(self.confidence, 3),
+                "label": self.label, "how": self.how}
+
+
+@dataclass
+class PageText:
+    image: np.ndarray  # upright, full resolution
+    rotation: int  # degrees clockwise the upload was turned to be upright
+    lines: list[Line]
+    engine: OcrEngine
+    options: ReadOptions = field(default_factory=ReadOptions)
+
+    # ---------------------------------------------------------------- reading lines
+    def ensure_read(self, indices: list[int]) -> None:
+        todo = [i for i in indices if not self.lines[i].read]
+        if not todo:
+            return
+        crops = [self.crop(self.lines[i].box) for i in todo]
+        for i, tb in zip(todo, self.engine.read_lines(crops), strict=True):
+            self.lines[i].read = True
+            if tb is not None:
+                self.lines[i].text, self.lines[i].confidence = tb.text, tb.confidence
+
+    def crop(self, box: Box, pad: float = 0.12, ink_only: bool = True) -> np.ndarray:
+        x0, y0, x1, y1 = box
+        p = int((y1 - y0) * pad) + 1
+        h, w = self.image.shape[:2]
+        part = self.image[max(0, y0 - p):min(h, y1 + p), max(0, x0 - p):min(w, x1 + p)]
+        return drop_red_ink(part) if ink_only else part
+
+    def read_all(self) -> list[TextBox]:
+        self.ensure_read(list(range(len(self.lines))))
+        return [ln.as_textbox() for ln in self.lines if ln.text]
+
+    def texts(self) -> list[TextBox]:
+        """The lines read so far."""
+        return [ln.as_textbox() for ln in self.lines if ln.text]
+
+    # ---------------------------------------------------------------- labels and values
+    def find_labels(self, labels: tuple[str, ...] | list[str]) -> list[tuple[int, int, float]]:
+        """Lines showing one of ``labels``: (line index, end of the label in the line's text, score)."""
+        out = []
+        for i, ln in enumerate(self.lines):
+            t = ln.norm
+            if not t:
+                continue
+            best: tuple[int, float] | None = None
+            for label in labels:
+                lab = normalise(label).rstrip(":：")
+                if not lab:
+                    continue
+                pos = t.find(lab)
+                if 0 <= pos <= self.options.label_slack:
+                    best = (pos + len(lab), 100.0)
+                    break
+                if len(lab) >= 3:
+                    al = fuzz.partial_ratio_alignment(lab, t[: len(lab) + self.options.label_slack])
+                    if al is not None and al.dest_end - al.dest_start >= 0.7 * len(lab) and al.score >= self.options.label_score and (best is None or al.score > best[1]):
+                        best = (al.dest_end, float(al.score))
+            if best is not None:
+                end = best[0]
+                while end < len(t) and t[end] in ":：":
+                    end += 1
+                out.append((i, end, best[1]))
+        return out
+
+    def value_for(self, label_line: int, label_end: int, label: str, below: bool = True,
+                  stop_labels: tuple[str, ...] = ()) -> Value | None:
+        """The value printed with a label: rest of its line, the line right of it, or below it."""
+        ln = self.lines[label_line]
+        rest = ln.norm[label_end:]
+        if rest and len(rest) >= 1:
+            x0, y0, x1, y1 = ln.box
+            frac = label_end / max(1, len(ln.norm))
+            vbox = (int(x0 + (x1 - x0) * frac), y0, x1, y1)
+            return Value(rest, vbox, ln.confidence, label, "same-line")
+        right = self._neighbour(label_line, "right")
+        if right is not None:
+            self.ensure_read([right])
+            if self.lines[right].text and not self._is_label(self.lines[right].norm, stop_labels):
+                r = self.lines[right]
+                return Value(r.norm, r.box, r.confidence, label, "right")
+        if below:
+            down = self._neighbour(label_line, "below")
+            if down is not None:
+                self.ensure_read([down])
+                d = self.lines[down]
+                if d.text and not self._is_label(d.norm, stop_labels):
+                    return Value(d.norm, d.box, d.confidence, label, "below")
+        return None
+
+    @staticmethod
+    def _is_label(text: str, stop_labels: tuple[str, ...]) -> bool:
+        return any(normalise(s).rstrip(":：") and text.startswith(normalise(s).rstrip(":：")) for s in stop_labels)
+
+    def _neighbour(self, idx: int, where: str) -> int | None:
+        x0, y0, x1, y1 = self.lines[idx].box
+        h = max(1, y1 - y0)
+        best, best_d = None, float("inf")
+        for j, other in enumerate(self.lines):
+            if j == idx:
+                continue
+            a0, b0, a1, b1 = other.box
+            if where == "right":
+                overlap = min(y1, b1) - max(y0, b0)
+                if overlap < 0.5 * min(h, b1 - b0) or a0 < x1 - h:
+                    continue
+                d = a0 - x1
+                if d > 12 * h:
+                    continue
+            else:
+                overlap = min(x1, a1) - max(x0, a0)
+                if overlap <= 0 or b0 < y1 - 0.3 * h:
+                    continue
+                d = b0 - y1
+                if d > 3 * h:
+                    continue
+            if d < best_d:
+                best, best_d = j, d
+        return best
+
+    def reread(self, value: Value, engine: OcrEngine | None = None, how: str = "reread") -> Value | None:
+        """Read a value's box again at full resolution, red ink dropped (by ``engine``)."""
+        eng = engine or self.engine
+        tb = eng.read_line(self.crop(value.box, pad=0.25))
+        if tb is None or not tb.text.strip():
+            return None
+        return Value(normalise(tb.text), value.box, tb.confidence, value.label, how)
+
+
+def read_page(image: np.ndarray, engine: OcrEngine, options: ReadOptions | None = None,
+              orient: bool = True) -> PageText:
+    """Detect lines, turn the page upright, read short lines and title lines."""
+    opts = options or ReadOptions()
+    page, rotation, boxes = _upright(image, engine, opts.work_side, orient)
+    if boxes is None:  # the engine cannot detect alone: read the whole page once
+        scale = _scale(page, opts.work_side)
+        small = cv2.resize(page, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else page
+        lines = [Line(_up(b.box, scale), b.text, b.confidence, True) for b in engine.read(small)]
+        return PageText(page, rotation, lines, engine, opts)
+    lines = [Line(b) for b in boxes]
+    pt = PageText(page, rotation, lines, engine, opts)
+    first = [i for i, ln in enumerate(lines) if _ratio(ln.box) <= opts.short_ratio]
+    first += _title_lines(lines, page.shape[0], opts.title_band)
+    pt.ensure_read(sorted(set(first)))
+    return pt
+
+
+def _title_lines(lines: list[Line], page_h: int, band: float) -> list[int]:
+    top = [(ln.box[3] - ln.box[1], i) for i, ln in enumerate(lines) if ln.box[1] < page_h * band]
+    return [i for _, i in sorted(top, reverse=True)[:6]]
+
+
+def _ratio(box: Box) -> float:
+    return (box[2] - box[0]) / max(1, box[3] - box[1])
+
+
+def _scale(image: np.ndarray, side: int) -> float:
+    return min(1.0, side / max(image.shape[:2]))
+
+
+def _up(box: Box, scale: float) -> Box:
+    return (int(box[0] / scale), int(box[1] / scale), int(np.ceil(box[2] / scale)), int(np.ceil(box[3] / scale)))
+
+
+def _detect(image: np.ndarray, engine: OcrEngine, side: int) -> list[Box] | None:
+    scale = _scale(image, side)
+    small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
+    found = engine.detect(small)
+    if found is None:
+        return None
+    return [_up(b.box, scale) for b in found]
+
+
+_TURN = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
+
+
+def _turn(image: np.ndarray, degrees: int) -> np.ndarray:
+    return image if degrees % 360 == 0 else cv2.rotate(image, _TURN[degrees % 360])
+
+
+def _upright(image: np.ndarray, engine: OcrEngine, side: int,
+             orient: bool) -> tuple[np.ndarray, int, list[Box] | None]:
+    """The page turned by 0/90/180/270° so its text lines lie flat and read the right way up."""
+    boxes = _detect(image, engine, side)
+    if boxes is None or not orient:
+        return image, 0, boxes
+    rotation = 0
+    long_ = [b for b in boxes if max(_ratio(b), 1 / max(_ratio(b), 1e-6)) >= 2.0]
+    tall = sum(1 for b in long_ if _ratio(b) < 1)
+    if long_ and tall > len(long_) / 2:
+        rotation = 90
+        image = _turn(image, 90)
+        boxes = _detect(image, engine, side) or []
+    widest = sorted(boxes, key=lambda b: (b[2] - b[0]) * min(_ratio(b), 12), reverse=True)[:9]
+    crops = [drop_red_ink(image[b[1]:b[3], b[0]:b[2]]) for b in widest if b[3] > b[1] and b[2] > b[0]]
+    probs = engine.upside_down(crops) if crops else None
+    if probs and float(np.mean(probs)) > 0.6:
+        rotation = (rotation + 180) % 360
+        image = _turn(image, 180)
+        boxes = _detect(image, engine, side) or []
+    return image, rotation, boxes

@@ -1,0 +1,208 @@
+"""The issuance register and the recorded decisions, in the embedded database.
+
+Both tables are append-only (SQLite triggers refuse UPDATE and DELETE): the current state of
+an order is read from its rows in order, so an auditor can replay every step. They use their
+own ``MetaData`` keyed by order number, so the case store of a later issue can create them
+with its own tables (``metadata.create_all(its_engine)``) and pass its engine to
+:class:`Register`. ``PRECHECK_DATABASE_URL`` chooses the database; the default is
+``var/precheck.db``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from asn1crypto import x509 as asn1_x509
+from sqlalchemy import (
+    DDL,
+    Column,
+    DateTime,
+    Engine,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    insert,
+    select,
+)
+
+from tokens import JournalEntry, KeySpec
+
+DEFAULT_DATABASE = Path("var") / "precheck.db"
+
+metadata = MetaData()
+
+issuance_events = Table(
+    "issuance_events", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("order_no", String(32), nullable=False, index=True),
+    Column("event", String(16), nullable=False),  # prepared | certified | completed
+    Column("case_ref", String(1024)),  # the case folder, or the store's case id
+    Column("key_type", String(8)),
+    Column("token_serial", String(64)),
+    Column("key_id", String(128)),
+    Column("serial", String(64)),  # certificate serial, upper-case hex
+    Column("fingerprint", String(64)),  # SHA-256 of the certificate DER, hex
+    Column("certificate_der", LargeBinary),
+    Column("sealed_so_pin", LargeBinary),  # sealed by the CA token's AES key, never clear
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
+case_decisions = Table(
+    "case_decisions", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("order_no", String(32), nullable=False, index=True),
+    Column("decision", String(16), nullable=False),  # approved | rejected | needs_review
+    Column("source", String(16), nullable=False),  # clerk | review
+    Column("actor", String(128), nullable=False),
+    Column("reason", Text, nullable=False, default=""),
+    Column("case_digest", String(64), nullable=False),
+    Column("rule_set_sha256", String(64)),
+    Column("report_json", Text),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
+_APPEND_ONLY = """
+CREATE TRIGGER IF NOT EXISTS {table}_no_{verb} BEFORE {verb} ON {table}
+BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END
+"""
+for _table in (issuance_events, case_decisions):
+    for _verb in ("UPDATE", "DELETE"):
+        event.listen(_table, "after_create",
+                     DDL(_APPEND_ONLY.format(table=_table.name, verb=_verb)).execute_if(dialect="sqlite"))
+
+
+@dataclass(frozen=True)
+class RecordedDecision:
+    order_no: str
+    decision: str
+    source: str
+    actor: str
+    reason: str
+    case_digest: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class IssuanceRecord:
+    """What the register holds for an order's issued certificate."""
+
+    order_no: str
+    token_serial: str
+    serial: str
+    fingerprint: str
+    certificate_der: bytes
+    completed: bool
+
+
+def database_url() -> str:
+    url = os.environ.get("PRECHECK_DATABASE_URL")
+    if url:
+        return url
+    DEFAULT_DATABASE.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{DEFAULT_DATABASE}"
+
+
+class Register:
+    """Issuance steps and recorded decisions; implements the token issuer's journal per case."""
+
+    def __init__(self, engine: Engine | str | None = None) -> None:
+        self.engine = create_engine(engine or database_url()) if not isinstance(engine, Engine) else engine
+        metadata.create_all(self.engine)
+
+    # --------------------------------------------------------------- decisions
+    def record_decision(self, order_no: str, decision: str, *, source: str, actor: str, case_digest: str,
+                        reason: str = "", rule_set_sha256: str | None = None,
+                        report_json: str | None = None) -> None:
+        self._insert(case_decisions, order_no=order_no, decision=decision, source=source, actor=actor,
+                     reason=reason, case_digest=case_digest, rule_set_sha256=rule_set_sha256,
+                     report_json=report_json)
+
+    def current_decision(self, order_no: str, case_digest: str) -> RecordedDecision | None:
+        """The latest decision recorded for this order *as it is now* (same digest)."""
+        query = (select(case_decisions).where(case_decisions.c.order_no == order_no,
+                                              case_decisions.c.case_digest == case_digest)
+                 .order_by(case_decisions.c.id.desc()).limit(1))
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        if row is None:
+            return None
+        return RecordedDecision(order_no=row["order_no"], decision=row["decision"], source=row["source"],
+                                actor=row["actor"], reason=row["reason"], case_digest=row["case_digest"],
+                                at=row["at"])
+
+    # ---------------------------------------------------------------- issuance
+    def issued(self, order_no: str) -> IssuanceRecord | None:
+        rows = self._events(order_no)
+        certified = [r for r in rows if r["event"] in ("certified", "completed") and r["certificate_der"]]
+        if not certified:
+            return None
+        last = certified[-1]
+        return IssuanceRecord(order_no=order_no, token_serial=last["token_serial"], serial=last["serial"],
+                              fingerprint=last["fingerprint"], certificate_der=last["certificate_der"],
+                              completed=any(r["event"] == "completed" for r in rows))
+
+    def journal(self, case_ref: str) -> CaseJournal:
+        return CaseJournal(self, case_ref)
+
+    def _events(self, order_no: str) -> list[Any]:
+        query = (select(issuance_events).where(issuance_events.c.order_no == order_no)
+                 .order_by(issuance_events.c.id))
+        with self.engine.connect() as conn:
+            return list(conn.execute(query).mappings())
+
+    def _insert(self, table: Table, **values: Any) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(insert(table).values(at=datetime.now(UTC), **values))
+
+
+class CaseJournal:
+    """The register seen by :class:`tokens.Issuer` for one case: label = order number."""
+
+    def __init__(self, register: Register, case_ref: str) -> None:
+        self.register, self.case_ref = register, case_ref
+
+    def entry(self, label: str) -> JournalEntry | None:
+        rows = self.register._events(label)
+        prepared = [r for r in rows if r["event"] == "prepared"]
+        if not prepared:
+            return None
+        record = self.register.issued(label)
+        return JournalEntry(label=label, sealed_so_pin=prepared[-1]["sealed_so_pin"],
+                            token_serial=record.token_serial if record else None,
+                            certificate_der=record.certificate_der if record else None,
+                            completed=bool(record and record.completed))
+
+    def token_prepared(self, label: str, sealed_so_pin: bytes, key: KeySpec) -> None:
+        self._add(label, "prepared", sealed_so_pin=sealed_so_pin, key_type=str(key))
+
+    def certificate_issued(self, label: str, token_serial: str, key_id: bytes, certificate_der: bytes) -> None:
+        self._add(label, "certified", token_serial=token_serial, key_id=key_id.hex(),
+                  **_certificate_columns(certificate_der))
+
+    def completed(self, label: str, token_serial: str, certificate_der: bytes) -> None:
+        self._add(label, "completed", token_serial=token_serial, **_certificate_columns(certificate_der))
+
+    def _add(self, label: str, kind: str, **values: Any) -> None:
+        self.register._insert(issuance_events, order_no=label, event=kind, case_ref=self.case_ref, **values)
+
+
+def certificate_serial(der: bytes) -> str:
+    return format(asn1_x509.Certificate.load(der).serial_number, "X")
+
+
+def certificate_fingerprint(der: bytes) -> str:
+    return asn1_x509.Certificate.load(der).sha256.hex()
+
+
+def _certificate_columns(der: bytes) -> dict[str, Any]:
+    return {"certificate_der": der, "serial": certificate_serial(der), "fingerprint": certificate_fingerprint(der)}
+

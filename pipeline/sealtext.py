@@ -1,0 +1,154 @@
+"""Read the arc text of a round seal: unroll the ring into a straight strip, then OCR it.
+
+The organisation name runs clockwise along the top of the ring, each character upright toward
+the centre. A polar transform (``cv2.warpPolar``) maps the ring to rows of angle × radius;
+turned so the outer edge is on top, the characters stand upright and read left to right.
+Where the strip starts matters (the OCR must not see the name cut in two): the gap between
+the end and the start of the name is found from the ink profile along the ring, with the
+bottom of the seal (its usual place) tried too, so a seal stamped at an angle reads as well.
+No rules and no case here; the stage compares the text with the entered name.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from pipeline.matching import normalise_name
+from pipeline.sealfind import red_mask
+
+#: The text band of a seal, as fractions of its outer radius (the rim itself is ~0.93–1.0).
+BAND = (0.52, 0.93)
+STRIP_HEIGHT = 48  # what the recogniser is trained on
+
+#: Seals of the registration authority printed on a business licence, not the applicant's.
+AUTHORITY_WORDS = ("市场监督管理局", "工商行政管理局", "市场监管局", "工商管理局", "行政审批局",
+                   "工商局", "管理局", "监督局")
+
+ReadLine = Callable[[np.ndarray], "tuple[str, float] | None"]
+
+
+@dataclass(frozen=True)
+class ArcRead:
+    text: str
+    confidence: float
+    start_deg: float
+    flipped: bool
+
+
+def unroll(image: np.ndarray, centre: tuple[float, float], radius: float, start_deg: float = 90.0,
+           band: tuple[float, float] = BAND, height: int = STRIP_HEIGHT) -> np.ndarray:
+    """The seal's text band as a strip ``height`` px high, outer edge on top, read clockwise.
+
+    ``start_deg`` is the angle (image coordinates: 0 = right, 90 = down) where the strip
+    begins; the strip runs clockwise through the full circle back to it.
+    """
+    crop, (cx, cy) = _square_crop(image, centre, radius)
+    r = radius
+    n_angle = max(64, round(2 * np.pi * r * (band[0] + band[1]) / 2))
+    n_radius = max(8, round(r * band[1]))
+    polar = cv2.warpPolar(crop, (n_radius, n_angle), (cx, cy), r * band[1],
+                          cv2.WARP_POLAR_LINEAR + cv2.INTER_LINEAR)
+    polar = polar[:, round(n_radius * band[0] / band[1]):]          # rows: angle, cols: radius
+    shift = round(start_deg / 360.0 * n_angle) % n_angle
+    polar = np.roll(polar, -shift, axis=0)
+    strip = cv2.flip(cv2.transpose(polar), 0)                             # outer radius on top
+    width = max(16, round(strip.shape[1] * height / strip.shape[0]))
+    return cv2.resize(strip, (width, height), interpolation=cv2.INTER_AREA)
+
+
+def gap_angle(image: np.ndarray, centre: tuple[float, float], radius: float,
+              band: tuple[float, float] = (0.6, 0.9)) -> float | None:
+    """The angle (degrees, image coordinates) in the middle of the widest ink-free stretch
+    of the text band, or None when the band has ink all round (no gap to start at)."""
+    crop, (cx, cy) = _square_crop(image, centre, radius)
+    mask = red_mask(crop) if crop.ndim == 3 else cv2.threshold(crop, 0, 255, cv2.THRESH_OTSU | cv2.THRESH_BINARY_INV)[1]
+    n = 360
+    polar = cv2.warpPolar(mask, (int(radius), n), (cx, cy), radius, cv2.WARP_POLAR_LINEAR + cv2.INTER_NEAREST)
+    profile = (polar[:, int(radius * band[0]):int(radius * band[1])] > 0).mean(axis=1)
+    smooth = np.convolve(np.concatenate([profile[-5:], profile, profile[:5]]), np.ones(11) / 11, "valid")
+    if smooth.max() <= 0:
+        return None
+    empty = smooth < 0.15 * smooth.max()
+    if empty.all() or not empty.any():
+        return None
+    runs = _circular_runs(empty)
+    start, length = max(runs, key=lambda t: t[1])
+    if length < 8:
+        return None
+    return float((start + length / 2) % n)
+
+
+def _circular_runs(flags: np.ndarray) -> list[tuple[int, int]]:
+    """(start, length) of each run of True, joining a run that wraps around the end."""
+    n = len(flags)
+    first_false = int(np.argmin(flags))
+    rolled = np.roll(flags, -first_false)
+    runs, i = [], 0
+    while i < n:
+        if rolled[i]:
+            j = i
+            while j < n and rolled[j]:
+                j += 1
+            runs.append(((i + first_false) % n, j - i))
+            i = j
+        else:
+            i += 1
+    return runs
+
+
+def read_arc(image: np.ndarray, centre: tuple[float, float], radius: float, read_line: ReadLine,
+             good_enough: Callable[[str], bool] = lambda _t: False) -> list[ArcRead]:
+    """OCR the arc text from a few starting angles, upright then turned 180°; stop early
+    once ``good_enough`` accepts a text. Returns every read, best confidence first."""
+    starts: list[float] = []
+    gap = gap_angle(image, centre, radius)
+    for angle in ([gap] if gap is not None else []) + [90.0, 45.0, 135.0]:
+        if all(abs((angle - s + 180) % 360 - 180) > 20 for s in starts):
+            starts.append(angle)
+    reads: list[ArcRead] = []
+    for flipped in (False, True):
+        for start in starts[:3]:
+            strip = unroll(image, centre, radius, start)
+            if flipped:  # text upright away from the centre reads counter-clockwise
+                strip = cv2.rotate(strip, cv2.ROTATE_180)
+            got = read_line(strip)
+            if got is None or not clean(got[0]):
+                continue
+            read = ArcRead(clean(got[0]), got[1], start, flipped)
+            reads.append(read)
+            if good_enough(read.text):
+                return sorted(reads, key=lambda r: -r.confidence)
+    return sorted(reads, key=lambda r: -r.confidence)
+
+
+_NOISE = re.compile(r"[^\w（）()]+")
+
+
+def clean(text: str) -> str:
+    """The read without spaces and stray punctuation (OCR reads ring bits as 'I', '|', '-')."""
+    return _NOISE.sub("", normalise_name(text))
+
+
+def is_authority(text: str, words: Sequence[str] = AUTHORITY_WORDS) -> bool:
+    """A registration authority's seal (on a business licence), not the applicant's."""
+    return any(w in text for w in words)
+
+
+def _square_crop(image: np.ndarray, centre: tuple[float, float],
+                 radius: float) -> tuple[np.ndarray, tuple[float, float]]:
+    """The seal's square (padded with white where it leaves the page) and the centre in it."""
+    h, w = image.shape[:2]
+    pad = int(np.ceil(radius * 1.05))
+    x0, y0 = round(centre[0]) - pad, round(centre[1]) - pad
+    x1, y1 = x0 + 2 * pad, y0 + 2 * pad
+    crop = image[max(0, y0):min(h, y1), max(0, x0):min(w, x1)]
+    top, left = max(0, -y0), max(0, -x0)
+    bottom, right = max(0, y1 - h), max(0, x1 - w)
+    if top or left or bottom or right:
+        crop = cv2.copyMakeBorder(crop, top, bottom, left, right, cv2.BORDER_CONSTANT, value=(255, 255, 255))
+    return crop, (centre[0] - x0, centre[1] - y0)

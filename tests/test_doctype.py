@@ -1,0 +1,43 @@
+"""The document-kind classifier: title words and labels decide, a foreign card is no ID card."""
+
+from __future__ import annotations
+
+from pipeline.doctype import classify
+from pipeline.ocr import TextBox
+
+
+def _page(*lines: str, title: str = "") -> list[TextBox]:
+    boxes = [TextBox(title, (300, 100, 900, 180), 0.99)] if title else []
+    return boxes + [TextBox(t, (100, 300 + 60 * i, 700, 340 + 60 * i), 0.99) for i, t in enumerate(lines)]
+
+
+def test_an_application_form_whose_label_names_the_business_licence_is_still_an_application_form() -> None:
+    kind = classify(_page("机构名称：", "营业执照号/统一社会信用代码：", "经办人资料", title="辽宁采购-机构员工数字证书申请表"), 2339)
+    assert kind.kind == "application_form"
+
+
+def test_a_business_licence_is_recognised_from_its_title_and_labels() -> None:
+    kind = classify(_page("统一社会信用代码91441900595830037Q", "法定代表人", "营业期限", "成立日期",
+                          title="营业执照"), 1754)
+    assert kind.kind == "business_license"
+
+
+def test_a_resident_id_card_front_is_an_id_card() -> None:
+    kind = classify(_page("姓名李四", "性别男民族汉", "住址天津市和平区", "公民身份号码120101199209156389"), 540)
+    assert kind.kind == "id_card"
+
+
+def test_a_foreign_permanent_resident_card_is_not_taken_for_a_resident_id_card() -> None:
+    kind = classify(_page("姓名/Name", "证件样本", "国籍/Nationality", "加拿大/CAN", "证件号码/ID No.",
+                          "911124198108030024"), 756)
+    assert kind.kind == "foreign_permanent_resident_id"
+
+
+def test_an_authorization_letter_and_a_seal_form_are_told_apart() -> None:
+    auth = classify(_page("兹授权李娜同志为我司办理数字证书相关业务的经办人", "授权期限2026年11月20日", title="法人授权书"), 2339)
+    seal = classify(_page("单位名称：", "公章盖三下", "法人章盖三下", title="电子印章申请表"), 2339)
+    assert (auth.kind, seal.kind) == ("authorization", "seal_form")
+
+
+def test_a_page_without_cue_words_is_other() -> None:
+    assert classify(_page("今天天气很好", "我们去公园散步"), 1000).kind == "other"

@@ -1,0 +1,98 @@
+"""ID card copies: the handler's / employee's name and number, any rotation, foreign cards."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import pytest
+
+from pipeline.models import Status
+from pipeline.stages import fields
+from tests.casedata import BASE_CASE, make_ric
+from tests.fields_samples import by_rule, fields_context, id_card, stamp
+
+HANDLER = BASE_CASE["handler"]
+
+
+def _review(image, **changes):  # type: ignore[no-untyped-def]
+    return by_rule(fields.run(fields_context({"handler_id": [image]}, **changes)))
+
+
+def test_a_stamped_copy_of_the_handlers_card_passes_name_and_number() -> None:
+    card = stamp(id_card(HANDLER["name"], HANDLER["id_number"]), (700, 300), 150)
+    found = _review(card)
+    assert found[("doc.kind", "handler_id")].status is Status.PASS
+    f = found[("ocr.handler", "handler_id")]
+    assert f.status is Status.PASS, f.evidence
+    assert {x["field"] for x in f.evidence["fields"]} == {"handler.name", "handler.id_number"}
+    assert all("box" in x and x["confidence"] > 0.8 for x in f.evidence["fields"])
+
+
+@pytest.mark.parametrize("turn", [90, 180, 270])
+def test_a_card_scanned_turned_by_a_right_angle_is_read_upright(turn: int) -> None:
+    found = _review(id_card(HANDLER["name"], HANDLER["id_number"], rotate=turn))
+    assert found[("ocr.handler", "handler_id")].status is Status.PASS
+
+
+def test_a_card_showing_another_valid_number_fails_with_both_numbers_in_evidence() -> None:
+    other = make_ric("21010419750101003")
+    f = _review(id_card(HANDLER["name"], other))[("ocr.handler", "handler_id")]
+    assert f.status is Status.FAIL
+    assert f.evidence["entered"] == HANDLER["id_number"] and f.evidence["read"] == other
+    assert other in f.message and HANDLER["id_number"] in f.message
+
+
+def test_a_card_of_another_person_fails_on_the_name() -> None:
+    f = _review(id_card("王建国", HANDLER["id_number"]))[("ocr.handler", "handler_id")]
+    assert f.status is Status.FAIL
+    assert f.evidence["read"] == "王建国" and f.evidence["field"] == "姓名"
+
+
+def test_a_card_whose_number_has_a_wrong_check_digit_is_uncertain_not_failed() -> None:
+    number = HANDLER["id_number"]
+    wrong = number[:17] + ("3" if number[17] != "3" else "4")
+    f = _review(id_card(HANDLER["name"], wrong))[("ocr.handler", "handler_id")]
+    assert f.status is Status.UNCERTAIN
+    (num,) = [x for x in f.evidence["fields"] if x["field"] == "handler.id_number"]
+    assert num["read"] == wrong and num["check_digit_valid"] is False
+
+
+def test_a_foreign_permanent_resident_card_fails_doc_kind_and_is_not_read_as_an_id_card() -> None:
+    found = _review(id_card(HANDLER["name"], HANDLER["id_number"], foreign=True))
+    kind = found[("doc.kind", "handler_id")]
+    assert kind.status is Status.FAIL and "外国人永久居留身份证" in kind.message
+    assert found[("ocr.handler", "handler_id")].status is Status.UNCERTAIN
+
+
+def test_a_licence_uploaded_as_the_employees_card_fails_doc_kind_naming_it() -> None:
+    from tests.fields_samples import licence
+
+    ctx = fields_context({"employee_id": [licence(BASE_CASE["org"]["name"], BASE_CASE["org"]["id_number"])]})
+    f = by_rule(fields.run(ctx))[("doc.kind", "employee_id")]
+    assert f.status is Status.FAIL and "营业执照" in f.message
+
+
+REAL_CARDS = ["idcard_chineseocr_1", "idcard_chineseocr_2", "idcard_shaojun427-idcard-ocr_1",
+              "idcard_chinese_identity_ocr_1"]
+
+
+@pytest.mark.parametrize("stem", REAL_CARDS)
+def test_real_card_samples_are_read_and_judged_as_their_ground_truth_says(real_samples: Path, stem: str) -> None:
+    truth = json.loads((real_samples / f"{stem}.json").read_text(encoding="utf-8"))
+    image = cv2.imread(str(next(real_samples.glob(f"{stem}.[jp]*g"))))
+    found = _review(image, **{"handler.name": truth["name"], "handler.id_number": truth["id_number"]})
+    kind, shows = found[("doc.kind", "handler_id")], found[("ocr.handler", "handler_id")]
+    if truth["kind"] != "id_card":  # the foreign card: not a resident ID card
+        assert kind.status is Status.FAIL and shows.status is Status.UNCERTAIN
+        return
+    assert kind.status is Status.PASS
+    reads = {x["field"]: x for x in shows.evidence["fields"]}
+    assert reads["handler.name"]["score"] == 100.0
+    number = reads["handler.id_number"]
+    assert number["read"] == truth["id_number"]
+    if truth["id_number_checksum_valid"]:
+        assert shows.status is Status.PASS
+    else:  # a wrong check digit is caught: never a pass, never a fail
+        assert shows.status is Status.UNCERTAIN and number["check_digit_valid"] is False

@@ -1,0 +1,75 @@
+"""Matching entered values with OCR text: normalisation, fuzzy names, numbers with check digits."""
+
+from __future__ import annotations
+
+from tests.casedata import make_ric, make_uscc
+
+from pipeline.matching import (
+    find_dates,
+    find_ric,
+    find_uscc,
+    is_valid_ric,
+    name_equal_score,
+    name_score,
+    normalise,
+)
+
+
+def test_full_width_letters_digits_and_spaces_normalise_to_half_width_without_spaces() -> None:
+    assert normalise("９１２１\u3000０１ ＡＢ\n（有限）") == "912101AB(有限)"
+
+
+def test_a_name_inside_a_longer_line_scores_full_and_reports_the_aligned_text() -> None:
+    m = name_score("沈阳示例科技有限公司", "单位名称：沈阳示例科技有限公司")
+    assert m.score == 100.0
+    assert m.matched == "沈阳示例科技有限公司"
+
+
+def test_one_misread_character_in_a_long_name_still_scores_above_ninety() -> None:
+    assert name_score("沈阳示例科技有限公司", "沈阳示倒科技有限公司").score >= 90
+
+
+def test_a_different_organisation_scores_low() -> None:
+    assert name_equal_score("沈阳示例科技有限公司", "大连海港物流有限公司") < 60
+
+
+def test_an_id_number_read_with_letter_o_for_zero_is_repaired_when_the_check_digit_confirms_it() -> None:
+    number = make_ric("21010219900307001")
+    misread = number.replace("0", "O", 1)
+    reads = find_ric(f"公民身份号码{misread}")
+    assert [(r.value, r.valid, r.repaired) for r in reads] == [(number, True, True)]
+
+
+def test_an_id_number_with_a_wrong_check_digit_is_read_but_not_accepted() -> None:
+    number = make_ric("21010219900307001")
+    wrong = number[:17] + ("1" if number[17] != "1" else "2")
+    (read,) = find_ric(wrong)
+    assert read.valid is False
+    assert read.value == wrong
+
+
+def test_the_lower_case_x_check_character_of_an_id_number_is_accepted() -> None:
+    body = next(f"2101021990030700{i}" for i in range(10, 100) if make_ric(f"2101021990030700{i}"[:17]).endswith("X"))
+    number = make_ric(body[:17])
+    assert find_ric(number.lower())[0].valid
+
+
+def test_a_credit_code_read_with_o_for_zero_in_the_digits_is_repaired() -> None:
+    code = make_uscc()
+    misread = "9121O1OOMAOY8K3N2" + code[17]
+    (read,) = find_uscc(misread)
+    assert read.valid and read.value == code
+
+
+def test_a_seventeen_character_code_is_reported_invalid() -> None:
+    (read,) = find_uscc("统一社会信用代码 10440119MA06M8503")
+    assert read.valid is False and read.raw == "10440119MA06M8503"
+
+
+def test_a_resident_id_of_a_region_missing_from_stdnum_is_valid_when_check_digit_and_birth_date_are() -> None:
+    assert is_valid_ric("370782198709170246")  # real specimen; stdnum lacks the region code
+    assert not is_valid_ric("370782198713170246")  # month 13
+
+
+def test_dates_in_chinese_and_dotted_forms_are_found() -> None:
+    assert find_dates("2026 年 11 月 20 日至2027.05.20") == [(2026, 11, 20), (2027, 5, 20)]
