@@ -7,6 +7,7 @@ problem naming the field path in Chinese and English, so an integrator fixes all
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,8 +67,13 @@ def parse_case_json(raw: bytes, where: str = "case.json") -> Case:
         ) from None
     except RecursionError:
         raise CaseError([(where, "JSON 嵌套过深 / JSON nested too deeply")]) from None
+    except ValueError:  # an integer literal over Python's 4300-digit conversion limit
+        raise CaseError([(where, "JSON 中的数字位数过多 / number with too many digits")]) from None
     if not isinstance(data, dict):
         raise CaseError([(where, "顶层应为对象 / top level must be an object")])
+    surrogate = _lone_surrogate_path(data)
+    if surrogate is not None:
+        raise CaseError([(surrogate or where, "含有无效的 Unicode 转义（孤立代理项） / lone surrogate escape")])
     try:
         return Case.model_validate(data)
     except ValidationError as exc:
@@ -76,6 +82,27 @@ def parse_case_json(raw: bytes, where: str = "case.json") -> Case:
             path = ".".join(str(p) for p in err["loc"]) or where
             problems.append((path, _PYDANTIC_ZH.get(err["type"], f"取值无效 / {err['msg']}")))
         raise CaseError(problems) from None
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _lone_surrogate_path(data: object) -> str | None:
+    """Dotted path of the first key or string holding a lone UTF-16 surrogate: JSON's ``\\ud800``
+    escapes decode to text that cannot be written out as UTF-8 again (the report would crash)."""
+    stack: list[tuple[str, object]] = [("", data)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, str) and _SURROGATE.search(node):
+            return path
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if _SURROGATE.search(key):
+                    return path
+                stack.append((f"{path}.{key}" if path else key, value))
+        elif isinstance(node, list):
+            stack.extend((f"{path}.{index}", value) for index, value in enumerate(node))
+    return None
 
 
 def load_case_folder(path: Path, slots: frozenset[str] | set[str]) -> CaseFolder:

@@ -52,7 +52,7 @@ def ca_cert() -> None:
     from cryptography.hazmat.primitives.serialization import Encoding
 
     with _exits():
-        der = IssuanceSettings.from_env().ca().certificate()
+        der = IssuanceSettings.from_env().ca(signing=False).certificate()
     typer.echo(x509.load_der_x509_certificate(der).public_bytes(Encoding.PEM).decode(), nl=False)
 
 

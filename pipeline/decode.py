@@ -23,8 +23,8 @@ Bounds (N = ``max_pixels``, S = ``max_render_side``, R = ``max_render_pixels``, 
   pages together ≤ D = ``max_document_pixels``: retained memory ≤ D × 3 bytes (144 MB).
   MuPDF's work per page is *not* bounded by the file size (a 50 KB PDF of repeated drawing
   operators costs 1.4 s, 5 MB of them minutes) and MuPDF holds the GIL, so rendering runs in a
-  forked child process limited to ``pdf_page_cpu_seconds`` of CPU per page (RLIMIT_CPU, whole
-  seconds, so 1–2 s), ``pdf_cpu_seconds`` for the whole file, and
+  forked child process limited to ``pdf_page_cpu_seconds`` of CPU per page (ITIMER_PROF), to
+  ``pdf_cpu_seconds`` for the whole file (RLIMIT_CPU), and
   ``pdf_memory_mb`` more address space (RLIMIT_AS); a child that hits either → unreadable.
   ``metadata["isolated"]`` says whether a child was used (no fork on the platform: in-process,
   with the page and pixel bounds only).
@@ -32,6 +32,8 @@ Bounds (N = ``max_pixels``, S = ``max_render_side``, R = ``max_render_pixels``, 
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import io
 import math
 import os
@@ -109,7 +111,7 @@ class Limits:
     max_render_pixels: int = 12_000_000
     max_document_pixels: int = 48_000_000
     pdf_cpu_seconds: int = 8
-    pdf_page_cpu_seconds: int = 1
+    pdf_page_cpu_seconds: float = 1.0
     pdf_memory_mb: int = 512
 
 
@@ -379,6 +381,8 @@ def render_pdf(data: bytes, limits: Limits) -> Decoded:
         here = _render_pdf_here(data, limits)
         return replace(here, metadata={**here.metadata, "isolated": "false"})
     read_end, write_end = os.pipe()
+    with contextlib.suppress(OSError, AttributeError):  # fewer, larger writes for page pixels (Linux)
+        fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, 1 << 20)
     pid = os.fork()
     if pid == 0:  # the child: never returns
         os.close(read_end)
@@ -390,10 +394,10 @@ def render_pdf(data: bytes, limits: Limits) -> Decoded:
     except Exception:  # a child killed mid-write leaves a partial pickle
         result = None
     if result is None or result[0] == "error":
-        cpu = os.WIFSIGNALED(status) and os.WTERMSIG(status) in (signal.SIGXCPU, signal.SIGKILL)
+        cpu = os.WIFSIGNALED(status) and os.WTERMSIG(status) in (signal.SIGPROF, signal.SIGXCPU, signal.SIGKILL)
         detail = result[1] if result else f"wait status {status}"
         raise Unreadable(f"PDF renderer stopped ({detail})", "文件过于复杂，无法在限定时间和内存内打开",
-                         limit="cpu" if cpu else "memory-or-crash", cpu_seconds=limits.pdf_cpu_seconds)
+                         limit="cpu" if cpu else "memory-or-crash", page_cpu_seconds=limits.pdf_page_cpu_seconds)
     if result[0] == "unreadable":
         raise Unreadable(result[1], result[2], **result[3])
     decoded: Decoded = result[1]
@@ -429,8 +433,12 @@ def _render_child(write_end: int, data: bytes, limits: Limits) -> NoReturn:
     """In the child: bound CPU and address space, render, write the pickled result, exit."""
     code = 0
     try:
-        total = max(1, int(limits.pdf_cpu_seconds))
-        resource.setrlimit(resource.RLIMIT_CPU, (min(total, limits.pdf_page_cpu_seconds), total + 1))
+        global _IN_CHILD
+        _IN_CHILD = True
+        signal.signal(signal.SIGPROF, signal.SIG_DFL)  # SIGPROF's default action ends the process
+        total = max(1, math.ceil(limits.pdf_cpu_seconds))
+        resource.setrlimit(resource.RLIMIT_CPU, (total, total + 1))
+        _page_cpu_budget(limits)  # opening the file counts as a page
         extra = limits.pdf_memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (_address_space() + extra, resource.RLIM_INFINITY))
         result: tuple[Any, ...]
@@ -453,13 +461,14 @@ def _render_child(write_end: int, data: bytes, limits: Limits) -> NoReturn:
 
 
 def _page_cpu_budget(limits: Limits) -> None:
-    """In the child, before each page: CPU used so far + ``pdf_page_cpu_seconds``, within the total."""
-    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
-    if hard == resource.RLIM_INFINITY:
-        return  # not in the limited child (in-process rendering)
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    wanted = math.ceil(usage.ru_utime + usage.ru_stime) + max(1, int(limits.pdf_page_cpu_seconds))
-    resource.setrlimit(resource.RLIMIT_CPU, (min(wanted, hard - 1), hard))
+    """In the child, before each page: a fresh ``pdf_page_cpu_seconds`` of CPU (ITIMER_PROF counts
+    user + system time, to the microsecond) before SIGPROF ends it; RLIMIT_CPU bounds the total."""
+    if _IN_CHILD:
+        signal.setitimer(signal.ITIMER_PROF, max(0.01, float(limits.pdf_page_cpu_seconds)))
+
+
+#: True in the forked renderer only: in-process rendering never arms CPU timers.
+_IN_CHILD = False
 
 
 def _address_space() -> int:

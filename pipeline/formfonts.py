@@ -32,13 +32,13 @@ def _subset(face: str, chars: frozenset[str]) -> tuple[bytes, str]:
     from fontTools import subset
     from fontTools.ttLib import TTFont
 
-    font = TTFont(path, fontNumber=_SC_INDEX, lazy=True)
+    font = TTFont(path, fontNumber=_SC_INDEX, lazy=True, recalcBBoxes=False, recalcTimestamp=False)
     sub = subset.Subsetter(subset.Options())
     sub.populate(text="".join(sorted(chars)))
     sub.subset(font)
     first = io.BytesIO()
     font.save(first)
-    font = TTFont(io.BytesIO(first.getvalue()), lazy=True)
+    font = TTFont(io.BytesIO(first.getvalue()), lazy=True, recalcBBoxes=False, recalcTimestamp=False)
     top = font["CFF "].cff.topDictIndex[0]
     order = font.getGlyphOrder()
     names = [".notdef"] + [f"cid{i:05d}" for i in range(1, len(order))]

@@ -90,9 +90,11 @@ class IssuanceSettings:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def ca(self) -> tokens.CertificateAuthority:
+    def ca(self, *, signing: bool = True) -> tokens.CertificateAuthority:
+        """The CA; reading its certificate (``signing=False``) needs no PIN: it is a public object."""
+        pin = self.ca_pin() if signing else ""
         with token_errors():
-            return tokens.CertificateAuthority(self.module(), self.ca_pin(), self.ca_label)
+            return tokens.CertificateAuthority(self.module(), pin, self.ca_label)
 
     def init_ca(self, key: tokens.KeySpec = tokens.KeySpec.EC_P256) -> tuple[tokens.CertificateAuthority, bool]:
         module = self.module()

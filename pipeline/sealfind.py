@@ -32,13 +32,15 @@ class SealParams:
     size_tolerance: float = 0.2          # relative slack for dpi estimation errors
     min_ring_coverage: float = 0.55      # share of the visible rim with red ink on it
     min_ring_roundness: float = 0.8      # share of inked rim angles whose ink is on the circle
-    min_inner_red_fraction: float = 0.02  # red share of the disc inside the rim
+    min_inner_red_fraction: float = 0.06  # red share of the disc inside the rim
     max_inner_red_fraction: float = 0.5  # above: a filled red disc (emblem), not a seal
     min_visible_fraction: float = 0.3    # share of the rim inside the page (骑缝章 ≈ 0.5)
     red_min_chroma: float = 8.0          # Cr above the paper's, for ink to count as red
     red_hue_min_deg: float = -45.0       # hue window atan2(-Cb, Cr) of "red" (pink … orange)
     red_hue_max_deg: float = 52.0
-    grey_min_ring_coverage: float = 0.6
+    grey_min_ring_coverage: float = 0.62  # rim darker than inside and outside it, share of angles
+    grey_min_diameter_mm: float = 34.0   # grey rings: only seal sizes (text makes chance rings)
+    grey_max_diameter_mm: float = 48.0
     work_width_px: int = 1000
 
     @classmethod
@@ -241,7 +243,25 @@ def _red_seals(work: _Work, r_min: float, r_max: float, params: SealParams) -> l
             points = points[np.abs(np.hypot(points[:, 0] - cx, points[:, 1] - cy) - r) > max(2.0, 0.06 * r)]
             if len(points) < np.pi * r_min:  # not enough outline left for another seal
                 break
+    if not found:
+        found = _red_hough(work, r_min, r_max, params)
     return _dedupe(found)
+
+
+def _red_hough(work: _Work, r_min: float, r_max: float, params: SealParams) -> list[SealCandidate]:
+    """Second chance for a seal whose outline merged with other red ink (a red table over it):
+    circles voted by the red mask's edges, polished and judged like the others."""
+    g = max(1, int(r_min // 12))
+    small = cv2.GaussianBlur(_reduce(work.red, g), (5, 5), 1.2)
+    circles = cv2.HoughCircles(small, cv2.HOUGH_GRADIENT, dp=1, minDist=r_min / g, param1=100, param2=20,
+                               minRadius=int(r_min / g), maxRadius=int(r_max / g) + 1)
+    found = []
+    for cx, cy, r in ([] if circles is None else circles[0][:3]):
+        circle = (float(cx) * g, float(cy) * g, float(r) * g)
+        candidate = _judge(work, work.red, _polish(work.red, circle), "red", params)
+        if candidate is not None:
+            found.append(candidate)
+    return found
 
 
 def fit_circle_ransac(points: np.ndarray, r_min: float, r_max: float, iterations: int = 200,
@@ -304,12 +324,12 @@ def _polish(mask: np.ndarray, circle: tuple[float, float, float]) -> tuple[float
     """Hill-climb a near-miss circle to the best rim coverage: a seal photographed at a slant
     is a slight ellipse, and the outline's best circle may run inside its rim."""
     best = circle
-    score = ring_profile(mask, *best, angles=90)[0]
+    score = ring_profile(mask, *best, angles=60)[0]
     step = max(1.0, 0.02 * circle[2])
     for _ in range(25):
         moves = [(best[0] + dx * step, best[1] + dy * step, best[2] + dr * step)
                  for dx, dy, dr in ((1, 0, 0), (-1, 0, 0), (0, 1, 0), (0, -1, 0), (0, 0, 1), (0, 0, -1))]
-        top, move = max(((ring_profile(mask, *m, angles=90)[0], m) for m in moves), key=lambda t: t[0])
+        top, move = max(((ring_profile(mask, *m, angles=60)[0], m) for m in moves), key=lambda t: t[0])
         if top <= score:
             break
         best, score = move, top
@@ -399,66 +419,78 @@ def _grey_seals(work: _Work, r_min: float, r_max: float, params: SealParams) -> 
 
     Black text is everywhere on a page, so ink along a circle proves nothing: a ring must be
     darker than the page just inside and just outside it, along most of its rim. Circles come
-    from a Hough transform on a further-reduced page, then climb to the best-fitting ring.
+    from a Hough transform on a strongly reduced page (its time grows fast with the radius),
+    then climb to the best-fitting ring on a finer one.
     """
-    g = max(1, int(r_min // 25))
     grey = work.ycc[..., 0].copy()
     grey[work.red > 0] = work.paper[0]  # red ink is judged by the red path alone
-    if g > 1:
-        grey = cv2.resize(grey, None, fx=1 / g, fy=1 / g, interpolation=cv2.INTER_AREA)
-    darkness = (255 - grey).astype(np.float32)
-    blurred = cv2.GaussianBlur(grey, (5, 5), 1.2)
-    circles = cv2.HoughCircles(blurred, cv2.HOUGH_GRADIENT, dp=1, minDist=r_min / g, param1=80,
-                               param2=25, minRadius=int(r_min / g), maxRadius=int(r_max / g) + 1)
+    r_lo = params.grey_min_diameter_mm / 2 * work.px_per_mm
+    r_hi = params.grey_max_diameter_mm / 2 * work.px_per_mm
+    g = max(1, int(r_min // 12))  # Hough over the whole seal size range, ring ~12+ px
+    f = max(1, int(r_lo // 40))   # climb and verify: ~40+ px
+    coarse = _reduce(grey, g)
+    circles = cv2.HoughCircles(cv2.GaussianBlur(coarse, (5, 5), 1.2), cv2.HOUGH_GRADIENT, dp=1, minDist=r_min / g,
+                               param1=80, param2=25, minRadius=int(r_min / g), maxRadius=int(r_max / g) + 1)
     if circles is None:
         return []
+    darkness = (255 - _reduce(grey, f)).astype(np.float32)
     found = []
-    for cx, cy, r in circles[0][:5]:
-        (cx, cy, r), coverage, visible = _climb(darkness, float(cx), float(cy), float(r), r_min / g, r_max / g)
+    for cx, cy, r in circles[0][:3]:
+        s = g / f
+        (cx, cy, r), coverage, visible = _climb(darkness, float(cx) * s, float(cy) * s, float(r) * s,
+                                                r_lo / f, r_hi / f)
         if visible < params.min_visible_fraction or coverage < params.grey_min_ring_coverage:
             continue
-        cx, cy, r = cx * g, cy * g, r * g
+        cx, cy, r = cx * f, cy * f, r * f
         found.append(SealCandidate(centre=(cx, cy), radius=r, colour="grey", score=0.5 * coverage,
                                    ring_coverage=coverage, inner_red_fraction=inner_fraction(work.red, cx, cy, r),
                                    visible_fraction=visible, diameter_mm=2 * r / work.px_per_mm))
     return _dedupe(found)
 
 
+def _reduce(image: np.ndarray, k: int) -> np.ndarray:
+    return image if k == 1 else cv2.resize(image, None, fx=1 / k, fy=1 / k, interpolation=cv2.INTER_AREA)
+
+
 def _climb(darkness: np.ndarray, cx: float, cy: float, r: float, r_min: float,
            r_max: float) -> tuple[tuple[float, float, float], float, float]:
-    """Hill-climb centre and radius (1 px steps) to the ring with the best contrast."""
-    best = (cx, cy, r)
-    score, visible = ring_contrast(darkness, *best)
+    """Search centre and radius for the ring with the best contrast: a coarse grid around the
+    Hough circle (its centre can be a few pixels off), then 1 px hill-climbing."""
+    r = min(max(r, r_min), r_max)
+    steps = np.array([-8, -4, 0, 4, 8], dtype=np.float64)
+    gx, gy, gr = np.meshgrid(cx + steps, cy + steps, np.clip(r + steps, r_min, r_max), indexing="ij")
+    grid = np.stack([gx.ravel(), gy.ravel(), gr.ravel()], axis=1)
+    cov, _ = ring_contrast(darkness, grid, angles=72)  # coarse look, then the full rim
+    best = grid[int(np.argmax(cov))]
+    cov, vis = ring_contrast(darkness, best[None, :])
+    score, visible = float(cov[0]), float(vis[0])
+    unit = np.array([(1, 0, 0), (-1, 0, 0), (0, 1, 0), (0, -1, 0), (0, 0, 1), (0, 0, -1)], dtype=np.float64)
     for _ in range(20):
-        moves = [(best[0] + dx, best[1] + dy, best[2] + dr)
-                 for dx, dy, dr in ((1, 0, 0), (-1, 0, 0), (0, 1, 0), (0, -1, 0), (0, 0, 1), (0, 0, -1))
-                 if r_min <= best[2] + dr <= r_max]
-        scored = [(ring_contrast(darkness, *m), m) for m in moves]
-        (top, top_visible), move = max(scored, key=lambda t: t[0][0])
-        if top <= score:
+        moves = best + unit
+        moves[:, 2] = np.clip(moves[:, 2], r_min, r_max)
+        cov, vis = ring_contrast(darkness, moves)
+        i = int(np.argmax(cov))
+        if cov[i] <= score:
             break
-        best, score, visible = move, top, top_visible
-    return best, score, visible
+        best, score, visible = moves[i], float(cov[i]), float(vis[i])
+    return (float(best[0]), float(best[1]), float(best[2])), score, visible
 
 
-def ring_contrast(darkness: np.ndarray, cx: float, cy: float, r: float, angles: int = 180,
-                  margin: float = 6.0) -> tuple[float, float]:
-    """(coverage, visible): share of visible rim angles where the rim is darker than both the
-    page at 0.85 r and at 1.15 r by ``margin`` grey levels."""
+def ring_contrast(darkness: np.ndarray, circles: np.ndarray, angles: int = 180,
+                  margin: float = 6.0) -> tuple[np.ndarray, np.ndarray]:
+    """(coverage, visible) per circle (rows cx, cy, r): the share of visible rim angles where the
+    rim is darker than the page at both 0.85 r and 1.15 r by ``margin`` grey levels."""
     h, w = darkness.shape
     theta = np.linspace(0, 2 * np.pi, angles, endpoint=False)
-    cos, sin = np.cos(theta), np.sin(theta)
-
-    def sample(rr: float) -> tuple[np.ndarray, np.ndarray]:
-        x, y = np.rint(cx + rr * cos).astype(np.int32), np.rint(cy + rr * sin).astype(np.int32)
-        ok = (x >= 0) & (x < w) & (y >= 0) & (y < h)
-        return darkness[np.clip(y, 0, h - 1), np.clip(x, 0, w - 1)], ok
-
-    rim = np.max([sample(r + k)[0] for k in (-1.5, -0.75, 0.0, 0.75, 1.5)], axis=0)
-    inner, _ = sample(0.85 * r)
-    outer, ok = sample(1.15 * r)
-    _, visible = sample(r)
-    hit = (rim > np.maximum(inner, np.where(ok, outer, 0)) + margin) & visible
-    if not visible.any():
-        return 0.0, 0.0
-    return float(hit.sum() / visible.sum()), float(visible.mean())
+    cx, cy, r = (circles[:, k, None, None] for k in range(3))
+    # radii per circle: five across the rim, then 0.85 r, 1.15 r
+    rr = np.concatenate([r + np.array([-1.5, -0.75, 0.0, 0.75, 1.5]), 0.85 * r, 1.15 * r], axis=2)
+    x = np.rint(cx + rr * np.cos(theta)[None, :, None]).astype(np.int32)
+    y = np.rint(cy + rr * np.sin(theta)[None, :, None]).astype(np.int32)
+    ok = (x >= 0) & (x < w) & (y >= 0) & (y < h)
+    v = np.where(ok, darkness[np.clip(y, 0, h - 1), np.clip(x, 0, w - 1)], 0.0)
+    rim = v[..., :5].max(axis=2)
+    visible = ok[..., 2]
+    hit = (rim > np.maximum(v[..., 5], v[..., 6]) + margin) & visible
+    n_vis = visible.sum(axis=1)
+    return hit.sum(axis=1) / np.maximum(n_vis, 1), n_vis / angles

@@ -110,20 +110,33 @@ def read_arc(image: np.ndarray, centre: tuple[float, float], radius: float, read
     for angle in ([gap] if gap is not None else []) + [90.0, 45.0, 135.0]:
         if all(abs((angle - s + 180) % 360 - 180) > 20 for s in starts):
             starts.append(angle)
+    crop, (cx, cy) = _square_crop(image, centre, radius)
+    variants = (crop, red_only(crop))  # as scanned; then with black print under the seal erased
     reads: list[ArcRead] = []
     for flipped in (False, True):
         for start in starts[:3]:
-            strip = unroll(image, centre, radius, start)
-            if flipped:  # text upright away from the centre reads counter-clockwise
-                strip = cv2.rotate(strip, cv2.ROTATE_180)
-            got = read_line(strip)
-            if got is None or not clean(got[0]):
-                continue
-            read = ArcRead(clean(got[0]), got[1], start, flipped)
-            reads.append(read)
-            if good_enough(read.text):
-                return sorted(reads, key=lambda r: -r.confidence)
+            for variant in variants:
+                strip = unroll(variant, (cx, cy), radius, start)
+                if flipped:  # text upright away from the centre reads counter-clockwise
+                    strip = cv2.rotate(strip, cv2.ROTATE_180)
+                got = read_line(strip)
+                if got is None or not clean(got[0]):
+                    continue
+                read = ArcRead(clean(got[0]), got[1], start, flipped)
+                reads.append(read)
+                if good_enough(read.text):
+                    return sorted(reads, key=lambda r: -r.confidence)
     return sorted(reads, key=lambda r: -r.confidence)
+
+
+def red_only(image: np.ndarray) -> np.ndarray:
+    """Grey image of the red ink alone, dark on white: black print (R ≈ G ≈ B) disappears."""
+    if image.ndim == 2:
+        return image
+    b, g, r = (image[..., k].astype(np.int16) for k in range(3))
+    redness = np.clip(r - np.maximum(g, b), 0, 255).astype(np.float32)
+    top = max(float(np.percentile(redness, 99)), 1.0)
+    return np.clip(255 - redness * (255 / top), 0, 255).astype(np.uint8)
 
 
 _NOISE = re.compile(r"[^\w（）()]+")

@@ -11,7 +11,7 @@ APT_PACKAGES=(
   libzbar0                            # zbar barcode reader behind pyzbar
   libgl1 libglib2.0-0                 # runtime libraries opencv-python links against
   fonts-noto-cjk                      # CJK font embedded in the rendered forms and fixtures
-  softhsm2 opensc                     # PKCS#11 software token for issuance (and pkcs11-tool)
+  softhsm2                            # PKCS#11 software token: the default and test token
   openssl                             # certificate verification in the tests
 )
 

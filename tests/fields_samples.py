@@ -122,10 +122,9 @@ def upload_of(slot: str, pages: list[np.ndarray], dpi: float = 200.0) -> Upload:
 
 def fields_context(uploads: dict[str, list[np.ndarray]], **case_changes: object) -> StageContext:
     """A stage context for the fields stage holding only ``uploads`` (slot -> page images)."""
-    from tests.casedata import case_dict
-
     from pipeline.models import Case
     from pipeline.ruleset import load_rule_set
+    from tests.casedata import case_dict
 
     case = Case.model_validate(case_dict(**case_changes))
     return StageContext(case=case, rules=load_rule_set(),

@@ -12,7 +12,8 @@ def _page(*lines: str, title: str = "") -> list[TextBox]:
 
 
 def test_an_application_form_whose_label_names_the_business_licence_is_still_an_application_form() -> None:
-    kind = classify(_page("机构名称：", "营业执照号/统一社会信用代码：", "经办人资料", title="辽宁采购-机构员工数字证书申请表"), 2339)
+    page = _page("机构名称：", "营业执照号/统一社会信用代码：", "经办人资料", title="辽宁采购-机构员工数字证书申请表")
+    kind = classify(page, 2339)
     assert kind.kind == "application_form"
 
 
@@ -34,7 +35,8 @@ def test_a_foreign_permanent_resident_card_is_not_taken_for_a_resident_id_card()
 
 
 def test_an_authorization_letter_and_a_seal_form_are_told_apart() -> None:
-    auth = classify(_page("兹授权李娜同志为我司办理数字证书相关业务的经办人", "授权期限2026年11月20日", title="法人授权书"), 2339)
+    auth = classify(_page("兹授权李娜同志为我司办理数字证书相关业务的经办人", "授权期限2026年11月20日",
+                          title="法人授权书"), 2339)
     seal = classify(_page("单位名称：", "公章盖三下", "法人章盖三下", title="电子印章申请表"), 2339)
     assert (auth.kind, seal.kind) == ("authorization", "seal_form")
 

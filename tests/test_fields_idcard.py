@@ -6,9 +6,10 @@ import json
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 
-from pipeline.models import Status
+from pipeline.models import Finding, Status
 from pipeline.stages import fields
 from tests.casedata import BASE_CASE, make_ric
 from tests.fields_samples import by_rule, fields_context, id_card, stamp
@@ -16,7 +17,7 @@ from tests.fields_samples import by_rule, fields_context, id_card, stamp
 HANDLER = BASE_CASE["handler"]
 
 
-def _review(image, **changes):  # type: ignore[no-untyped-def]
+def _review(image: np.ndarray, **changes: object) -> dict[tuple[str, str | None], Finding]:
     return by_rule(fields.run(fields_context({"handler_id": [image]}, **changes)))
 
 
@@ -82,6 +83,7 @@ REAL_CARDS = ["idcard_chineseocr_1", "idcard_chineseocr_2", "idcard_shaojun427-i
 def test_real_card_samples_are_read_and_judged_as_their_ground_truth_says(real_samples: Path, stem: str) -> None:
     truth = json.loads((real_samples / f"{stem}.json").read_text(encoding="utf-8"))
     image = cv2.imread(str(next(real_samples.glob(f"{stem}.[jp]*g"))))
+    assert image is not None
     found = _review(image, **{"handler.name": truth["name"], "handler.id_number": truth["id_number"]})
     kind, shows = found[("doc.kind", "handler_id")], found[("ocr.handler", "handler_id")]
     if truth["kind"] != "id_card":  # the foreign card: not a resident ID card

@@ -6,9 +6,10 @@ import json
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 
-from pipeline.models import Status
+from pipeline.models import Finding, Status
 from pipeline.stages import fields
 from tests.casedata import BASE_CASE, make_uscc
 from tests.fields_samples import by_rule, fields_context, licence, stamp
@@ -16,7 +17,7 @@ from tests.fields_samples import by_rule, fields_context, licence, stamp
 ORG = BASE_CASE["org"]
 
 
-def _review(image, **changes):  # type: ignore[no-untyped-def]
+def _review(image: np.ndarray, **changes: object) -> dict[tuple[str, str | None], Finding]:
     return by_rule(fields.run(fields_context({"org_license": [image]}, **changes)))
 
 
@@ -61,6 +62,7 @@ REAL_LICENCES = ["license_longllovers-business_license_1", "license_longllovers-
 def test_real_licence_samples_are_read_and_judged_as_their_ground_truth_says(real_samples: Path, stem: str) -> None:
     truth = json.loads((real_samples / f"{stem}.json").read_text(encoding="utf-8"))
     image = cv2.imread(str(next(real_samples.glob(f"{stem}.[jp]*g"))))
+    assert image is not None
     found = _review(image, **{"org.name": truth["org_name"], "org.id_number": truth["uscc"]})
     assert found[("doc.kind", "org_license")].status is Status.PASS
     assert found[("ocr.org_name", "org_license")].status is Status.PASS

@@ -210,3 +210,12 @@ def test_ca_init_without_the_ca_pin_refuses_and_invents_no_new_pin(office: Path)
     assert result.exit_code == 4
     assert "no CA PIN" in result.stderr
     assert not pin_file.exists()
+
+
+def test_ca_cert_needs_no_pin_and_without_a_ca_says_to_run_ca_init(
+        office: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (office / "var" / "ca" / "ca-user.pin").unlink()
+    assert run("ca", "cert").stdout.startswith("-----BEGIN CERTIFICATE-----")
+    monkeypatch.setenv("PRECHECK_CA_LABEL", "no-such-ca")
+    result = run("ca", "cert")
+    assert result.exit_code == 4 and "precheck ca init" in result.stderr

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from tests.casedata import make_ric, make_uscc
-
 from pipeline.matching import (
     find_dates,
     find_ric,
@@ -13,6 +11,7 @@ from pipeline.matching import (
     name_score,
     normalise,
 )
+from tests.casedata import make_ric, make_uscc
 
 
 def test_full_width_letters_digits_and_spaces_normalise_to_half_width_without_spaces() -> None:

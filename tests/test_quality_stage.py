@@ -96,7 +96,7 @@ def test_a_sharp_photo_of_an_id_card_alone_is_not_failed_by_the_a4_dpi_estimate(
 
 @pytest.mark.parametrize("name", ["idcard_chinese_identity_ocr_1.png", "idcard_chineseocr_1.jpg"])
 def test_a_real_id_card_photo_passes(tmp_path: Path, name: str) -> None:
-    image = cv2.imread(str(SAMPLES / name))
+    image = np.asarray(cv2.imread(str(SAMPLES / name)))
     assert _quality(tmp_path, [image], slot="employee_id").status is Status.PASS
 
 

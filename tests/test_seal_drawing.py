@@ -20,6 +20,13 @@ SEAL_RED = (40, 30, 210)  # BGR of seal ink (vermilion)
 TEXT = "本单位承诺所提交的申请材料真实完整有效并同意遵守数字证书服务协议的全部条款内容"
 
 
+def imread(path: object) -> np.ndarray:
+    """A colour image file as BGR; fails the test when it cannot be read."""
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    assert image is not None, f"cannot read {path}"
+    return image
+
+
 @cache
 def font(size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(FONT, size)

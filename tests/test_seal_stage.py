@@ -19,7 +19,7 @@ from pipeline.ruleset import load_rule_set
 from pipeline.stages import seal, upload
 from pipeline.stages.base import Artifacts, StageContext
 from tests.casedata import case_dict, write_case
-from tests.test_seal_drawing import draw_red_title, draw_seal, draw_signature
+from tests.test_seal_drawing import draw_red_title, draw_seal, draw_signature, imread
 
 DPI = 150
 CASE = Case.model_validate(case_dict())
@@ -94,7 +94,7 @@ def test_an_unstamped_form_with_red_ink_that_is_no_seal_fails_seal_present(forms
 
 
 def test_a_grey_photocopied_seal_is_uncertain_not_a_pass(real_samples: Path) -> None:
-    image = cv2.imread(str(real_samples / "stamped_remove_seal_1.png"))
+    image = imread(real_samples / "stamped_remove_seal_1.png")
     found = run({"handler_id": [image]}, dpi=290)
     f = found[("seal.present", "handler_id")]
     assert f.status is Status.UNCERTAIN
@@ -143,7 +143,7 @@ def test_a_seal_whose_arc_cannot_be_read_is_uncertain(forms: dict) -> None:
 def test_a_licence_bearing_only_the_registration_authority_seal_is_uncertain_never_failed(
         real_samples: Path) -> None:
     # Given a real licence copy with the 东莞市工商行政管理局 seal and no seal of the applicant
-    image = cv2.imread(str(real_samples / "license_longllovers-business_license_2.jpg"))
+    image = imread(real_samples / "license_longllovers-business_license_2.jpg")
     found = run({"org_license": [image]}, dpi=estimate_a4_dpi(image.shape[1], image.shape[0]))
     assert found[("seal.present", "org_license")].status is Status.PASS
     f = found[("seal.org_name", "org_license")]

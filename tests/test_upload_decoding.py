@@ -118,7 +118,8 @@ def test_a_pdf_page_is_rendered_at_the_fixed_dpi_with_producer_and_creator() -> 
     doc.set_metadata({"producer": "Canon iR-ADV C5535", "creator": "ScanGear"})
     decoded = decode(doc.tobytes(), "pdf", LIMITS)
     assert [p.dpi for p in decoded.pages] == [200.0, 200.0]
-    assert decoded.pages[0].dpi_source == "pdf-render" and decoded.pages[0].image.shape == (2339, 1653, 3)  # 595 × 842 pt at 200 dpi
+    assert decoded.pages[0].dpi_source == "pdf-render"
+    assert decoded.pages[0].image.shape == (2339, 1653, 3)  # 595 × 842 pt at 200 dpi
     assert decoded.metadata["producer"] == "Canon iR-ADV C5535" and decoded.metadata["creator"] == "ScanGear"
     assert decoded.metadata["isolated"] == "true" and decoded.warnings == ()
 

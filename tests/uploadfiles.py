@@ -22,6 +22,8 @@ from pipeline.ruleset import RuleSet
 from pipeline.stages.upload import Intake, intake
 from tests.casedata import write_case
 
+#: PyMuPDF's AES-256 encryption method (its type stubs do not list the constant).
+AES_256: int = pymupdf.PDF_ENCRYPT_AES_256  # type: ignore[attr-defined]
 REQUIRED = ("application_form", "seal_form", "authorization", "org_license", "handler_id", "employee_id")
 
 
@@ -76,7 +78,7 @@ def pdf(pages: int = 1, width: float = 595, height: float = 842, **save: Any) ->
 
 
 def encrypted_pdf() -> bytes:
-    return pdf(encryption=pymupdf.PDF_ENCRYPT_AES_256, user_pw="secret", owner_pw="owner")
+    return pdf(encryption=AES_256, user_pw="secret", owner_pw="owner")
 
 
 def many_pages_pdf(count: int) -> bytes:

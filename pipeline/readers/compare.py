@@ -8,7 +8,8 @@ confidence from its own field that scores below the fail threshold. Anything les
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 from typing import Any
 
 from pipeline.matching import (
@@ -39,10 +40,11 @@ class Verdict:
     read: str = ""
     score: float = 0.0
     value: Value | None = None
-    notes: dict[str, Any] = field(default_factory=dict)
+    notes: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def evidence(self) -> dict[str, Any]:
-        ev: dict[str, Any] = {"field": self.field, "entered": self.entered, "read": self.read,
+        ev: dict[str, Any] = {"field": self.field, "status": self.status.value, "entered": self.entered,
+                              "read": self.read,
                               "score": round(self.score, 1)}
         if self.value is not None:
             ev.update({"box": list(self.value.box), "confidence": round(self.value.confidence, 3),
@@ -86,7 +88,8 @@ def judge_number(fname: str, kind: str, entered: str, value: Value | None, th: T
             if r.valid and r.value == want:
                 return Verdict(Status.PASS, fname, entered, r.raw, 100.0, None,
                                {"found_outside_label": True, "repaired": r.repaired})
-    valid_other = [r for r in reads if r.valid and not r.repaired]
+    # a repaired read counts as clearly different only when it differs beyond its repairs
+    valid_other = [r for r in reads if r.valid and (not r.repaired or _distance(r.value, want) >= 3)]
     if valid_other and value is not None and value.confidence >= th.min_confidence:
         return Verdict(Status.FAIL, fname, entered, valid_other[0].value, 0.0, value,
                        {"check_digit_valid": True})
@@ -99,6 +102,10 @@ def judge_number(fname: str, kind: str, entered: str, value: Value | None, th: T
                         "reason": "invalid check digit" if not best.valid else "repaired read differs"})
     return Verdict(Status.UNCERTAIN, fname, entered, value.text if value else "", 0.0, value,
                    {"reason": "not found" if value is None else "no number in the field"})
+
+
+def _distance(a: str, b: str) -> int:
+    return sum(x != y for x, y in zip(a, b, strict=False)) + abs(len(a) - len(b))
 
 
 def judge_exact(fname: str, entered: str, value: Value | None, th: Thresholds, kind: str = "text") -> Verdict:

@@ -49,7 +49,12 @@ class DocRead:
         """The value printed with the first of ``labels`` found (reading wider lines if needed)."""
         if key in self.values:
             return self.values[key]
-        found = self._field(labels, page, near, stop_labels, below)
+        if near is not None and self._nearest(labels, page, near) > self.near_enough:
+            # the label may be printed twice (电子邮箱 of the organisation and of the handler):
+            # read around the template's position before taking a far-away instance
+            found = self._search_near(labels, page, near, stop_labels, below)
+        else:
+            found = self._field(labels, page, near, stop_labels, below)
         for ratio in _WIDER:
             if found is not None:
                 break
@@ -58,6 +63,41 @@ class DocRead:
             found = self._field(labels, page, near, stop_labels, below)
         self.values[key] = found
         return found
+
+    near_enough: float = 0.08  # page fractions (|dx| + |dy|) from the template's label position
+
+    def _nearest(self, labels: list[str], page: int | None, near: tuple[float, float]) -> float:
+        best = float("inf")
+        for pi, p in enumerate(self.pages):
+            if page is not None and pi != page:
+                continue
+            h, w = p.image.shape[:2]
+            for li, _, _ in p.find_labels(labels):
+                x0, y0 = p.lines[li].box[:2]
+                best = min(best, abs(x0 / w - near[0]) + abs(y0 / h - near[1]))
+        return best
+
+    def _search_near(self, labels: list[str], page: int | None, near: tuple[float, float],
+                     stop_labels: tuple[str, ...], below: bool, chunk: int = 4, rounds: int = 5) -> Value | None:
+        """Read unread lines nearest to where the template prints the label, a few at a time.
+
+        Position only orders the reading; the label must still be read to count.
+        """
+        for _ in range(rounds):
+            todo: list[tuple[float, int, int]] = []
+            for pi, p in enumerate(self.pages):
+                if page is not None and pi != page:
+                    continue
+                h, w = p.image.shape[:2]
+                for li, ln in enumerate(p.lines):
+                    if not ln.read and _ratio(ln) <= _WIDER[0]:
+                        todo.append((abs(ln.box[0] / w - near[0]) + abs(ln.box[1] / h - near[1]), pi, li))
+            if not todo or (todo and self._nearest(labels, page, near) <= self.near_enough):
+                break
+            todo.sort()
+            for pi in {pi for _, pi, _ in todo[:chunk]}:
+                self.pages[pi].ensure_read([li for _, p2, li in todo[:chunk] if p2 == pi])
+        return self._field(labels, page, near, stop_labels, below)
 
     def _field(self, labels: list[str], page: int | None, near: tuple[float, float] | None,
                stop_labels: tuple[str, ...], below: bool) -> Value | None:
@@ -76,15 +116,16 @@ class DocRead:
                 return value
         return None
 
-    def row_text(self, labels: list[str], rows: int = 2) -> tuple[str, Value | None]:
-        """The text of a label's row (and the next rows) read left to right, for periods and dates."""
-        for p in self.pages:
-            hits = p.find_labels(labels)
-            if not hits:
-                continue
-            li, end, _ = hits[0]
-            lab = p.lines[li]
-            idx = _row(p, lab, rows)
+    def row_text(self, labels: list[str], rows: int = 2, enough: int = 2) -> tuple[str, Value | None]:
+        """The text of a label's row read left to right (the next rows too while it shows fewer
+        than ``enough`` dates), for periods."""
+        hit = self._first_label(labels)
+        if hit is None:
+            return "", None
+        p, li, end = hit
+        lab = p.lines[li]
+        for n in range(1, rows + 1):
+            idx = [i for i in _row(p, lab, n) if _ratio(p.lines[i]) <= _WIDER[0]]
             p.ensure_read(idx)
             parts = [p.lines[i] for i in idx]
             text = lab.norm[end:] + "".join(ln.norm for ln in parts if ln is not lab)
@@ -92,8 +133,20 @@ class DocRead:
             box = (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes),
                    max(b[3] for b in boxes))
             conf = min([lab.confidence] + [ln.confidence for ln in parts if ln.text])
-            return text, Value(text, box, conf, labels[0], "row")
+            if len(find_dates(text)) >= enough or n == rows:
+                return text, Value(text, box, conf, labels[0], "row")
         return "", None
+
+    def _first_label(self, labels: list[str]) -> tuple[PageText, int, int] | None:
+        for ratio in (*_WIDER, None):
+            for p in self.pages:
+                hits = p.find_labels(labels)
+                if hits:
+                    return p, hits[0][0], hits[0][1]
+            if ratio is None:
+                break
+            self.read_more(ratio)
+        return None
 
 
 def _ratio(ln: Line) -> float:
@@ -117,20 +170,24 @@ def _row(p: PageText, lab: Line, rows: int) -> list[int]:
     return sorted(out, key=lambda i: (p.lines[i].box[1] // max(1, h), p.lines[i].box[0]))
 
 
-def read_upload(pages: list[np.ndarray], engine: OcrEngine, options: ReadOptions,
-                read_everything: bool = False) -> DocRead:
-    """Read the pages of one upload and classify it from the first page's text."""
+def read_upload(pages: list[np.ndarray], engine: OcrEngine, options: ReadOptions, mode: str = "short",
+                min_score: float = 5.0, min_margin: float = 2.0) -> DocRead:
+    """Read the pages of one upload and classify it from the first page's text.
+
+    ``mode``: "all" reads every line (ID cards: few lines, all needed); "short" reads short
+    lines up front (licences); "lazy" only titles, then what the fields ask for (forms).
+    """
     texts = []
     for img in pages:
-        pt = read_page(img, engine, options)
-        if read_everything:
+        pt = read_page(img, engine, options, eager=mode != "lazy")
+        if mode == "all":
             pt.read_all()
         texts.append(pt)
     first = texts[0]
-    kind = classify(first.texts(), first.image.shape[0])
-    if kind.kind == "other" and not read_everything:
+    kind = classify(first.texts(), first.image.shape[0], min_score, min_margin)
+    if kind.kind == "other" and mode != "all":
         first.read_all()
-        kind = classify(first.texts(), first.image.shape[0])
+        kind = classify(first.texts(), first.image.shape[0], min_score, min_margin)
     return DocRead(texts, kind, engine)
 
 

@@ -116,7 +116,9 @@ class PageText:
                     break
                 if len(lab) >= 3:
                     al = fuzz.partial_ratio_alignment(lab, t[: len(lab) + self.options.label_slack])
-                    if al is not None and al.dest_end - al.dest_start >= 0.7 * len(lab) and al.score >= self.options.label_score and (best is None or al.score > best[1]):
+                    long_enough = al is not None and al.dest_end - al.dest_start >= 0.7 * len(lab)
+                    if (al is not None and long_enough and al.score >= self.options.label_score
+                            and (best is None or al.score > best[1])):
                         best = (al.dest_end, float(al.score))
             if best is not None:
                 end = best[0]
@@ -130,7 +132,7 @@ class PageText:
         """The value printed with a label: rest of its line, the line right of it, or below it."""
         ln = self.lines[label_line]
         rest = ln.norm[label_end:]
-        if rest and len(rest) >= 1:
+        if len(rest.strip(":：.,，、|_-")) >= 2:
             x0, y0, x1, y1 = ln.box
             frac = label_end / max(1, len(ln.norm))
             vbox = (int(x0 + (x1 - x0) * frac), y0, x1, y1)
@@ -190,8 +192,8 @@ class PageText:
 
 
 def read_page(image: np.ndarray, engine: OcrEngine, options: ReadOptions | None = None,
-              orient: bool = True) -> PageText:
-    """Detect lines, turn the page upright, read short lines and title lines."""
+              orient: bool = True, eager: bool = True) -> PageText:
+    """Detect lines, turn the page upright, read title lines (and short lines when ``eager``)."""
     opts = options or ReadOptions()
     page, rotation, boxes = _upright(image, engine, opts.work_side, orient)
     if boxes is None:  # the engine cannot detect alone: read the whole page once
@@ -201,15 +203,16 @@ def read_page(image: np.ndarray, engine: OcrEngine, options: ReadOptions | None 
         return PageText(page, rotation, lines, engine, opts)
     lines = [Line(b) for b in boxes]
     pt = PageText(page, rotation, lines, engine, opts)
-    first = [i for i, ln in enumerate(lines) if _ratio(ln.box) <= opts.short_ratio]
+    first = [i for i, ln in enumerate(lines) if eager and _ratio(ln.box) <= opts.short_ratio]
     first += _title_lines(lines, page.shape[0], opts.title_band)
     pt.ensure_read(sorted(set(first)))
     return pt
 
 
 def _title_lines(lines: list[Line], page_h: int, band: float) -> list[int]:
-    top = [(ln.box[3] - ln.box[1], i) for i, ln in enumerate(lines) if ln.box[1] < page_h * band]
-    return [i for _, i in sorted(top, reverse=True)[:6]]
+    top = [(ln.box[3] - ln.box[1], i) for i, ln in enumerate(lines)
+           if ln.box[1] < page_h * band and _ratio(ln.box) <= 25]
+    return [i for _, i in sorted(top, reverse=True)[:4]]
 
 
 def _ratio(box: Box) -> float:

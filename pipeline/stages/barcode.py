@@ -3,7 +3,7 @@
 Neither decoder wins everywhere (see issue 4): zxing-cpp is fast and reads turned codes but is
 thrown by a red seal over the bars; zbar survives ink but misses rotated codes and is slow on a
 whole page. So every page is read on its RED channel (red seal ink turns white there), first
-by zxing-cpp on the whole page (a few ms; most scans end here, and zbar confirms on the crop);
+by zxing-cpp on the whole page (a few ms; most scans end here);
 when that reads nothing acceptable, barcode-like regions are located with a structure tensor
 (strong, one-directional gradients: bars, not text) which also gives the skew, each region is
 cut out upright, and both readers try it at 1× and 2× (low-dpi scans), raw and binarised.
@@ -61,7 +61,7 @@ class Tuning:
 
     work_px_per_mm: float = 4.0
     window_mm: float = 6.0
-    min_energy: float = 0.6
+    min_energy: float = 2.0
     min_coherence: float = 0.75
     min_length_mm: float = 12.0
     min_height_mm: float = 3.0
@@ -90,28 +90,46 @@ def read_code128(image: np.ndarray, px_per_mm: float, accept: Accept | None = No
     if regions:
         return regions, True
     candidates, has_ink = _locate(red, px_per_mm, tuning)
-    for centre, size, angle in candidates[: tuning.max_regions]:
-        margin = tuning.margin_mm * px_per_mm
-        crop, bbox = _upright_crop(red, centre, size, angle, margin)
-        region = Region(bbox, crop, crop_2x=_upright_crop(red, centre, size, angle, margin, 2.0)[0])
-        region.reads = _decode_crop(region.crops(), ok, exhaustive=False)
-        regions.append(region)
+    regions = [_cut_and_read(red, c, px_per_mm, tuning, ok) for c in candidates[: tuning.max_regions]]
+    if any(r.reads for r in regions):
+        return regions, has_ink
+    # Nothing read. The dpi may be wrong (a close-up photo has far more px/mm than its A4
+    # estimate, so its bars are too wide for the window): look again as if it were 2× and 4×,
+    # keeping only regions that read, so a page without a barcode still has none.
+    for factor in (2.0, 4.0):
+        for c in _locate(red, factor * px_per_mm, tuning)[0][: tuning.max_regions]:
+            region = _cut_and_read(red, c, px_per_mm, tuning, ok)
+            if region.reads:
+                return [*regions, region], has_ink
     return regions, has_ink
 
 
+def _cut_and_read(red: np.ndarray, candidate: tuple[tuple[float, float], tuple[float, float], float],
+                  px_per_mm: float, tuning: Tuning, ok: Accept) -> Region:
+    centre, size, angle = candidate
+    # the quiet zone is 10 modules: about 7 % of a Code 128's length, whatever the scale
+    margin = max(tuning.margin_mm * px_per_mm, 0.08 * size[0])
+    crop, bbox = _upright_crop(red, centre, size, angle, margin)
+    region = Region(bbox, crop, crop_2x=_upright_crop(red, centre, size, angle, margin, 2.0)[0])
+    region.reads = _decode_crop(region.crops(), ok, exhaustive=False)
+    return region
+
+
 def _fast_path(red: np.ndarray, ok: Accept) -> list[Region]:
-    """zxing-cpp on the whole red channel; zbar gives its opinion on each crop found."""
+    """zxing-cpp on the whole red channel (try_rotate covers 90/270°), cropped around each read."""
     regions = []
-    for text, (x0, y0, x1, y1) in zxing.decode_code128(red, try_downscale=False):
+    # upright pages first (about 1 ms), then zxing's own 90/270° scan (a few ms more)
+    found = zxing.decode_code128(red, try_rotate=False, try_downscale=False)
+    if not any(ok(text) for text, _ in found):
+        found = zxing.decode_code128(red, try_rotate=True, try_downscale=False)
+    for text, (x0, y0, x1, y1) in found:
         if not ok(text):
             continue
         pad = max(8, (y1 - y0) // 2, (x1 - x0) // 10)
         bx0, by0 = max(0, x0 - pad), max(0, y0 - pad)
         bx1, by1 = min(red.shape[1], x1 + pad), min(red.shape[0], y1 + pad)
         crop = red[by0:by1, bx0:bx1]
-        region = Region((bx0, by0, bx1, by1), crop, [Read(text, "zxing", "page")])
-        region.reads += [Read(t, "zbar", "crop") for t, _ in zbar.decode_code128(crop) if ok(t)]
-        regions.append(region)
+        regions.append(Region((bx0, by0, bx1, by1), crop, [Read(text, "zxing", "page")]))
     return regions
 
 
@@ -119,12 +137,14 @@ def _locate(red: np.ndarray, px_per_mm: float,
             tuning: Tuning) -> tuple[list[tuple[tuple[float, float], tuple[float, float], float]], bool]:
     """Rotated rectangles (page px) of strong one-directional texture, largest first.
 
-    The structure tensor, averaged over a few millimetres, is large and coherent over bars,
-    large but incoherent over text, and small along a lone table line.
+    The structure tensor of the contrast-normalised page, averaged over a few millimetres, is
+    large and coherent over bars (an edge every half millimetre), large but incoherent over
+    text, and a few times smaller along table lines (two edges per row).
     """
     f = min(1.0, tuning.work_px_per_mm / px_per_mm)
     small = cv2.resize(red, None, fx=f, fy=f, interpolation=cv2.INTER_AREA) if f < 1 else red
-    s = small.astype(np.float32) * (1.0 / 255.0)
+    lo, hi = np.percentile(small[::4, ::4], [1, 99])
+    s = small.astype(np.float32) * np.float32(1.0 / max(float(hi - lo), 32.0))  # contrast-normalised
     gx = cv2.Sobel(s, cv2.CV_32F, 1, 0, ksize=3)
     gy = cv2.Sobel(s, cv2.CV_32F, 0, 1, ksize=3)
     work = px_per_mm * f
@@ -135,9 +155,9 @@ def _locate(red: np.ndarray, px_per_mm: float,
     energy = jxx + jyy
     has_ink = float(energy.max()) >= tuning.min_energy * 0.25
     aniso = cv2.sqrt((jxx - jyy) ** 2 + 4 * jxy * jxy)
-    mask = ((energy >= tuning.min_energy) & (aniso >= tuning.min_coherence * energy)).astype(np.uint8)
+    strong = ((energy >= tuning.min_energy) & (aniso >= tuning.min_coherence * energy)).astype(np.uint8)
     # wide spaces between bars can split one code into pieces: close gaps up to a window wide
-    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    mask = cv2.morphologyEx(strong, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
     n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     found = []
     for i in range(1, n):
@@ -192,8 +212,9 @@ def _decode_crop(crops: dict[str, np.ndarray], ok: Accept, exhaustive: bool) -> 
     """Both readers on the crop's variants; stop at the first accepted read unless ``exhaustive``.
 
     ``crops`` holds the region cut at 1× and 2×. Order: zxing (fast) on 1×, 2×, their
-    binarised forms, then zbar on the same. The reader that did not read first gets one try on
-    the same variant, for a second opinion.
+    binarised forms, then zbar on the same. A read equal to the order number needs no second
+    opinion (a misread that lands exactly on it is not credible, Code 128 has a checksum); any
+    other read is looked at again exhaustively by the caller, where readers may disagree.
     """
     variants = [("1x", crops["1x"]), ("2x", crops["2x"]),
                 ("1x-binary", _binary(crops["1x"])), ("2x-binary", _binary(crops["2x"]))]
@@ -204,12 +225,9 @@ def _decode_crop(crops: dict[str, np.ndarray], ok: Accept, exhaustive: bool) -> 
     reads: list[Read] = []
     for name, reader in readers:
         for variant, img in variants:
-            got = [Read(t, name, variant) for t, _ in reader(img) if ok(t)]
-            if got and not exhaustive:
-                other_name, other = readers[1] if name == "zxing" else readers[0]
-                got += [Read(t, other_name, variant) for t, _ in other(img) if ok(t)]
-                return got
-            reads += got
+            reads += [Read(t, name, variant) for t, _ in reader(img) if ok(t)]
+            if reads and not exhaustive:
+                return reads
     return reads
 
 
@@ -278,7 +296,7 @@ def _judge(ctx: StageContext, order_no: str, found: list[tuple[int, Region]], le
         return ctx.finding(RULE, Status.UNCERTAIN, SLOT, ev)
     if not legible:
         return ctx.finding(RULE, Status.UNCERTAIN, SLOT, {**base, "decoded": "", "reason": "page_illegible"})
-    return ctx.finding(RULE, Status.FAIL, SLOT, {**base, "decoded": "未找到条形码", "reason": "no_barcode"})
+    return ctx.finding(RULE, Status.FAIL, SLOT, {**base, "decoded": "未找到", "reason": "no_barcode"})
 
 
 def _evidence(ctx: StageContext, base: dict[str, object], page: int, region: Region,

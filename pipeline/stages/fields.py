@@ -12,7 +12,6 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from pipeline.doctype import KIND_TITLES
 from pipeline.formlayout import A4_H, A4_W
 from pipeline.forms import form_layout, form_values
 from pipeline.matching import name_score
@@ -57,20 +56,28 @@ class _Review:
             upload = self.ctx.uploads[slot]
             kind = self.ctx.rules.slots[slot].doc_kind
             pages = [pg.image for pg in upload.pages[: self.max_pages]]
-            self._docs[slot] = read_upload(pages, self.engine, self.options,
-                                           read_everything=kind not in FORM_KINDS)
+            extra = self.ctx.uploads.get(f"{slot}_extra")
+            if kind in FORM_KINDS and extra is not None and len(pages) < form_layout(kind).pages:
+                # scans of a two-page form: page 1 in the slot, page 2 in its _extra slot
+                pages += [pg.image for pg in extra.pages[: form_layout(kind).pages - len(pages)]]
+            mode = "lazy" if kind in FORM_KINDS else "all" if kind == "id_card" else "short"
+            p = self.ctx.rules.rule("doc.kind").params
+            self._docs[slot] = read_upload(pages, self.engine, self.options, mode,
+                                           float(p.get("min_score", 5.0)), float(p.get("min_margin", 2.0)))
         return self._docs[slot]
 
     # ------------------------------------------------------------------ values
     def entered(self, key: str) -> str:
-        if key in ("apply_date", "auth.issue_date"):
-            return form_values(self.case)[key]
+        printed = form_values(self.case)
+        if key in ("apply_date", "auth.issue_date", "user.email"):
+            return printed[key]
         node: Any = self.case
         for part in key.replace("_attached", "").split("."):
             node = getattr(node, part)
         return str(node)
 
-    def labels_for(self, slot: str, key: str, extra: list[str]) -> tuple[list[str], int | None, tuple[float, float] | None]:
+    def labels_for(self, slot: str, key: str,
+                   extra: list[str]) -> tuple[list[str], int | None, tuple[float, float] | None]:
         """Labels of a field on a slot's document; page and relative position from the template."""
         kind = self.ctx.rules.slots[slot].doc_kind
         if kind in FORM_KINDS:
@@ -233,6 +240,10 @@ def _period_check(r: _Review, rule_id: str, slot: str) -> list[Finding]:
     labels = list(params.get("labels", []))
     need_start = bool(params.get("need_start", rule_id == "auth.period"))
     submitted: date = r.case.submitted_at.date()
+    kind = ctx.rules.slots[slot].doc_kind
+    if kind in FORM_KINDS and "auth.period_start" in form_layout(kind).fields:
+        found, page, near = r.labels_for(slot, "auth.period_start", labels)
+        r.doc(slot).field("auth.period_start", found, page, near)  # reads near the template's label first
     period = read_period(r.doc(slot), labels, need_start)
     ev: dict[str, Any] = {"submitted": submitted.isoformat()}
     if period is None:

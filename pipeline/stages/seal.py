@@ -159,7 +159,10 @@ def _verdict(entered: str, reads: list[ArcRead], p: Mapping[str, Any]) -> str:
         return "unknown"
     text = text[: text.index(suffix) + len(suffix)]
     a, b = core_name(entered), core_name(text)
-    if len(b) < 2:
+    shared = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+    if shared <= 4:  # a shared leading place name (沈阳…) says nothing about the organisation
+        a, b = a[shared:], b[shared:]
+    if len(b) < 2 or not a:
         return "unknown"
     return "different" if name_score(a, b).score <= float(p["fail_score"]) else "unknown"
 

@@ -58,7 +58,7 @@ def limits_from_rules(rules: RuleSet) -> Limits:
         max_render_pixels=int(p.get("max_render_pixels", defaults.max_render_pixels)),
         max_document_pixels=int(p.get("max_document_pixels", defaults.max_document_pixels)),
         pdf_cpu_seconds=int(p.get("pdf_cpu_seconds", defaults.pdf_cpu_seconds)),
-        pdf_page_cpu_seconds=int(p.get("pdf_page_cpu_seconds", defaults.pdf_page_cpu_seconds)),
+        pdf_page_cpu_seconds=float(p.get("pdf_page_cpu_seconds", defaults.pdf_page_cpu_seconds)),
         pdf_memory_mb=int(p.get("pdf_memory_mb", defaults.pdf_memory_mb)),
     )
 

@@ -44,6 +44,7 @@ def _load() -> Any:
                 use_cls=False,
                 text_score=0.3,
                 det_limit_type="max",  # never upscale: callers choose the resolution
+                rec_img_shape=[3, 48, 128],  # less padding of short lines: -30 % time, same text (bench)
                 print_verbose=False,
                 intra_op_num_threads=n,
                 inter_op_num_threads=1,

@@ -1,0 +1,76 @@
+"""Reading a seal's arc text: the polar unroll, where the strip starts, and real seals' names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline.matching import name_score
+from pipeline.ocr import get_engine
+from pipeline.pages import estimate_a4_dpi
+from pipeline.sealfind import find_seals
+from pipeline.sealtext import gap_angle, is_authority, read_arc, unroll
+from pipeline.stages.seal import core_name
+from tests.test_seal_drawing import draw_seal, imread
+
+DPI = 200
+
+
+def read_line(strip: np.ndarray) -> tuple[str, float] | None:
+    box = get_engine("rapidocr").read_line(strip)
+    return None if box is None else (box.text, box.confidence)
+
+
+def seal_page(rotation: float = 0.0,
+              text: str = "沈阳示例科技有限公司") -> tuple[np.ndarray, tuple[float, float], float]:
+    page = np.full((700, 700, 3), 255, np.uint8)
+    draw_seal(page, (350, 350), DPI, text=text, rotation_deg=rotation)
+    return page, (350.0, 350.0), 42 / 25.4 * DPI / 2
+
+
+def test_the_unrolled_strip_is_one_line_high_and_long_as_the_ring() -> None:
+    page, centre, r = seal_page()
+    strip = unroll(page, centre, r)
+    assert strip.shape[0] == 48
+    assert 8 < strip.shape[1] / strip.shape[0] < 20  # circumference over band height
+
+
+@pytest.mark.parametrize("rotation", [0.0, 100.0, -150.0])
+def test_the_gap_between_the_end_and_the_start_of_the_name_follows_a_turned_seal(rotation: float) -> None:
+    # Given a seal turned by `rotation` (its name's gap is at the bottom, 90°, when upright)
+    page, centre, r = seal_page(rotation)
+    gap = gap_angle(page, centre, r)
+    assert gap is not None
+    assert abs((gap - (90 + rotation) + 180) % 360 - 180) < 25
+
+
+@pytest.mark.parametrize("rotation", [0.0, 130.0])
+def test_the_arc_text_of_a_stamped_seal_reads_as_the_organisation_name(rotation: float) -> None:
+    page, centre, r = seal_page(rotation)
+    reads = read_arc(page, centre, r, read_line)
+    best = max(name_score("沈阳示例科技有限公司", x.text).score for x in reads)
+    assert best >= 90, [x.text for x in reads]
+
+
+def test_a_real_seal_photo_reads_as_its_organisation(real_samples: Path) -> None:
+    image = imread(real_samples / "seal_getseal_source.png")
+    seal = find_seals(image, image.shape[1] / 55 * 25.4)[0]
+    reads = read_arc(image, seal.centre, seal.radius, read_line)
+    assert max(name_score("北京中导开源科技有限公司", x.text).score for x in reads) >= 90
+
+
+def test_a_real_licence_seal_reads_as_the_registration_authority(real_samples: Path) -> None:
+    image = imread(real_samples / "license_cicba_1.png")
+    seal = find_seals(image, estimate_a4_dpi(image.shape[1], image.shape[0]))[0]
+    reads = read_arc(image, seal.centre, seal.radius, read_line)
+    assert reads and is_authority(reads[0].text)
+    assert "花都区工商行政管理局" in reads[0].text
+
+
+def test_core_names_drop_place_names_and_company_forms() -> None:
+    assert core_name("沈阳示例科技有限公司") == "沈阳示例科技"  # a bare city name is not known as one
+    assert core_name("辽宁省沈阳市大东区某某贸易有限责任公司") == "某某贸易"
+    assert core_name("中天运会计师事务所（特殊普通合伙）") == "中天运会计师事务所"
+    assert core_name("北京公司") == "北京"  # nothing left after the place: keep it
