@@ -41,6 +41,7 @@ class SealParams:
     grey_min_ring_coverage: float = 0.62  # rim darker than inside and outside it, share of angles
     grey_min_diameter_mm: float = 34.0   # grey rings: only seal sizes (text makes chance rings)
     grey_max_diameter_mm: float = 48.0
+    line_min_mm: float = 20.0            # straight red runs this long are table lines, not seal
     work_width_px: int = 1000
 
     @classmethod
@@ -142,8 +143,26 @@ def _prepare(image: np.ndarray, dpi: float, params: SealParams) -> _Work:
     scale = small.shape[1] / w
     ycc = cv2.cvtColor(small, cv2.COLOR_BGR2YCrCb)
     px_per_mm = dpi * scale / MM_PER_INCH
+    red = _red_from_ycc(ycc, _local_paper(ycc, px_per_mm, params), params)
     return _Work(scale=scale, px_per_mm=px_per_mm, ycc=ycc, paper=_paper(ycc),
-                 red=_red_from_ycc(ycc, _local_paper(ycc, px_per_mm, params), params))
+                 red=_drop_lines(red, px_per_mm, params))
+
+
+def _drop_lines(red: np.ndarray, px_per_mm: float, params: SealParams) -> np.ndarray:
+    """The red mask without long straight horizontal or vertical lines (red tables, rules).
+
+    A table line crossing a seal breaks its outline; one crossing a bare red circle fakes
+    "content inside". A line is a run longer than ``line_min_mm`` (a seal's arc is never that
+    straight); runs tilted by a few degrees still fit after a little thickening across them.
+    """
+    n = max(15, round(params.line_min_mm * px_per_mm))
+    lines = np.zeros_like(red)
+    for along, across in (((n, 1), (1, 5)), ((1, n), (5, 1))):
+        thick = cv2.dilate(red, cv2.getStructuringElement(cv2.MORPH_RECT, across))
+        lines |= cv2.morphologyEx(thick, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, along))
+    if not lines.any():
+        return red
+    return cv2.bitwise_and(red, cv2.bitwise_not(cv2.dilate(lines, np.ones((3, 3), np.uint8))))
 
 
 def _paper(ycc: np.ndarray) -> tuple[int, int, int]:

@@ -98,6 +98,7 @@ def test_readers_that_disagree_leave_the_barcode_to_a_person_naming_both_reads(t
     assert finding.evidence["reason"] == "readers_disagree"
     assert {(r["reader"], r["decoded"]) for r in finding.evidence["reads"]} == {
         ("zxing", ORDER_NO), ("zbar", OTHER_NO)}
+    assert ORDER_NO in finding.message and OTHER_NO in finding.message
 
 
 def test_a_single_read_of_another_number_is_not_enough_to_fail(tmp_path: Path) -> None:
@@ -105,6 +106,7 @@ def test_a_single_read_of_another_number_is_not_enough_to_fail(tmp_path: Path) -
     region = Region((0, 0, 10, 10), synth_page()[:10, :10, 2], [Read(OTHER_NO, "zbar", "2x-binary")])
     finding = barcode._judge(ctx, ORDER_NO, [(0, region)], legible=True)
     assert finding.status is Status.UNCERTAIN
+    assert finding.evidence["reason"] == "single_read"
 
 
 def test_an_application_form_that_is_not_uploaded_gets_no_barcode_finding(tmp_path: Path) -> None:

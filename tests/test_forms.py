@@ -135,3 +135,17 @@ def test_an_empty_barcode_override_leaves_the_form_without_a_barcode(case: Case,
     with pymupdf.open(out["application_form"]) as doc:
         assert zxingcpp.read_barcodes(_gray(doc[0], 150)) == []
         assert case.org.name in doc[0].get_text()
+
+
+def test_without_the_noto_font_the_builtin_fallback_is_embedded_and_named(
+        case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline import formfonts
+
+    monkeypatch.setitem(formfonts.NOTO, "sans", ("/nonexistent/NotoSansCJK-Regular.ttc", "Noto Sans CJK SC"))
+    monkeypatch.setattr(formfonts, "_font_cache", {})
+    out = render_forms(case, tmp_path)
+    with pymupdf.open(out["authorization"]) as doc:
+        assert case.handler.name in doc[0].get_text()
+        assert doc.get_page_fonts(0)[0][1] == "ttf"
+        assert formfonts.FALLBACK in doc.metadata["keywords"]
+    assert out["authorization"].stat().st_size < 400_000

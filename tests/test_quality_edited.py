@@ -44,7 +44,8 @@ def test_metadata_naming_an_image_editor_is_left_to_a_person(tmp_path: Path, key
 
 def test_metadata_of_a_scanner_or_a_pdf_printer_is_fine(tmp_path: Path) -> None:
     [finding] = _edited(tmp_path, [synth_page()], metadata={"producer": "Canon iR-ADV C5535 PDF",
-                                                           "creator": "Microsoft Print to PDF"})
+                                                           "creator": "Microsoft Print to PDF",
+                                                           "software": "Skia/PDF m120 (canvas)"})
     assert finding.status is Status.PASS
 
 

@@ -120,3 +120,14 @@ def test_a_blank_back_page_does_not_fail_a_two_page_upload(tmp_path: Path) -> No
 
 def test_the_quality_stage_is_a_gate() -> None:
     assert quality.STAGE.gate and quality.STAGE.rule_ids == ("scan.quality", "scan.edited")
+
+
+REAL = sorted(p.name for p in SAMPLES.glob("*.*") if p.suffix in (".jpg", ".png") and not p.name.startswith("barcode_"))
+
+
+@pytest.mark.parametrize("name", REAL)
+def test_no_real_scan_or_photo_that_a_person_can_read_fails_scan_quality(tmp_path: Path, name: str) -> None:
+    # real ID cards, licences, seals and stamped pages (../shared/real-samples): all legible,
+    # some small (a 282-px-wide card may be left to a person, never failed)
+    image = np.asarray(cv2.imread(str(SAMPLES / name)))
+    assert _quality(tmp_path, [image], slot="org_license").status is not Status.FAIL

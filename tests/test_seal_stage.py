@@ -119,8 +119,8 @@ def test_the_seal_of_the_applying_organisation_passes_seal_org_name(forms: dict)
     assert f.evidence["score"] >= RULES.param("seal.org_name", "pass_score")
 
 
-def test_the_seal_of_another_organisation_fails_seal_org_name_naming_it(forms: dict) -> None:
-    other = "大连海港物流有限公司"
+@pytest.mark.parametrize("other", ["大连海港物流有限公司", "沈阳北方贸易有限公司"], ids=["other-city", "same-city"])
+def test_the_seal_of_another_organisation_fails_seal_org_name_naming_it(forms: dict, other: str) -> None:
     found = run({"handler_id": stamped(forms, "authorization", text=other)})
     f = found[("seal.org_name", "handler_id")]
     assert f.status is Status.FAIL, f.evidence

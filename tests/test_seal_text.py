@@ -10,9 +10,10 @@ import pytest
 from pipeline.matching import name_score
 from pipeline.ocr import get_engine
 from pipeline.pages import estimate_a4_dpi
+from pipeline.ruleset import load_rule_set
 from pipeline.sealfind import find_seals
-from pipeline.sealtext import gap_angle, is_authority, read_arc, unroll
-from pipeline.stages.seal import core_name
+from pipeline.sealtext import ArcRead, gap_angle, is_authority, read_arc, unroll
+from pipeline.stages.seal import _verdict, core_name
 from tests.test_seal_drawing import draw_seal, imread
 
 DPI = 200
@@ -74,3 +75,17 @@ def test_core_names_drop_place_names_and_company_forms() -> None:
     assert core_name("辽宁省沈阳市大东区某某贸易有限责任公司") == "某某贸易"
     assert core_name("中天运会计师事务所（特殊普通合伙）") == "中天运会计师事务所"
     assert core_name("北京公司") == "北京"  # nothing left after the place: keep it
+
+
+@pytest.mark.parametrize(("read", "verdict"), [
+    ("沈阳北方贸易有限公司", "different"),     # same city, another company
+    ("東沈阳北方贸易有限公司", "different"),   # with a stray character read from the ring
+    ("大连海港物流有限公司", "different"),
+    ("沈阳示例科枝有限公司", "unknown"),       # our name, one character misread
+    ("沈阳示例科技有限公", "unknown"),         # our name, cut short
+    ("北方贸易", "unknown"),                   # no company form: not known to be a name
+])
+def test_only_a_confident_read_of_another_organisation_counts_as_different(read: str, verdict: str) -> None:
+    params = load_rule_set().rule("seal.org_name").params
+    assert _verdict("沈阳示例科技有限公司", [ArcRead(read, 0.95, 90.0, False)], params) == verdict
+    assert _verdict("沈阳示例科技有限公司", [ArcRead(read, 0.5, 90.0, False)], params) == "unknown"

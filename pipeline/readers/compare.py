@@ -70,7 +70,7 @@ def judge_name(fname: str, entered: str, value: Value | None, th: Thresholds) ->
 
 
 def judge_number(fname: str, kind: str, entered: str, value: Value | None, th: Thresholds,
-                 elsewhere: list[str] | None = None) -> Verdict:
+                 elsewhere: list[str] | None = None, exact_invalid_shows: bool = False) -> Verdict:
     """A resident ID number (``kind`` "ric") or credit code ("uscc") read from its field.
 
     ``elsewhere`` is the rest of the page's text: when the labelled field shows no number, the
@@ -80,9 +80,10 @@ def judge_number(fname: str, kind: str, entered: str, value: Value | None, th: T
     want = normalise(entered).upper()
     reads = finder(value.text) if value is not None else []
     for r in reads:
-        if r.valid and r.value == want:
+        if (r.valid or (exact_invalid_shows and not r.repaired)) and r.value == want:
+            notes = {"repaired": True} if r.repaired else {}
             return Verdict(Status.PASS, fname, entered, r.raw, 100.0, value,
-                           {"repaired": r.repaired} if r.repaired else {})
+                           notes if r.valid else {**notes, "check_digit_valid": False})
     for text in (elsewhere or []) if not reads else []:
         for r in finder(text):
             if r.valid and r.value == want:

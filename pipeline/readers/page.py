@@ -228,7 +228,9 @@ def _up(box: Box, scale: float) -> Box:
 
 
 def _detect(image: np.ndarray, engine: OcrEngine, side: int) -> list[Box] | None:
+    """Line boxes of the printed text: seal ink dropped first, so a seal neither hides nor joins a label."""
     scale = _scale(image, side)
+    image = drop_red_ink(image)
     small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
     found = engine.detect(small)
     if found is None:

@@ -2,9 +2,9 @@
 
 Neither decoder wins everywhere (see issue 4): zxing-cpp is fast and reads turned codes but is
 thrown by a red seal over the bars; zbar survives ink but misses rotated codes and is slow on a
-whole page. So every page is read on its RED channel (red seal ink turns white there), first
-by zxing-cpp on the whole page (a few ms; most scans end here);
-when that reads nothing acceptable, barcode-like regions are located with a structure tensor
+whole page. So every page is read on its RED channel (red seal ink turns white there): first
+by zxing-cpp on the whole page (a few ms; most scans end here); when that reads nothing
+acceptable, barcode-like regions are located with a structure tensor
 (strong, one-directional gradients: bars, not text) which also gives the skew, each region is
 cut out upright, and both readers try it at 1× and 2× (low-dpi scans), raw and binarised.
 Upright-with-bars-vertical covers 0/90/180/270° and any skew: a 1D code reads both ways.
@@ -65,8 +65,9 @@ class Tuning:
     min_coherence: float = 0.75
     min_length_mm: float = 12.0
     min_height_mm: float = 3.0
-    max_regions: int = 6
+    max_regions: int = 4
     margin_mm: float = 4.0
+    min_transitions: int = 20
 
     @classmethod
     def from_params(cls, params: dict[str, object]) -> Tuning:
@@ -90,7 +91,8 @@ def read_code128(image: np.ndarray, px_per_mm: float, accept: Accept | None = No
     if regions:
         return regions, True
     candidates, has_ink = _locate(red, px_per_mm, tuning)
-    regions = [_cut_and_read(red, c, px_per_mm, tuning, ok) for c in candidates[: tuning.max_regions]]
+    cut = [_cut_and_read(red, c, px_per_mm, tuning, ok) for c in candidates[: tuning.max_regions]]
+    regions = [r for r in cut if r is not None]
     if any(r.reads for r in regions):
         return regions, has_ink
     # Nothing read. The dpi may be wrong (a close-up photo has far more px/mm than its A4
@@ -98,21 +100,44 @@ def read_code128(image: np.ndarray, px_per_mm: float, accept: Accept | None = No
     # keeping only regions that read, so a page without a barcode still has none.
     for factor in (2.0, 4.0):
         for c in _locate(red, factor * px_per_mm, tuning)[0][: tuning.max_regions]:
-            region = _cut_and_read(red, c, px_per_mm, tuning, ok)
-            if region.reads:
+            region = _cut_and_read(red, c, px_per_mm, tuning, ok, readers=("zxing",))
+            if region is not None and region.reads:
                 return [*regions, region], has_ink
     return regions, has_ink
 
 
 def _cut_and_read(red: np.ndarray, candidate: tuple[tuple[float, float], tuple[float, float], float],
-                  px_per_mm: float, tuning: Tuning, ok: Accept) -> Region:
+                  px_per_mm: float, tuning: Tuning, ok: Accept,
+                  readers: tuple[str, ...] = ("zxing", "zbar")) -> Region | None:
+    """The candidate cut out upright and read; None when it does not even look like bars."""
     centre, size, angle = candidate
     # the quiet zone is 10 modules: about 7 % of a Code 128's length, whatever the scale
     margin = max(tuning.margin_mm * px_per_mm, 0.08 * size[0])
     crop, bbox = _upright_crop(red, centre, size, angle, margin)
-    region = Region(bbox, crop, crop_2x=_upright_crop(red, centre, size, angle, margin, 2.0)[0])
-    region.reads = _decode_crop(region.crops(), ok, exhaustive=False)
+    crop_2x = _upright_crop(red, centre, size, angle, margin, 2.0)[0]
+    if _transitions(crop_2x) < tuning.min_transitions:
+        return None
+    region = Region(bbox, crop, crop_2x=crop_2x)
+    region.reads = _decode_crop(region.crops(), ok, exhaustive=False, readers=readers)
     return region
+
+
+def _transitions(upright: np.ndarray) -> int:
+    """Dark/light changes along the mean of a horizontal band: bars run through the whole band.
+
+    Text and table rows give few (their strokes average out, lines are far apart); any Code 128
+    has at least 25. The best of three bands, so a blot across part of the bars still counts.
+    """
+    lo, hi = (float(v) for v in np.percentile(upright[::2, ::2], [5, 95]))
+    if hi - lo < 30:
+        return 0
+    h = upright.shape[0]
+    best = 0
+    for a, b in ((0.15, 0.45), (0.35, 0.65), (0.55, 0.85)):
+        profile = upright[int(h * a):max(int(h * b), int(h * a) + 1)].mean(axis=0)
+        dark = profile < (lo + hi) / 2
+        best = max(best, int(np.count_nonzero(dark[1:] != dark[:-1])))
+    return best
 
 
 def _fast_path(red: np.ndarray, ok: Accept) -> list[Region]:
@@ -208,7 +233,8 @@ def _binary(img: np.ndarray) -> np.ndarray:
     return cv2.threshold(img, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)[1]
 
 
-def _decode_crop(crops: dict[str, np.ndarray], ok: Accept, exhaustive: bool) -> list[Read]:
+def _decode_crop(crops: dict[str, np.ndarray], ok: Accept, exhaustive: bool,
+                 readers: tuple[str, ...] = ("zxing", "zbar")) -> list[Read]:
     """Both readers on the crop's variants; stop at the first accepted read unless ``exhaustive``.
 
     ``crops`` holds the region cut at 1× and 2×. Order: zxing (fast) on 1×, 2×, their
@@ -218,12 +244,13 @@ def _decode_crop(crops: dict[str, np.ndarray], ok: Accept, exhaustive: bool) -> 
     """
     variants = [("1x", crops["1x"]), ("2x", crops["2x"]),
                 ("1x-binary", _binary(crops["1x"])), ("2x-binary", _binary(crops["2x"]))]
-    readers: list[tuple[str, Callable[[np.ndarray], list[tuple[str, Box]]]]] = [
-        ("zxing", lambda img: zxing.decode_code128(img, try_rotate=False)),
-        ("zbar", zbar.decode_code128),
-    ]
+    available: dict[str, Callable[[np.ndarray], list[tuple[str, Box]]]] = {
+        "zxing": lambda img: zxing.decode_code128(img, try_rotate=False),
+        "zbar": zbar.decode_code128,
+    }
     reads: list[Read] = []
-    for name, reader in readers:
+    for name in readers:
+        reader = available[name]
         for variant, img in variants:
             reads += [Read(t, name, variant) for t, _ in reader(img) if ok(t)]
             if reads and not exhaustive:
@@ -271,20 +298,22 @@ def _judge(ctx: StageContext, order_no: str, found: list[tuple[int, Region]], le
         if texts == {order_no}:
             matched.append((p, r))
         elif order_no in texts or len(texts) > 1:
-            conflicted.append((p, r))
-        elif sum(1 for x in r.reads if x.text in texts) >= 2:
-            mismatched.append((p, r))
+            conflicted.append((p, r, "readers_disagree"))
+        elif len(r.reads) >= 2:
+            mismatched.append((p, r))  # another number, read the same way more than once
         else:
-            conflicted.append((p, r))  # one single read of another number: not consistent enough
+            conflicted.append((p, r, "single_read"))  # read once only: not consistent enough to fail
     if mismatched:
         p, r = mismatched[0]
         value = next(iter(r.texts()))
         return ctx.finding(RULE, Status.FAIL, SLOT, _evidence(ctx, base, p, r, value))
     if conflicted:
-        p, r = conflicted[0]
-        ev = _evidence(ctx, base, p, r, " / ".join(sorted(r.texts())))
+        p, r, reason = conflicted[0]
+        decoded = " / ".join(sorted(r.texts()))
+        ev = _evidence(ctx, base, p, r, decoded)
         ev["reads"] = [{"reader": x.reader, "variant": x.variant, "decoded": x.text} for x in r.reads]
-        ev["reason"] = "readers_disagree"
+        ev["reason"] = reason
+        ev["detail"] = f"（识别结果：{decoded}）"
         return ctx.finding(RULE, Status.UNCERTAIN, SLOT, ev)
     if matched:
         p, r = matched[0]

@@ -102,16 +102,20 @@ class _Review:
         entered = self.entered(key)
         stops = self.stop_labels(slot, extra_labels)
         value = doc.field(f"{key}@{page}", labels, page, near, stop_labels=stops) if labels else None
-        v = self._judge(doc, key, entered, value, th)
+        v = self._judge(slot, doc, key, entered, value, th)
         if v.status is Status.UNCERTAIN and value is not None:
-            v = self._second_look(doc, key, entered, v, th)
+            v = self._second_look(slot, doc, key, entered, v, th)
         return v
 
-    def _judge(self, doc: DocRead, key: str, entered: str, value: Any, th: Thresholds) -> Verdict:
+    def _judge(self, slot: str, doc: DocRead, key: str, entered: str, value: Any, th: Thresholds) -> Verdict:
         suffix = key.rsplit(".", 1)[-1]
         if suffix == "id_number":
             kind = "uscc" if key.startswith("org.") else "ric"
-            return judge_number(key, kind, entered, value, th, elsewhere=doc.texts())
+            # a pre-filled form prints the record as entered: showing it exactly is showing it,
+            # even when the entered number is invalid (data.* judges that); copies of cards and
+            # licences with a wrong check digit are suspect and stay uncertain
+            return judge_number(key, kind, entered, value, th, elsewhere=doc.texts(),
+                                exact_invalid_shows=self.ctx.rules.slots[slot].doc_kind in FORM_KINDS)
         if suffix in ("mobile", "phone"):
             return judge_exact(key, entered, value, th, "phone")
         if suffix == "email":
@@ -129,20 +133,20 @@ class _Review:
                 v.read, v.score = best[0].matched, best[0].score
         return v
 
-    def _second_look(self, doc: DocRead, key: str, entered: str, first: Verdict, th: Thresholds) -> Verdict:
+    def _second_look(self, slot: str, doc: DocRead, key: str, entered: str, first: Verdict, th: Thresholds) -> Verdict:
         """Read the value's box again at full resolution, then with the second engine (pass only)."""
         assert first.value is not None
         page = next((p for p in doc.pages if _inside(first.value.box, p.image.shape)), doc.pages[0])
         again = page.reread(first.value)
         if again is not None:
-            v = self._judge(doc, key, entered, again, th)
+            v = self._judge(slot, doc, key, entered, again, th)
             if v.status is not Status.UNCERTAIN:
                 return v
         second = self.engine.second
         if second is not None:
             other = page.reread(first.value, second, "second-opinion")
             if other is not None:
-                v = self._judge(doc, key, entered, other, th)
+                v = self._judge(slot, doc, key, entered, other, th)
                 if v.status is Status.PASS:
                     return v
                 first.notes["second_opinion"] = {"engine": second.name, "read": other.text}
@@ -198,8 +202,9 @@ def _shows(r: _Review, rule_id: str, slot: str) -> list[Finding]:
         return []
     doc = r.doc(slot)
     want_kind = ctx.rules.slots[slot].doc_kind
-    if want_kind == "id_card" and doc.kind.kind != "id_card":
-        ev = {"reason": f"not a resident ID card ({doc.kind.title})", "kind": doc.kind.kind,
+    if doc.kind.kind != want_kind and (want_kind == "id_card" or doc.kind.kind != "other"):
+        # another kind of document (a foreign card is no resident ID card): its values are not read
+        ev = {"reason": f"the document looks like {doc.kind.title}", "kind": doc.kind.kind,
               "entered": r.entered(keys[0]), "field": FIELD_TITLES.get(keys[0].rsplit(".", 1)[-1], keys[0])}
         return [ctx.finding(rule_id, Status.UNCERTAIN, slot, ev)]
     labels: dict[str, list[str]] = params.get("labels", {})

@@ -17,10 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.matching import name_score, normalise_name
+from pipeline.matching import name_equal_score, name_score, normalise_name
 from pipeline.models import Finding, Status
-from pipeline.ocr import OcrEngine, drop_red_ink, get_engine
+from pipeline.ocr import OcrEngine, TextBox, get_engine
 from pipeline.pages import Page
+from pipeline.readers.page import ReadOptions, read_page
 from pipeline.sealfind import SealCandidate, SealParams, find_seals
 from pipeline.sealtext import ArcRead, is_authority, read_arc
 from pipeline.stages.base import Stage, StageContext, guarded
@@ -146,25 +147,36 @@ def _judge_name(ctx: StageContext, slot: str, entered: str,
 
 
 def _verdict(entered: str, reads: list[ArcRead], p: Mapping[str, Any]) -> str:
-    """'different' only for a confident read that is an organisation name and shares (almost)
-    nothing with the entered one once place names and company forms are set aside."""
-    if not reads:
-        return "unknown"
-    top = max(reads, key=lambda r: r.confidence)
-    text = normalise_name(top.text)
-    if top.confidence < float(p["fail_confidence"]):
-        return "unknown"
+    """'different' only when every confident read that is an organisation name shares (almost)
+    nothing with the entered name once place names and company forms are set aside."""
+    judged = [_differs(entered, r.text, p) for r in reads if r.confidence >= float(p["fail_confidence"])]
+    judged = [d for d in judged if d is not None]
+    return "different" if judged and all(judged) else "unknown"
+
+
+def _differs(entered: str, read: str, p: Mapping[str, Any]) -> bool | None:
+    """True: another organisation; False: not clearly; None: the read is no organisation name."""
+    text = normalise_name(read)
     suffix = next((s for s in p["org_suffixes"] if s in text), None)
     if suffix is None:
-        return "unknown"
-    text = text[: text.index(suffix) + len(suffix)]
-    a, b = core_name(entered), core_name(text)
-    shared = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
-    if shared <= 4:  # a shared leading place name (沈阳…) says nothing about the organisation
-        a, b = a[shared:], b[shared:]
+        return None
+    a, b = _without_shared_place(core_name(entered), core_name(text[: text.index(suffix) + len(suffix)]))
     if len(b) < 2 or not a:
-        return "unknown"
-    return "different" if name_score(a, b).score <= float(p["fail_score"]) else "unknown"
+        return None
+    return name_equal_score(a, b) <= float(p["fail_score"])
+
+
+def _without_shared_place(a: str, b: str) -> tuple[str, str]:
+    """Drop a short common start (a city: 沈阳…) — it says nothing about which organisation;
+    the read may carry up to two stray characters (ring fragments) before it."""
+    best_n, best_k = 0, 0
+    for k in range(min(3, len(b))):
+        n = next((i for i, (x, y) in enumerate(zip(a, b[k:], strict=False)) if x != y), min(len(a), len(b) - k))
+        if n > best_n:
+            best_n, best_k = n, k
+    if 0 < best_n <= 4:
+        return a[best_n:], b[best_k + best_n:]
+    return a, b
 
 
 _FORMS = re.compile(r"(股份有限公司|有限责任公司|有限公司|集团|公司|\(.*?\))$")
@@ -188,66 +200,77 @@ def _engine(ctx: StageContext) -> OcrEngine:
 
 
 def _position(ctx: StageContext, slot: str, found: list[FoundSeal]) -> Finding:
+    """Is a seal near the form's printed 盖章 label? The page is read the way the fields stage
+    reads it (same reader, same options), so the OCR engine's cache serves both stages."""
     if not found:
         return ctx.finding(POSITION, Status.SKIPPED, slot, {"reason": "no_seal"})
     labels: list[str] = list(ctx.rules.param(POSITION, "labels").get(slot, []))
     max_mm = float(ctx.rules.param(POSITION, "max_distance_mm"))
     engine = _engine(ctx)
     seal_ev = [{"page": f.page.index, "bbox": list(f.seal.bbox)} for f in found]
-    # 1. Read around each seal: the label is usually right beside it (cheap, small crops).
-    for f in found:
-        window, origin = _window(f, max_mm)
-        hit = _find_label(engine.read(drop_red_ink(window)), labels, origin)
-        if hit is not None and _distance_mm(f, hit) <= max_mm:
+    misplaced: dict[str, Any] | None = None
+    for index in sorted({f.page.index for f in found}):
+        seals = [f for f in found if f.page.index == index]
+        page = seals[0].page
+        pt = read_page(page.image, engine, _read_options(ctx), eager=True)
+        centres = [_upright_point(f.seal.centre, page.image.shape, pt.rotation) for f in seals]
+        near = [i for i, ln in enumerate(pt.lines)
+                if min(_distance_mm(c, ln.box, page.px_per_mm()) for c in centres) <= max_mm]
+        hit = _find_label(pt.texts(), labels)
+        if hit is None:  # labels can be long lines, not read up front: read those near the seal
+            pt.ensure_read(near)
+            hit = _find_label(pt.texts(), labels)
+        if hit is None:  # still nothing: is the label anywhere on the page?
+            pt.read_all()
+            hit = _find_label(pt.texts(), labels)
+        if hit is None:
+            continue
+        label, box = hit
+        distances = [round(_distance_mm(c, box, page.px_per_mm()), 1) for c in centres]
+        if min(distances) <= max_mm:
             return ctx.finding(POSITION, Status.PASS, slot,
-                               {"label": labels[0], "label_box": list(hit), "seals": seal_ev})
-    # 2. Not beside any seal: is the label elsewhere on the page(s)? Then the seal is misplaced.
-    pages = {f.page.index: f.page for f in found}
-    for page in pages.values():
-        hit = _find_label(engine.read(drop_red_ink(page.image)), labels, (0, 0))
-        if hit is not None:
-            near = [f for f in found if f.page.index == page.index]
-            distances = [round(_distance_mm(f, hit), 1) for f in near]
-            if distances and min(distances) <= max_mm:  # found now at full-page scale
-                return ctx.finding(POSITION, Status.PASS, slot,
-                                   {"label": labels[0], "label_box": list(hit), "seals": seal_ev})
-            return ctx.finding(POSITION, Status.UNCERTAIN, slot,
-                               {"label": labels[0], "label_page": page.index, "label_box": list(hit),
-                                "seals": seal_ev, "distance_mm": distances})
+                               {"label": label, "label_page": index, "label_box": list(box), "seals": seal_ev,
+                                "distance_mm": distances})
+        misplaced = misplaced or {"label": label, "label_page": index, "label_box": list(box),
+                                  "seals": seal_ev, "distance_mm": distances}
+    if misplaced is not None:
+        return ctx.finding(POSITION, Status.UNCERTAIN, slot, misplaced)
     return ctx.finding(POSITION, Status.PASS, slot,
                        {"label": labels[0] if labels else "", "label_found": False, "seals": seal_ev})
 
 
-def _window(f: FoundSeal, margin_mm: float) -> tuple[np.ndarray, tuple[int, int]]:
-    """The seal with ``margin_mm`` beside it and less above and below: a 盖章 label sits on
-    the seal's lines; fewer lines of print make the OCR of the window cheaper."""
-    h, w = f.page.image.shape[:2]
-    mx = f.seal.radius + margin_mm * f.page.px_per_mm()
-    my = f.seal.radius + 0.4 * margin_mm * f.page.px_per_mm()
-    x0, y0 = max(0, int(f.seal.centre[0] - mx)), max(0, int(f.seal.centre[1] - my))
-    x1, y1 = min(w, int(f.seal.centre[0] + mx)), min(h, int(f.seal.centre[1] + my))
-    return f.page.image[y0:y1, x0:x1], (x0, y0)
+def _read_options(ctx: StageContext) -> ReadOptions:
+    """The page-reading options of the fields stage (doc.kind params): same reads, one cache."""
+    p = ctx.rules.rule("doc.kind").params
+    return ReadOptions(work_side=int(p.get("work_side", 1000)), short_ratio=float(p.get("short_ratio", 10.0)),
+                       label_score=float(p.get("label_score", 80.0)))
 
 
-def _find_label(boxes: list[Any], labels: list[str],
-                origin: tuple[int, int]) -> tuple[int, int, int, int] | None:
-    """The page box of the first text line that contains one of the labels."""
+def _upright_point(point: tuple[float, float], shape: tuple[int, ...], rotation: int) -> tuple[float, float]:
+    """Where a page point lands once the page is turned ``rotation`` degrees clockwise."""
+    h, w = shape[:2]
+    x, y = point
+    turns = {0: (x, y), 90: (h - 1 - y, x), 180: (w - 1 - x, h - 1 - y), 270: (y, w - 1 - x)}
+    return turns.get(rotation % 360, (x, y))
+
+
+def _find_label(boxes: list[TextBox], labels: list[str]) -> tuple[str, tuple[int, int, int, int]] | None:
+    """The first label found and the box of the text line that holds it."""
     for label in labels:
         want = normalise_name(label)
         for box in boxes:
             text = normalise_name(box.text)
             if want in text or (len(text) >= len(want) - 1 and name_score(want, text).score >= 85):
-                x0, y0, x1, y1 = box.box
-                return (x0 + origin[0], y0 + origin[1], x1 + origin[0], y1 + origin[1])
+                return label, box.box
     return None
 
 
-def _distance_mm(f: FoundSeal, box: tuple[int, int, int, int]) -> float:
-    """From the seal's centre to the nearest point of the label's box, in millimetres."""
-    cx, cy = f.seal.centre
+def _distance_mm(centre: tuple[float, float], box: tuple[int, int, int, int], px_per_mm: float) -> float:
+    """From a seal's centre to the nearest point of a text box, in millimetres."""
+    cx, cy = centre
     dx = max(box[0] - cx, 0.0, cx - box[2])
     dy = max(box[1] - cy, 0.0, cy - box[3])
-    return float(np.hypot(dx, dy) / f.page.px_per_mm())
+    return float(np.hypot(dx, dy) / px_per_mm)
 
 
 STAGE = Stage(name="seal", rule_ids=(PRESENT, ORG_NAME, POSITION), run=run)
