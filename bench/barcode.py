@@ -144,6 +144,7 @@ def run_bench(pages: list[tuple[str, str | None, np.ndarray, float]]) -> dict[st
         times, cpu, hits, wrong, missed = [], [], 0, 0, []
         positives = 0
         per_condition: dict[str, list[bool]] = {}
+        condition_ms: dict[str, list[float]] = {}
         for condition, expected, page, px_mm in pages:
             t0, c0 = time.perf_counter(), time.process_time()
             texts = reader(page, px_mm)
@@ -156,6 +157,7 @@ def run_bench(pages: list[tuple[str, str | None, np.ndarray, float]]) -> dict[st
                 hits += ok
                 key = condition if condition.startswith("100 dpi") else condition.split(", ", 1)[-1]
                 per_condition.setdefault(key, []).append(ok)
+                condition_ms.setdefault(key, []).append(times[-1])
                 if not ok:
                     missed.append(condition)
         by_kind: dict[str, list[float]] = {}
@@ -165,6 +167,7 @@ def run_bench(pages: list[tuple[str, str | None, np.ndarray, float]]) -> dict[st
                          "rate": hits / positives, "hits": hits, "positives": positives, "wrong": wrong,
                          "median_ms": statistics.median(times), "p95_ms": float(np.percentile(times, 95)),
                          "median_cpu_ms": statistics.median(cpu),
+                         "condition_ms": {k: statistics.median(v) for k, v in condition_ms.items()},
                          "per_condition": per_condition, "missed": missed}
     return results
 
@@ -206,13 +209,14 @@ def main() -> None:
         f"{name}: " + ", ".join(f"{k} {v:.1f}" for k, v in r["by_dpi_ms"].items())  # type: ignore[attr-defined]
         for name, r in results.items()))
     conditions = list(results["ours"]["per_condition"])  # type: ignore[call-overload]
-    print(f"\n{'condition':<22}" + "".join(f"{n:>14}" for n in results))
+    print(f"\n{'condition':<22}" + "".join(f"{n:>14}" for n in results) + f"{'ours median ms':>16}")
     for cond in conditions:
         cells = []
         for r in results.values():
             oks = r["per_condition"][cond]  # type: ignore[index]
             cells.append(f"{sum(oks)}/{len(oks)}")
-        print(f"{cond:<22}" + "".join(f"{c:>14}" for c in cells))
+        ms = results["ours"]["condition_ms"][cond]  # type: ignore[index]
+        print(f"{cond:<22}" + "".join(f"{c:>14}" for c in cells) + f"{ms:>16.1f}")
     if results["ours"]["missed"]:
         print("\nours missed:", ", ".join(results["ours"]["missed"]))  # type: ignore[arg-type]
     print("\nreal Code 128 photos (../shared/real-samples, order-number filter off):")

@@ -5,53 +5,46 @@ objects can be read, fuzzed and bounded on its own. Callers pass :class:`Limits`
 set); a file that cannot be decoded within them raises :class:`Unreadable`, never anything else
 the caller must know about (``MemoryError`` aside, which the bounds below exist to prevent).
 
-Bounds (N = ``max_pixels``, S = ``max_render_side``, R = ``max_render_pixels``, P = ``max_pages``):
+Bounds (defaults from the rule set; N = ``max_pixels`` 40 Mpx, B = ``max_decode_mb`` 128 MB,
+S = ``max_render_side`` 4000 px, R = ``max_render_pixels`` 12 Mpx, D = ``max_document_pixels``
+48 Mpx, P = ``max_pages`` 20). Measured figures: bench/results/fuzz.md.
 
 * Type: judged from the magic bytes at offset 0 only, by :func:`sniff`. A polyglot (say a JPEG
   whose comment holds a PDF) is whatever its first bytes say, and is only ever handed to the one
-  decoder its extension names (Pillow is told the single format it may use).
-* Images: width × height read from the header *before* any pixel is decoded; more than N is
-  unreadable (Pillow's own bomb guard is set to N too, its warning raised as an error). A JPEG
-  whose long side exceeds S is decoded at a reduced DCT scale (never at full size); other formats
-  are decoded once at full size and reduced to long side ≤ S. Memory peak ≈ N × 4 bytes (widest
-  source mode) + S² × 10 bytes; with the defaults (40 Mpx, 4000) about 320 MB at worst, ≤ 0.6 s.
-  Animated GIFs: the first frame only. Truncated JPEGs are errors (``LOAD_TRUNCATED_IMAGES``
-  stays False; the OpenCV fast path checks for the end-of-image marker itself).
-* PDFs: more than P pages (the page tree's count, read without loading any page) is unreadable
-  before anything is rendered. Each page is rendered at ``render_dpi``, lowered until its long
-  side is ≤ S pixels and its area ≤ R pixels (a 14400 pt page still renders to ≤ S px), and all
-  pages together ≤ D = ``max_document_pixels``: retained memory ≤ D × 3 bytes (144 MB).
-  MuPDF's work per page is *not* bounded by the file size (a 50 KB PDF of repeated drawing
-  operators costs 1.4 s, 5 MB of them minutes) and MuPDF holds the GIL, so rendering runs in a
-  forked child process limited to ``pdf_page_cpu_seconds`` of CPU per page (ITIMER_PROF), to
-  ``pdf_cpu_seconds`` for the whole file (RLIMIT_CPU), and
-  ``pdf_memory_mb`` more address space (RLIMIT_AS); a child that hits either → unreadable.
-  ``metadata["isolated"]`` says whether a child was used (no fork on the platform: in-process,
-  with the page and pixel bounds only).
+  decoder that type names (Pillow is told the single format it may use): named .jpg it is read as
+  the JPEG it starts as, named .pdf it fails upload.format (content JPEG ≠ name PDF).
+* Images: width × height and mode read from the header *before* any pixel is decoded; more than
+  N pixels, or more than B bytes to hold them in that mode at full size, is unreadable (Pillow's
+  own bomb guard is set to N too, its warning raised as an error). A JPEG whose long side exceeds
+  S is decoded at a reduced DCT scale (≤ S² pixels ever held); others are decoded once and
+  reduced by an integer factor to long side ≤ S, each full-size buffer freed as soon as its
+  successor exists. Peak memory above the process's own ≈ B + 50 MB; time ≈ 1 s at the caps on
+  this machine (PNG inflate is the slow part). Animated GIFs: the first frame only. Truncated
+  JPEGs are errors (``LOAD_TRUNCATED_IMAGES`` stays False; the OpenCV fast path takes only files
+  whose segments reach the end-of-image marker, Pillow judges the rest).
+* PDFs (``pipeline.decode_pdf``): more than P pages (the page tree's count, read without loading
+  any page) is unreadable before anything is rendered. Each page is rendered at ``render_dpi``,
+  lowered until its long side is ≤ S and its area ≤ R pixels (a 14400 pt page still renders
+  small), all pages together ≤ D: retained memory ≤ D × 3 bytes (144 MB). MuPDF's work per page
+  is *not* bounded by the file size, so rendering runs in a forked child limited to
+  ``pdf_page_cpu_seconds`` of CPU per page (ITIMER_PROF), ``pdf_cpu_seconds`` in all
+  (RLIMIT_CPU) and ``pdf_memory_mb`` more address space (RLIMIT_AS); a child stopped by any of
+  them means unreadable. ``metadata["isolated"]`` says whether a child was used.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import io
 import math
-import os
-import pickle
 import re
-import resource
-import select
-import signal
-import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
-from typing import Any, NoReturn
+from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
-import pymupdf
 from PIL import Image, ImageFile
 
 from pipeline.pages import Page, estimate_a4_dpi
@@ -73,6 +66,8 @@ TYPE_NAMES_ZH = {
     "jpeg2000": "JPEG 2000 图片", "rtf": "RTF 文档", "psd": "Photoshop 文件", "jpegxl": "JPEG XL 图片",
     "webp": "WebP 图片", "heic": "HEIC 图片", "text": "文本文件", "unknown": "无法识别的内容",
 }
+#: In entropy-coded JPEG data, 0xFF is a marker unless stuffed (FF 00) or a restart (FF D0–D7).
+_NEXT_MARKER = re.compile(rb"\xff(?![\x00\xd0-\xd7])")
 _PIL_FORMAT = {"jpeg": "JPEG", "png": "PNG", "gif": "GIF", "bmp": "BMP"}
 _META_MAX_CHARS = 200
 _PLAUSIBLE_DPI = (100.0, 2400.0)  # 72/96 are tool defaults, not measurements: treated as unknown
@@ -142,6 +137,8 @@ def sniff(head: bytes) -> str:
 def decode(data: bytes, content_type: str, limits: Limits) -> Decoded:
     """Decode ``data`` (already sniffed as ``content_type``) into pages, or raise Unreadable."""
     if content_type == "pdf":
+        from pipeline.decode_pdf import render_pdf  # it builds on this module's types
+
         return render_pdf(data, limits)
     if content_type in _PIL_FORMAT:
         return decode_image(data, content_type, limits)
@@ -183,9 +180,9 @@ def decode_image(data: bytes, content_type: str, limits: Limits) -> Decoded:
         metadata = _image_metadata(im, content_type)
         orientation = _orientation(im)
         declared = _declared_dpi(im)
-        if content_type == "jpeg" and mode in ("RGB", "L") and max(width, height) <= side:
-            bgr = _jpeg_fast(data)
-        else:
+        fast = content_type == "jpeg" and mode in ("RGB", "L") and max(width, height) <= side
+        bgr = _jpeg_fast(data) if fast else None
+        if bgr is None:
             bgr = _decode_with_pillow(im, content_type, side)
     bgr = _upright(bgr, orientation)
     scale = max(bgr.shape[:2]) / max(width, height)
@@ -211,16 +208,38 @@ def _check_header(width: int, height: int, mode: str, content_type: str, limits:
                          "图像尺寸过大", width=width, height=height, mode=mode, max_decode_mb=limits.max_decode_mb)
 
 
-def _jpeg_fast(data: bytes) -> np.ndarray:
-    """OpenCV decodes baseline RGB/greyscale JPEGs ~2× faster than Pillow; it only warns on a
-    truncated file, so the end-of-image marker must follow the last start-of-scan."""
-    if data.rfind(b"\xff\xd9") < data.rfind(b"\xff\xda"):
-        raise Unreadable("image file is truncated (no end-of-image marker after the last scan)",
-                         "文件不完整（被截断）")
+def _jpeg_fast(data: bytes) -> np.ndarray | None:
+    """OpenCV decodes baseline RGB/greyscale JPEGs ~2× faster than Pillow, but only warns on a
+    truncated file: so it gets only files whose marker walk reaches the end-of-image marker
+    (None otherwise: Pillow then judges the file, and raises on truncation)."""
+    if not _jpeg_complete(data):
+        return None
     bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
-    if bgr is None or bgr.size == 0:
-        raise Unreadable("OpenCV could not decode the JPEG data")
-    return bgr
+    return None if bgr is None or bgr.size == 0 else bgr
+
+
+def _jpeg_complete(data: bytes) -> bool:
+    """Walk the JPEG's segments from SOI to EOI, skipping entropy-coded data after each SOS.
+    What follows EOI is ignored (phones append motion-photo video there)."""
+    pos, end = 2, len(data)
+    while pos + 2 <= end:
+        if data[pos] != 0xFF:
+            return False
+        marker = data[pos + 1]
+        if marker == 0xD9:
+            return True
+        if marker == 0xFF or 0xD0 <= marker <= 0xD7 or marker == 0x01:
+            pos += 1 if marker == 0xFF else 2  # fill byte, or a marker without a length
+            continue
+        if pos + 4 > end:
+            return False
+        pos += 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
+        if marker == 0xDA:
+            found = _NEXT_MARKER.search(data, pos)
+            if found is None:
+                return False
+            pos = found.start()
+    return False
 
 
 def _decode_with_pillow(im: Image.Image, content_type: str, side: int) -> np.ndarray:
@@ -317,12 +336,12 @@ def _image_metadata(im: Image.Image, content_type: str) -> dict[str, str]:
         for tag, key in ((305, "software"), (11, "processing_software"), (271, "make"), (272, "model"),
                          (306, "datetime"), (0x0112, "exif_orientation")):
             if exif.get(tag) is not None:
-                meta[key] = _clean(exif.get(tag))
+                meta[key] = clean_text(exif.get(tag))
     except Exception:
         meta["exif_error"] = "unreadable EXIF block"
     for key in ("Software", "software", "Comment", "comment"):
         if key in im.info and isinstance(im.info[key], str | bytes):
-            meta.setdefault(key.lower(), _clean(im.info[key]))
+            meta.setdefault(key.lower(), clean_text(im.info[key]))
     xmp = im.info.get("xmp") or im.info.get("XML:com.adobe.xmp")
     if isinstance(xmp, str | bytes):
         tool = creator_tool(xmp if isinstance(xmp, bytes) else xmp.encode("utf-8", "replace"))
@@ -342,7 +361,7 @@ def creator_tool(xmp: bytes) -> str | None:
     found = re.search(rb"CreatorTool(?:\s*=\s*\"([^\"]{0,400})\"|>([^<]{0,400})<)", xmp[:1_000_000])
     if not found:
         return None
-    return _clean((found.group(1) or found.group(2)).decode("utf-8", "replace")) or None
+    return clean_text((found.group(1) or found.group(2)).decode("utf-8", "replace")) or None
 
 
 def _jpeg_quality(tables: Any) -> int | None:
@@ -358,214 +377,9 @@ def _jpeg_quality(tables: Any) -> int | None:
     return round(min(max(quality, 1.0), 100.0))
 
 
-def _clean(value: object) -> str:
+def clean_text(value: object) -> str:
     """Metadata as short printable text: hostile files put megabytes or control bytes there."""
     if isinstance(value, bytes):
         value = value[: _META_MAX_CHARS * 4].decode("utf-8", "replace")
     text = re.sub(r"[\x00-\x1f\x7f]+", " ", str(value)[: _META_MAX_CHARS * 4])
     return text.strip()[:_META_MAX_CHARS]
-
-
-# ---------------------------------------------------------------- PDFs
-
-
-def render_pdf(data: bytes, limits: Limits) -> Decoded:
-    """Pages of a PDF rendered within the limits, in a forked, resource-limited child.
-
-    A bare ``os.fork`` rather than multiprocessing: it works inside daemonic workers and never
-    re-imports the caller's ``__main__``. The child only runs MuPDF, NumPy and pickle; a child that
-    deadlocks on a lock another parent thread held at fork time is caught by the wall-clock
-    backstop (and reported unreadable) — the price of isolation, paid only by threaded callers.
-    """
-    if not _FORK_ISOLATION:
-        here = _render_pdf_here(data, limits)
-        return replace(here, metadata={**here.metadata, "isolated": "false"})
-    read_end, write_end = os.pipe()
-    with contextlib.suppress(OSError, AttributeError):  # fewer, larger writes for page pixels (Linux)
-        fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, 1 << 20)
-    pid = os.fork()
-    if pid == 0:  # the child: never returns
-        os.close(read_end)
-        _render_child(write_end, data, limits)
-    os.close(write_end)
-    payload, status = _collect(read_end, pid, wall_seconds=limits.pdf_cpu_seconds * 3 + 5)
-    try:
-        result = pickle.loads(payload) if payload else None
-    except Exception:  # a child killed mid-write leaves a partial pickle
-        result = None
-    if result is None or result[0] == "error":
-        cpu = os.WIFSIGNALED(status) and os.WTERMSIG(status) in (signal.SIGPROF, signal.SIGXCPU, signal.SIGKILL)
-        detail = result[1] if result else f"wait status {status}"
-        raise Unreadable(f"PDF renderer stopped ({detail})", "文件过于复杂，无法在限定时间和内存内打开",
-                         limit="cpu" if cpu else "memory-or-crash", page_cpu_seconds=limits.pdf_page_cpu_seconds)
-    if result[0] == "unreadable":
-        raise Unreadable(result[1], result[2], **result[3])
-    decoded: Decoded = result[1]
-    return replace(decoded, metadata={**decoded.metadata, "isolated": "true"})
-
-
-#: Render PDFs in a forked child (tests of the in-process path switch this off).
-_FORK_ISOLATION = hasattr(os, "fork")
-
-
-def _collect(read_end: int, pid: int, wall_seconds: float) -> tuple[bytes, int]:
-    """Read the child's whole answer, then reap it; kill it when the backstop expires."""
-    chunks: list[bytes] = []
-    deadline = time.monotonic() + wall_seconds
-    try:
-        while (left := deadline - time.monotonic()) > 0:
-            ready, _, _ = select.select([read_end], [], [], left)
-            if not ready:
-                break
-            chunk = os.read(read_end, 1 << 20)
-            if not chunk:
-                _, status = os.waitpid(pid, 0)
-                return b"".join(chunks), status
-            chunks.append(chunk)
-        os.kill(pid, signal.SIGKILL)
-        _, status = os.waitpid(pid, 0)
-        return b"", status
-    finally:
-        os.close(read_end)
-
-
-def _render_child(write_end: int, data: bytes, limits: Limits) -> NoReturn:
-    """In the child: bound CPU and address space, render, write the pickled result, exit."""
-    code = 0
-    try:
-        global _IN_CHILD
-        _IN_CHILD = True
-        signal.signal(signal.SIGPROF, signal.SIG_DFL)  # SIGPROF's default action ends the process
-        total = max(1, math.ceil(limits.pdf_cpu_seconds))
-        resource.setrlimit(resource.RLIMIT_CPU, (total, total + 1))
-        _page_cpu_budget(limits)  # opening the file counts as a page
-        extra = limits.pdf_memory_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (_address_space() + extra, resource.RLIM_INFINITY))
-        result: tuple[Any, ...]
-        try:
-            result = ("ok", _render_pdf_here(data, limits))
-        except Unreadable as exc:
-            result = ("unreadable", exc.reason, exc.reason_zh, exc.evidence)
-        except MemoryError:
-            result = ("unreadable", f"more than {limits.pdf_memory_mb} MB needed to render",
-                      "文件过于复杂，无法在限定内存内打开", {"limit": "memory"})
-        except BaseException as exc:  # our bug: the parent reports it, it must not run on here
-            result = ("error", f"{type(exc).__name__}: {exc}")
-        payload = memoryview(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
-        while payload:
-            payload = payload[os.write(write_end, payload):]
-    except BaseException:
-        code = 1
-    finally:
-        os._exit(code)
-
-
-def _page_cpu_budget(limits: Limits) -> None:
-    """In the child, before each page: a fresh ``pdf_page_cpu_seconds`` of CPU (ITIMER_PROF counts
-    user + system time, to the microsecond) before SIGPROF ends it; RLIMIT_CPU bounds the total."""
-    if _IN_CHILD:
-        signal.setitimer(signal.ITIMER_PROF, max(0.01, float(limits.pdf_page_cpu_seconds)))
-
-
-#: True in the forked renderer only: in-process rendering never arms CPU timers.
-_IN_CHILD = False
-
-
-def _address_space() -> int:
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmSize:"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
-@contextmanager
-def _mupdf_errors() -> Iterator[None]:
-    """MuPDF raises FileDataError, RuntimeError, ValueError… for broken files: all Unreadable."""
-    try:
-        yield
-    except (Unreadable, MemoryError):
-        raise
-    except Exception as exc:  # any MuPDF failure on applicant bytes means "broken file"
-        raise Unreadable(f"{type(exc).__name__}: {exc}", "文件已损坏") from None
-
-
-def _mupdf_warnings() -> list[str]:
-    text = pymupdf.TOOLS.mupdf_warnings(reset=True)
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return [_clean(line) for line in dict.fromkeys(lines)][:10]
-
-
-def _render_pdf_here(data: bytes, limits: Limits) -> Decoded:
-    pymupdf.TOOLS.mupdf_display_errors(False)  # their text goes into the evidence instead of stderr
-    pymupdf.TOOLS.mupdf_display_warnings(False)
-    pymupdf.TOOLS.reset_mupdf_warnings()
-    with _mupdf_errors():
-        doc = pymupdf.open(stream=data, filetype="pdf")
-    with doc, _mupdf_errors():
-        if doc.needs_pass:
-            raise Unreadable("encrypted: a password is needed to open it", "文件已加密（需要密码才能打开）",
-                             encrypted=True)
-        count = doc.page_count
-        if count < 1:
-            raise Unreadable("the PDF has no pages", "文件没有页面", pages=0, pages_rendered=0)
-        if count > limits.max_pages:
-            raise Unreadable(f"{count} pages, more than {limits.max_pages}",
-                             f"页数过多（{count} 页，最多 {limits.max_pages} 页）",
-                             pages=count, max_pages=limits.max_pages, pages_rendered=0)
-        repaired = bool(doc.is_repaired)
-        opened = _mupdf_warnings()
-        metadata = _pdf_metadata(doc)
-        pages = [doc.load_page(i) for i in range(count)]
-        dpis = render_dpis([(p.rect.width, p.rect.height) for p in pages], limits)
-        rendered = []
-        for index, (page, dpi) in enumerate(zip(pages, dpis, strict=True)):
-            _page_cpu_budget(limits)
-            zoom = dpi / 72.0
-            pix = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), colorspace=pymupdf.csRGB, alpha=False)
-            rgb = np.frombuffer(pix.samples_mv, np.uint8).reshape(pix.height, pix.width, 3)
-            rendered.append(Page(index, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), dpi, "pdf-render"))
-        during = _mupdf_warnings()
-    metadata.update(pages=str(count), render_dpi=",".join(f"{d:.0f}" for d in dpis))
-    if repaired and during:
-        raise Unreadable("broken or truncated PDF (MuPDF repaired it, and pages lost content): "
-                         + "; ".join(opened + during), "文件不完整或已损坏", repaired=True)
-    if repaired:
-        metadata["repaired"] = "true"
-        return Decoded(tuple(rendered), metadata, ("repaired: " + "; ".join(opened),))
-    return Decoded(tuple(rendered), metadata, tuple(opened + during))
-
-
-def render_dpis(sizes_pt: list[tuple[float, float]], limits: Limits) -> list[float]:
-    """The dpi of each page: ``render_dpi``, lowered so its long side is ≤ ``max_render_side``
-    pixels and its area ≤ ``max_render_pixels`` (huge page boxes render small, never big), and
-    all pages together ≤ ``max_document_pixels``."""
-    dpis = []
-    for width, height in sizes_pt:
-        if not (math.isfinite(width) and math.isfinite(height)) or min(width, height) < 1.0:
-            raise Unreadable(f"degenerate page box {width} x {height} pt", "页面尺寸无效")
-        w_in, h_in = width / 72.0, height / 72.0
-        dpis.append(min(limits.render_dpi, limits.max_render_side / max(w_in, h_in),
-                        math.sqrt(limits.max_render_pixels / (w_in * h_in))))
-    total = sum(w * h * (dpi / 72.0) ** 2 for (w, h), dpi in zip(sizes_pt, dpis, strict=True))
-    if total > limits.max_document_pixels:  # many big pages: all a little smaller, none left out
-        factor = math.sqrt(limits.max_document_pixels / total)
-        dpis = [dpi * factor for dpi in dpis]
-    return dpis
-
-
-def _pdf_metadata(doc: pymupdf.Document) -> dict[str, str]:
-    meta: dict[str, str] = {"format": "pdf"}
-    for key, name in (("producer", "producer"), ("creator", "creator"), ("format", "pdf_version"),
-                      ("creationDate", "creation_date"), ("modDate", "mod_date"), ("encryption", "encryption")):
-        value = (doc.metadata or {}).get(key)
-        if value:
-            meta[name] = _clean(value)
-    try:
-        tool = creator_tool(doc.get_xml_metadata().encode("utf-8", "replace"))
-    except Exception:  # broken XMP is not a broken document
-        tool = None
-    if tool:
-        meta["creator_tool"] = tool
-        meta.setdefault("creator", tool)
-    return meta

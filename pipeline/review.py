@@ -10,7 +10,7 @@ import logging
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pipeline import __version__
+from pipeline import __version__, pageviews
 from pipeline.casefolder import CaseFolder, load_case_folder
 from pipeline.decision import decide
 from pipeline.models import Finding, Report, Status
@@ -65,7 +65,7 @@ def review_case(
         reviewed_at=datetime.now(UTC),
         precheck_version=__version__,
         case_name=folder.name,
-        uploads={slot: u.summary() for slot, u in intake.uploads.items()},
+        uploads=pageviews.upload_summaries(intake.uploads, out_dir),
     )
 
 

@@ -2,12 +2,14 @@
 
 A seal is a ring of red ink of a known physical size (38–45 mm) with red content inside (a
 star, the organisation name along the arc). So the detector builds a colour mask relative to
-the page's own paper colour (scans and phone photos shift red toward orange or pink), fits
-circles to the outlines of red blobs with RANSAC (robust to a seal cut by the page edge or
-touching red text), and keeps a circle only when red ink runs along most of its rim *and*
-there is red content inside — a thin red pen circle, a red rectangle, a red title or red
-table lines fail one of these tests. Pages with no red seal are searched once more for a
-grey ring (a photocopied seal), which callers report as uncertain, never as a red seal.
+the paper colour around each pixel (scans and phone photos shift red toward orange or pink,
+and light a sheet unevenly), erases long straight red lines (tables), fits circles to the
+outlines of red blobs with RANSAC (robust to a seal cut by the page edge or touching red
+text; a Hough transform gives a second chance), and keeps a circle only when red ink runs
+along most of its rim, *round* (a square seal is not), *and* there is red content inside —
+a thin red pen circle, a red rectangle, a red title or red table lines fail one of these
+tests. Pages with no red seal are searched once more for a grey ring (a photocopied seal),
+which callers report as uncertain, never as a red seal. Geometry lives in ``sealgeom``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from typing import Any, Literal
 
 import cv2
 import numpy as np
+
+from pipeline.sealgeom import fit_circle_ransac, grey_rings, inner_fraction, polish, reduce, ring_profile
 
 MM_PER_INCH = 25.4
 SealColour = Literal["red", "grey"]
@@ -41,8 +45,9 @@ class SealParams:
     grey_min_ring_coverage: float = 0.62  # rim darker than inside and outside it, share of angles
     grey_min_diameter_mm: float = 34.0   # grey rings: only seal sizes (text makes chance rings)
     grey_max_diameter_mm: float = 48.0
-    line_min_mm: float = 20.0            # straight red runs this long are table lines, not seal
+    line_min_mm: float = 30.0            # straight red runs this long are table lines, not seal
     work_width_px: int = 1000
+    work_dpi: float = 100.0
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> SealParams:
@@ -137,8 +142,11 @@ def _prepare(image: np.ndarray, dpi: float, params: SealParams) -> _Work:
         image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
     w = image.shape[1]
     # An integer INTER_AREA step is ~20× faster than an arbitrary ratio and keeps thin faint
-    # strokes (averaged, not skipped); the working width lands within 0.67–1.5× the target.
-    k = max(1, round(w / params.work_width_px))
+    # strokes (averaged, not skipped). Work at ~work_dpi (a seal ring stays 4+ px wide), and
+    # never wider than 1.5 × work_width_px (a photo whose dpi is only an estimate).
+    k = max(1, int(dpi // params.work_dpi))
+    while w / k > 1.5 * params.work_width_px:
+        k += 1
     small = image if k == 1 else cv2.resize(image, None, fx=1 / k, fy=1 / k, interpolation=cv2.INTER_AREA)
     scale = small.shape[1] / w
     ycc = cv2.cvtColor(small, cv2.COLOR_BGR2YCrCb)
@@ -156,8 +164,12 @@ def _drop_lines(red: np.ndarray, px_per_mm: float, params: SealParams) -> np.nda
     straight); runs tilted by a few degrees still fit after a little thickening across them.
     """
     n = max(15, round(params.line_min_mm * px_per_mm))
+    rows = cv2.reduce(red, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S)
+    cols = cv2.reduce(red, 0, cv2.REDUCE_SUM, dtype=cv2.CV_32S)
+    if max(int(rows.max()), int(cols.max())) < 0.8 * n * 255:
+        return red  # no row or column holds that much red: no line to erase (most pages)
     lines = np.zeros_like(red)
-    for along, across in (((n, 1), (1, 5)), ((1, n), (5, 1))):
+    for along, across in (((n, 1), (1, 9)), ((1, n), (9, 1))):
         thick = cv2.dilate(red, cv2.getStructuringElement(cv2.MORPH_RECT, across))
         lines |= cv2.morphologyEx(thick, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, along))
     if not lines.any():
@@ -189,7 +201,7 @@ def _local_paper(ycc: np.ndarray, px_per_mm: float, params: SealParams) -> tuple
         bg = cv2.medianBlur(np.ascontiguousarray(small[..., plane]), k)
         lo, hi = np.percentile(bg, (2, 98))
         # Evenly lit paper (a flatbed scan): one value, and the subtraction stays cheap.
-        out.append(int(np.median(bg)) if hi - lo <= 3 else cv2.resize(bg, (w, h), interpolation=cv2.INTER_LINEAR))
+        out.append(int(np.median(bg)) if hi - lo <= 4 else cv2.resize(bg, (w, h), interpolation=cv2.INTER_LINEAR))
     return out[0], out[1]
 
 
@@ -255,7 +267,7 @@ def _red_seals(work: _Work, r_min: float, r_max: float, params: SealParams) -> l
                 break
             candidate = _judge(work, work.red, circle, "red", params)
             if candidate is None and _near_miss(work, circle, params):
-                candidate = _judge(work, work.red, _polish(work.red, circle), "red", params)
+                candidate = _judge(work, work.red, polish(work.red, circle), "red", params)
             if candidate is not None:
                 found.append(candidate)
             cx, cy, r = circle
@@ -271,64 +283,16 @@ def _red_hough(work: _Work, r_min: float, r_max: float, params: SealParams) -> l
     """Second chance for a seal whose outline merged with other red ink (a red table over it):
     circles voted by the red mask's edges, polished and judged like the others."""
     g = max(1, int(r_min // 12))
-    small = cv2.GaussianBlur(_reduce(work.red, g), (5, 5), 1.2)
+    small = cv2.GaussianBlur(reduce(work.red, g), (5, 5), 1.2)
     circles = cv2.HoughCircles(small, cv2.HOUGH_GRADIENT, dp=1, minDist=r_min / g, param1=100, param2=20,
                                minRadius=int(r_min / g), maxRadius=int(r_max / g) + 1)
     found = []
     for cx, cy, r in ([] if circles is None else circles[0][:3]):
         circle = (float(cx) * g, float(cy) * g, float(r) * g)
-        candidate = _judge(work, work.red, _polish(work.red, circle), "red", params)
+        candidate = _judge(work, work.red, polish(work.red, circle), "red", params)
         if candidate is not None:
             found.append(candidate)
     return found
-
-
-def fit_circle_ransac(points: np.ndarray, r_min: float, r_max: float, iterations: int = 200,
-                      seed: int = 0) -> tuple[float, float, float] | None:
-    """Circle (cx, cy, r) through most of ``points`` with r in range; robust to outliers."""
-    if len(points) < 12:
-        return None
-    rng = np.random.default_rng(seed)
-    sample = points if len(points) <= 600 else points[rng.choice(len(points), 600, replace=False)]
-    idx = rng.integers(0, len(sample), size=(iterations, 3))
-    a, b, c = sample[idx[:, 0]], sample[idx[:, 1]], sample[idx[:, 2]]
-    d = 2 * (a[:, 0] * (b[:, 1] - c[:, 1]) + b[:, 0] * (c[:, 1] - a[:, 1]) + c[:, 0] * (a[:, 1] - b[:, 1]))
-    ok = np.abs(d) > 1e-6
-    if not ok.any():
-        return None
-    a, b, c, d = a[ok], b[ok], c[ok], d[ok]
-    sa, sb, sc = (a ** 2).sum(1), (b ** 2).sum(1), (c ** 2).sum(1)
-    ux = (sa * (b[:, 1] - c[:, 1]) + sb * (c[:, 1] - a[:, 1]) + sc * (a[:, 1] - b[:, 1])) / d
-    uy = (sa * (c[:, 0] - b[:, 0]) + sb * (a[:, 0] - c[:, 0]) + sc * (b[:, 0] - a[:, 0])) / d
-    r = np.hypot(a[:, 0] - ux, a[:, 1] - uy)
-    good = (r >= r_min) & (r <= r_max)
-    if not good.any():
-        return None
-    ux, uy, r = ux[good], uy[good], r[good]
-    dist = np.hypot(sample[None, :, 0] - ux[:, None], sample[None, :, 1] - uy[:, None])
-    tol = np.maximum(1.5, 0.04 * r)[:, None]
-    votes = (np.abs(dist - r[:, None]) < tol).sum(1)
-    best = int(np.argmax(votes))
-    if votes[best] < 12:
-        return None
-    return _refine(points, float(ux[best]), float(uy[best]), float(r[best]), r_min, r_max)
-
-
-def _refine(points: np.ndarray, cx: float, cy: float, r: float,
-            r_min: float, r_max: float) -> tuple[float, float, float]:
-    """Least-squares (Kåsa) fit on the inliers of the RANSAC circle; keep it if sane."""
-    dist = np.hypot(points[:, 0] - cx, points[:, 1] - cy)
-    inl = points[np.abs(dist - r) < max(1.5, 0.05 * r)].astype(np.float64)
-    if len(inl) < 12:
-        return cx, cy, r
-    x, y = inl[:, 0], inl[:, 1]
-    m = np.column_stack([x, y, np.ones_like(x)])
-    sol, *_ = np.linalg.lstsq(m, x ** 2 + y ** 2, rcond=None)
-    nx, ny = sol[0] / 2, sol[1] / 2
-    nr = float(np.sqrt(max(sol[2] + nx ** 2 + ny ** 2, 0.0)))
-    if r_min <= nr <= r_max and np.hypot(nx - cx, ny - cy) < 0.1 * r:
-        return float(nx), float(ny), nr
-    return cx, cy, r
 
 
 def _near_miss(work: _Work, circle: tuple[float, float, float], params: SealParams) -> bool:
@@ -337,22 +301,6 @@ def _near_miss(work: _Work, circle: tuple[float, float, float], params: SealPara
     if not params.min_inner_red_fraction <= inner <= params.max_inner_red_fraction:
         return False
     return ring_profile(work.red, *circle)[0] >= 0.6 * params.min_ring_coverage
-
-
-def _polish(mask: np.ndarray, circle: tuple[float, float, float]) -> tuple[float, float, float]:
-    """Hill-climb a near-miss circle to the best rim coverage: a seal photographed at a slant
-    is a slight ellipse, and the outline's best circle may run inside its rim."""
-    best = circle
-    score = ring_profile(mask, *best, angles=60)[0]
-    step = max(1.0, 0.02 * circle[2])
-    for _ in range(25):
-        moves = [(best[0] + dx * step, best[1] + dy * step, best[2] + dr * step)
-                 for dx, dy, dr in ((1, 0, 0), (-1, 0, 0), (0, 1, 0), (0, -1, 0), (0, 0, 1), (0, 0, -1))]
-        top, move = max(((ring_profile(mask, *m, angles=60)[0], m) for m in moves), key=lambda t: t[0])
-        if top <= score:
-            break
-        best, score = move, top
-    return best
 
 
 def _judge(work: _Work, mask: np.ndarray, circle: tuple[float, float, float], colour: SealColour,
@@ -374,53 +322,6 @@ def _judge(work: _Work, mask: np.ndarray, circle: tuple[float, float, float], co
                          diameter_mm=2 * r / work.px_per_mm)
 
 
-def ring_profile(mask: np.ndarray, cx: float, cy: float, r: float,
-                 angles: int = 180) -> tuple[float, float, float]:
-    """(coverage, visible, roundness) of the rim of a circle on an ink mask.
-
-    Along each ray the outermost ink between 0.7 r and 1.25 r must sit within 0.9–1.08 r.
-    coverage: share of the visible rim angles where it does (a faint, broken ring is low);
-    roundness: share of the inked angles where it does — a circle is near 1, a square
-    (corners at 1.41× its inscribed radius) or a blob is not, however much ink it has.
-    """
-    h, w = mask.shape
-    theta = np.linspace(0, 2 * np.pi, angles, endpoint=False)
-    rho = np.linspace(0.7, 1.25, max(12, int(r * 0.55)))  # about one sample per pixel
-    xs = cx + np.outer(np.cos(theta), rho * r)
-    ys = cy + np.outer(np.sin(theta), rho * r)
-    rim_x, rim_y = cx + r * np.cos(theta), cy + r * np.sin(theta)
-    visible = (rim_x >= 0) & (rim_x < w) & (rim_y >= 0) & (rim_y < h)
-    if not visible.any():
-        return 0.0, 0.0, 0.0
-    xi, yi = np.rint(xs).astype(np.int32), np.rint(ys).astype(np.int32)
-    inside = (xi >= 0) & (xi < w) & (yi >= 0) & (yi < h)
-    ink = np.zeros(xs.shape, dtype=bool)
-    ink[inside] = mask[yi[inside], xi[inside]] > 0
-    has = ink.any(axis=1)
-    last = len(rho) - 1 - np.argmax(ink[:, ::-1], axis=1)
-    outer = rho[last]
-    hit = has & (outer >= 0.9) & (outer <= 1.08) & visible
-    inked = int((has & visible).sum())
-    roundness = float(hit.sum() / inked) if inked else 0.0
-    return float(hit.sum() / visible.sum()), float(visible.mean()), roundness
-
-
-def inner_fraction(mask: np.ndarray, cx: float, cy: float, r: float) -> float:
-    """Share of ink pixels in the visible disc of radius 0.8 r (inside the rim and its text)."""
-    h, w = mask.shape
-    ri = 0.8 * r
-    x0, x1 = max(0, int(cx - ri)), min(w, int(cx + ri) + 1)
-    y0, y1 = max(0, int(cy - ri)), min(h, int(cy + ri) + 1)
-    if x1 <= x0 or y1 <= y0:
-        return 0.0
-    yy, xx = np.ogrid[y0:y1, x0:x1]
-    disc = (xx - cx) ** 2 + (yy - cy) ** 2 <= ri * ri
-    area = int(disc.sum())
-    if area == 0:
-        return 0.0
-    return float((mask[y0:y1, x0:x1][disc] > 0).sum() / area)
-
-
 def _dedupe(found: list[SealCandidate]) -> list[SealCandidate]:
     """Drop a candidate whose centre lies within another, better one."""
     kept: list[SealCandidate] = []
@@ -434,82 +335,16 @@ def _dedupe(found: list[SealCandidate]) -> list[SealCandidate]:
 
 
 def _grey_seals(work: _Work, r_min: float, r_max: float, params: SealParams) -> list[SealCandidate]:
-    """Rings of dark, colourless ink (a photocopied seal); never reported as red.
-
-    Black text is everywhere on a page, so ink along a circle proves nothing: a ring must be
-    darker than the page just inside and just outside it, along most of its rim. Circles come
-    from a Hough transform on a strongly reduced page (its time grows fast with the radius),
-    then climb to the best-fitting ring on a finer one.
-    """
+    """Rings of dark, colourless ink (a photocopied seal); never reported as red."""
     grey = work.ycc[..., 0].copy()
     grey[work.red > 0] = work.paper[0]  # red ink is judged by the red path alone
-    r_lo = params.grey_min_diameter_mm / 2 * work.px_per_mm
-    r_hi = params.grey_max_diameter_mm / 2 * work.px_per_mm
-    g = max(1, int(r_min // 12))  # Hough over the whole seal size range, ring ~12+ px
-    f = max(1, int(r_lo // 40))   # climb and verify: ~40+ px
-    coarse = _reduce(grey, g)
-    circles = cv2.HoughCircles(cv2.GaussianBlur(coarse, (5, 5), 1.2), cv2.HOUGH_GRADIENT, dp=1, minDist=r_min / g,
-                               param1=80, param2=25, minRadius=int(r_min / g), maxRadius=int(r_max / g) + 1)
-    if circles is None:
-        return []
-    darkness = (255 - _reduce(grey, f)).astype(np.float32)
+    rings = grey_rings(grey, (r_min, r_max), (params.grey_min_diameter_mm / 2 * work.px_per_mm,
+                                              params.grey_max_diameter_mm / 2 * work.px_per_mm))
     found = []
-    for cx, cy, r in circles[0][:3]:
-        s = g / f
-        (cx, cy, r), coverage, visible = _climb(darkness, float(cx) * s, float(cy) * s, float(r) * s,
-                                                r_lo / f, r_hi / f)
+    for (cx, cy, r), coverage, visible in rings:
         if visible < params.min_visible_fraction or coverage < params.grey_min_ring_coverage:
             continue
-        cx, cy, r = cx * f, cy * f, r * f
         found.append(SealCandidate(centre=(cx, cy), radius=r, colour="grey", score=0.5 * coverage,
                                    ring_coverage=coverage, inner_red_fraction=inner_fraction(work.red, cx, cy, r),
                                    visible_fraction=visible, diameter_mm=2 * r / work.px_per_mm))
     return _dedupe(found)
-
-
-def _reduce(image: np.ndarray, k: int) -> np.ndarray:
-    return image if k == 1 else cv2.resize(image, None, fx=1 / k, fy=1 / k, interpolation=cv2.INTER_AREA)
-
-
-def _climb(darkness: np.ndarray, cx: float, cy: float, r: float, r_min: float,
-           r_max: float) -> tuple[tuple[float, float, float], float, float]:
-    """Search centre and radius for the ring with the best contrast: a coarse grid around the
-    Hough circle (its centre can be a few pixels off), then 1 px hill-climbing."""
-    r = min(max(r, r_min), r_max)
-    steps = np.array([-8, -4, 0, 4, 8], dtype=np.float64)
-    gx, gy, gr = np.meshgrid(cx + steps, cy + steps, np.clip(r + steps, r_min, r_max), indexing="ij")
-    grid = np.stack([gx.ravel(), gy.ravel(), gr.ravel()], axis=1)
-    cov, _ = ring_contrast(darkness, grid, angles=72)  # coarse look, then the full rim
-    best = grid[int(np.argmax(cov))]
-    cov, vis = ring_contrast(darkness, best[None, :])
-    score, visible = float(cov[0]), float(vis[0])
-    unit = np.array([(1, 0, 0), (-1, 0, 0), (0, 1, 0), (0, -1, 0), (0, 0, 1), (0, 0, -1)], dtype=np.float64)
-    for _ in range(20):
-        moves = best + unit
-        moves[:, 2] = np.clip(moves[:, 2], r_min, r_max)
-        cov, vis = ring_contrast(darkness, moves)
-        i = int(np.argmax(cov))
-        if cov[i] <= score:
-            break
-        best, score, visible = moves[i], float(cov[i]), float(vis[i])
-    return (float(best[0]), float(best[1]), float(best[2])), score, visible
-
-
-def ring_contrast(darkness: np.ndarray, circles: np.ndarray, angles: int = 180,
-                  margin: float = 6.0) -> tuple[np.ndarray, np.ndarray]:
-    """(coverage, visible) per circle (rows cx, cy, r): the share of visible rim angles where the
-    rim is darker than the page at both 0.85 r and 1.15 r by ``margin`` grey levels."""
-    h, w = darkness.shape
-    theta = np.linspace(0, 2 * np.pi, angles, endpoint=False)
-    cx, cy, r = (circles[:, k, None, None] for k in range(3))
-    # radii per circle: five across the rim, then 0.85 r, 1.15 r
-    rr = np.concatenate([r + np.array([-1.5, -0.75, 0.0, 0.75, 1.5]), 0.85 * r, 1.15 * r], axis=2)
-    x = np.rint(cx + rr * np.cos(theta)[None, :, None]).astype(np.int32)
-    y = np.rint(cy + rr * np.sin(theta)[None, :, None]).astype(np.int32)
-    ok = (x >= 0) & (x < w) & (y >= 0) & (y < h)
-    v = np.where(ok, darkness[np.clip(y, 0, h - 1), np.clip(x, 0, w - 1)], 0.0)
-    rim = v[..., :5].max(axis=2)
-    visible = ok[..., 2]
-    hit = (rim > np.maximum(v[..., 5], v[..., 6]) + margin) & visible
-    n_vis = visible.sum(axis=1)
-    return hit.sum(axis=1) / np.maximum(n_vis, 1), n_vis / angles

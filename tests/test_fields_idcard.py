@@ -98,3 +98,15 @@ def test_real_card_samples_are_read_and_judged_as_their_ground_truth_says(real_s
         assert shows.status is Status.PASS
     else:  # a wrong check digit is caught: never a pass, never a fail
         assert shows.status is Status.UNCERTAIN and number["check_digit_valid"] is False
+
+
+def test_the_engine_chosen_by_option_does_the_reading() -> None:
+    from pipeline.stages.base import ReviewOptions, StageContext
+
+    base = fields_context({"handler_id": [id_card(HANDLER["name"], HANDLER["id_number"])]})
+    ctx = StageContext(case=base.case, rules=base.rules, uploads=base.uploads,
+                       options=ReviewOptions(ocr_engine="tesseract"))
+    f = by_rule(fields.run(ctx))[("ocr.handler", "handler_id")]
+    assert f.evidence["engine"] == "tesseract"
+    (name,) = [x for x in f.evidence["fields"] if x["field"] == "handler.name"]
+    assert name["status"] == "pass" and name["read"] == HANDLER["name"]

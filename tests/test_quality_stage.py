@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from pipeline.models import Finding, Status
-from pipeline.pages import Upload
+from pipeline.pages import Page, Upload
 from pipeline.stages import quality
 from tests.test_barcode_synth import stage_context, synth_page, upload_of
 
@@ -131,3 +131,13 @@ def test_no_real_scan_or_photo_that_a_person_can_read_fails_scan_quality(tmp_pat
     # some small (a 282-px-wide card may be left to a person, never failed)
     image = np.asarray(cv2.imread(str(SAMPLES / name)))
     assert _quality(tmp_path, [image], slot="org_license").status is not Status.FAIL
+
+
+def test_an_a4_scan_is_judged_by_its_pixels_not_by_a_72_dpi_claim_in_its_metadata(tmp_path: Path) -> None:
+    # Given a 200-dpi A4 scan whose file claims 72 dpi (as phones and some scanners write)
+    page = Page(0, synth_page(dpi=200), 72.0, "metadata")
+    upload = Upload("seal_form", tmp_path / "seal_form.jpg", 1, "0" * 64, "jpg", "jpeg", (page,))
+    # Then its resolution is what its pixels say about an A4 sheet, and it passes
+    finding = _findings(tmp_path, upload)[("scan.quality", "seal_form")]
+    assert finding.status is Status.PASS
+    assert finding.evidence["pages"][0]["dpi"] == 200

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pymupdf
 import pytest
 from PIL import Image
 
-from pipeline.decode import Limits, decode, render_dpis, sniff
+from pipeline.decode import Limits, decode, sniff
+from pipeline.decode_pdf import render_dpis
 from pipeline.pages import estimate_a4_dpi
 from tests.uploadfiles import bmp, encode, gif_animated, page_image, pdf
 
@@ -152,3 +154,15 @@ def test_a_pillow_image_round_trip_of_each_format_is_sniffed_as_itself() -> None
         buf = io.BytesIO()
         Image.new("RGB", (8, 8)).save(buf, fmt)
         assert sniff(buf.getvalue()) == expected
+
+
+def test_every_real_sample_image_decodes_cleanly_at_its_own_size(real_samples: Path) -> None:
+    # Given the third-party photos and scans in ../shared/real-samples (JPEG and PNG, RGB/RGBA/P/L)
+    images = sorted(p for p in real_samples.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    assert len(images) >= 10
+    for path in images:
+        data = path.read_bytes()
+        decoded = decode(data, sniff(data), LIMITS)
+        with Image.open(path) as im:
+            width, height = im.size
+        assert decoded.warnings == () and decoded.pages[0].image.shape[:2] == (height, width), path.name

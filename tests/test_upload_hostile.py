@@ -246,3 +246,10 @@ def test_the_whole_hostile_set_is_judged_within_the_memory_bound(tmp_path: Path,
     assert out["at-cap-png"] == [] and out["huge-page-pdf"] == [] and out["over-cap-png"] == ["upload.unreadable"]
     assert out["self_mb"] < PEAK_INCREMENT_BOUND_MB, out
     assert out["renderer_mb"] < RENDERER_BOUND_MB, out
+
+
+def test_a_phone_photo_with_a_video_appended_after_its_end_marker_is_readable(tmp_path: Path, rules: RuleSet) -> None:
+    # Given a JPEG followed by bytes that hold JPEG-like markers (as motion photos append an MP4)
+    data = jpeg(300, 424) + b"\x00\x00\x00\x18ftypmp42" + b"\xff\xda\x00\x08" + bytes(5000)
+    finding = judge(tmp_path, rules, "employee_id.jpg", data)["upload.unreadable"]
+    assert finding.status is Status.PASS

@@ -64,7 +64,7 @@ class DocRead:
         self.values[key] = found
         return found
 
-    near_enough: float = 0.08  # page fractions (|dx| + |dy|) from the template's label position
+    near_enough: float = 0.12  # page fractions (|dx| + |dy|) from the template's label position
 
     def _nearest(self, labels: list[str], page: int | None, near: tuple[float, float]) -> float:
         best = float("inf")
@@ -78,7 +78,7 @@ class DocRead:
         return best
 
     def _search_near(self, labels: list[str], page: int | None, near: tuple[float, float],
-                     stop_labels: tuple[str, ...], below: bool, chunk: int = 4, rounds: int = 5) -> Value | None:
+                     stop_labels: tuple[str, ...], below: bool, chunk: int = 4, rounds: int = 3) -> Value | None:
         """Read unread lines nearest to where the template prints the label, a few at a time.
 
         Position only orders the reading; the label must still be read to count.
@@ -178,8 +178,9 @@ def read_upload(pages: list[np.ndarray], engine: OcrEngine, options: ReadOptions
     lines up front (licences); "lazy" only titles, then what the fields ask for (forms).
     """
     texts = []
-    for img in pages:
+    for index, img in enumerate(pages):
         pt = read_page(img, engine, options, eager=mode != "lazy")
+        pt.index = index
         if mode == "all":
             pt.read_all()
         texts.append(pt)

@@ -57,6 +57,7 @@ class Value:
     confidence: float
     label: str
     how: str  # "same-line", "right", "below", "reread", "second-opinion"
+    page: PageText | None = field(default=None, repr=False, compare=False)  # where it was read
 
     def evidence(self) -> dict[str, object]:
         return {"read": self.text, "box": list(self.box), "confidence": round(self.confidence, 3),
@@ -70,6 +71,7 @@ class PageText:
     lines: list[Line]
     engine: OcrEngine
     options: ReadOptions = field(default_factory=ReadOptions)
+    index: int = 0  # page of the upload (pages of a form's _extra slot follow the slot's own)
 
     # ---------------------------------------------------------------- reading lines
     def ensure_read(self, indices: list[int]) -> None:
@@ -136,20 +138,20 @@ class PageText:
             x0, y0, x1, y1 = ln.box
             frac = label_end / max(1, len(ln.norm))
             vbox = (int(x0 + (x1 - x0) * frac), y0, x1, y1)
-            return Value(rest, vbox, ln.confidence, label, "same-line")
+            return Value(rest, vbox, ln.confidence, label, "same-line", self)
         right = self._neighbour(label_line, "right")
         if right is not None:
             self.ensure_read([right])
             if self.lines[right].text and not self._is_label(self.lines[right].norm, stop_labels):
                 r = self.lines[right]
-                return Value(r.norm, r.box, r.confidence, label, "right")
+                return Value(r.norm, r.box, r.confidence, label, "right", self)
         if below:
             down = self._neighbour(label_line, "below")
             if down is not None:
                 self.ensure_read([down])
                 d = self.lines[down]
                 if d.text and not self._is_label(d.norm, stop_labels):
-                    return Value(d.norm, d.box, d.confidence, label, "below")
+                    return Value(d.norm, d.box, d.confidence, label, "below", self)
         return None
 
     @staticmethod
@@ -182,13 +184,21 @@ class PageText:
                 best, best_d = j, d
         return best
 
-    def reread(self, value: Value, engine: OcrEngine | None = None, how: str = "reread") -> Value | None:
-        """Read a value's box again at full resolution, red ink dropped (by ``engine``)."""
+    def reread(self, value: Value, engine: OcrEngine | None = None, how: str = "reread",
+               stretch: float = 1.6) -> Value | None:
+        """Read a value's box again at full resolution, red ink dropped (by ``engine``).
+
+        The crop is stretched sideways: a recogniser that merges repeated narrow characters
+        (CTC reads 300486 as 30486 when the zeros are few pixels wide) then sees them apart.
+        """
         eng = engine or self.engine
-        tb = eng.read_line(self.crop(value.box, pad=0.25))
+        crop = self.crop(value.box, pad=0.25)
+        if stretch != 1.0 and crop.size:
+            crop = cv2.resize(crop, None, fx=stretch, fy=1.0, interpolation=cv2.INTER_CUBIC)
+        tb = eng.read_line(crop)
         if tb is None or not tb.text.strip():
             return None
-        return Value(normalise(tb.text), value.box, tb.confidence, value.label, how)
+        return Value(normalise(tb.text), value.box, tb.confidence, value.label, how, self)
 
 
 def read_page(image: np.ndarray, engine: OcrEngine, options: ReadOptions | None = None,
@@ -196,8 +206,8 @@ def read_page(image: np.ndarray, engine: OcrEngine, options: ReadOptions | None 
     """Detect lines, turn the page upright, read title lines (and short lines when ``eager``)."""
     opts = options or ReadOptions()
     page, rotation, boxes = _upright(image, engine, opts.work_side, orient)
-    if boxes is None:  # the engine cannot detect alone: read the whole page once
-        scale = _scale(page, opts.work_side)
+    if boxes is None:  # the engine cannot detect alone (Tesseract): read the whole page once, full size
+        scale = 1.0
         small = cv2.resize(page, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else page
         lines = [Line(_up(b.box, scale), b.text, b.confidence, True) for b in engine.read(small)]
         return PageText(page, rotation, lines, engine, opts)
@@ -211,7 +221,7 @@ def read_page(image: np.ndarray, engine: OcrEngine, options: ReadOptions | None 
 
 def _title_lines(lines: list[Line], page_h: int, band: float) -> list[int]:
     top = [(ln.box[3] - ln.box[1], i) for i, ln in enumerate(lines)
-           if ln.box[1] < page_h * band and _ratio(ln.box) <= 25]
+           if ln.box[1] < page_h * band and _ratio(ln.box) <= 12]
     return [i for _, i in sorted(top, reverse=True)[:4]]
 
 

@@ -105,7 +105,22 @@ class _Review:
         v = self._judge(slot, doc, key, entered, value, th)
         if v.status is Status.UNCERTAIN and value is not None:
             v = self._second_look(slot, doc, key, entered, v, th)
+        elif v.status is Status.FAIL and value is not None and value.page is not None:
+            v = self._confirm(slot, doc, key, entered, v, th)
         return v
+
+    def _confirm(self, slot: str, doc: DocRead, key: str, entered: str, first: Verdict, th: Thresholds) -> Verdict:
+        """A fail needs a second read of the value's box that fails too (its read is the better one)."""
+        assert first.value is not None and first.value.page is not None
+        again = first.value.page.reread(first.value)
+        if again is None:
+            return first
+        v = self._judge(slot, doc, key, entered, again, th)
+        if v.status is Status.FAIL:
+            return v
+        first.status = Status.UNCERTAIN
+        first.notes["reread"] = {"read": again.text, "status": v.status.value}
+        return first
 
     def _judge(self, slot: str, doc: DocRead, key: str, entered: str, value: Any, th: Thresholds) -> Verdict:
         suffix = key.rsplit(".", 1)[-1]
@@ -136,7 +151,9 @@ class _Review:
     def _second_look(self, slot: str, doc: DocRead, key: str, entered: str, first: Verdict, th: Thresholds) -> Verdict:
         """Read the value's box again at full resolution, then with the second engine (pass only)."""
         assert first.value is not None
-        page = next((p for p in doc.pages if _inside(first.value.box, p.image.shape)), doc.pages[0])
+        page = first.value.page
+        if page is None:
+            return first
         again = page.reread(first.value)
         if again is not None:
             v = self._judge(slot, doc, key, entered, again, th)
@@ -144,17 +161,13 @@ class _Review:
                 return v
         second = self.engine.second
         if second is not None:
-            other = page.reread(first.value, second, "second-opinion")
+            other = page.reread(first.value, second, "second-opinion", stretch=1.0)
             if other is not None:
                 v = self._judge(slot, doc, key, entered, other, th)
                 if v.status is Status.PASS:
                     return v
                 first.notes["second_opinion"] = {"engine": second.name, "read": other.text}
         return first
-
-
-def _inside(box: tuple[int, int, int, int], shape: tuple[int, ...]) -> bool:
-    return box[2] <= shape[1] and box[3] <= shape[0]
 
 
 def _thresholds(ctx: StageContext, rule_id: str) -> Thresholds:

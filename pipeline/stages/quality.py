@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 
 from pipeline.models import Finding, Status
-from pipeline.pages import Page, Upload
+from pipeline.pages import MM_PER_INCH, Page, Upload, estimate_a4_dpi
 from pipeline.stages.base import Stage, StageContext, guarded
 
 QUALITY = "scan.quality"
@@ -61,14 +61,21 @@ class PageQuality:
 def measure(page: Page, p: dict[str, float]) -> PageQuality:
     """Judge one page against the rule params ``p`` of scan.quality."""
     grey = page.image if page.image.ndim == 2 else cv2.cvtColor(page.image, cv2.COLOR_BGR2GRAY)
-    f = min(1.0, p["work_px_per_mm"] / page.px_per_mm())
+    aspect = max(page.width, page.height) / max(1, min(page.width, page.height))
+    a4_shaped = abs(aspect / np.sqrt(2) - 1) <= p["a4_aspect_tolerance"]
+    dpi = page.dpi
+    if a4_shaped and page.dpi_source != "pdf-render":
+        # an A4-shaped image is an A4 page: its pixels tell its resolution, whatever the file
+        # claims (phones and some scanners write 72 dpi into every file)
+        dpi = estimate_a4_dpi(page.width, page.height)
+    f = min(1.0, p["work_px_per_mm"] * MM_PER_INCH / dpi)
     if f < 1.0:
         grey = cv2.resize(grey, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
     ink_level, paper = (float(v) for v in np.percentile(grey[::2, ::2], [0.5, 95]))
     contrast = paper - ink_level
     metrics: dict[str, float | str] = {
-        "paper": round(paper), "contrast": round(contrast), "dpi": round(page.dpi),
-        "dpi_source": page.dpi_source,
+        "paper": round(paper), "contrast": round(contrast), "dpi": round(dpi),
+        "dpi_source": page.dpi_source if dpi == page.dpi else "estimated-a4",
     }
     verdicts: list[tuple[Status, str]] = []
     if contrast < p["blank_contrast"]:
@@ -95,12 +102,10 @@ def measure(page: Page, p: dict[str, float]) -> PageQuality:
 
     text_px = _text_height_px(grey, paper, contrast) / f
     metrics["text_height_px"] = round(text_px, 1)
-    if page.dpi < p["min_dpi"] and text_px < p["legible_text_px"]:
-        # the A4 estimate is trusted to fail only an A4-shaped image (a whole page, maybe with a
-        # card on it); a card photo fails only when its characters are too small to read
-        aspect = max(page.width, page.height) / max(1, min(page.width, page.height))
-        a4_shaped = abs(aspect / np.sqrt(2) - 1) <= p["a4_aspect_tolerance"]
-        low = (a4_shaped and page.dpi < p["fail_dpi"]) or 0 < text_px < p["fail_text_px"]
+    if dpi < p["min_dpi"] and text_px < p["legible_text_px"]:
+        # the dpi is trusted to fail only an A4-shaped image (a whole page, maybe with a card on
+        # it); a card photo fails only when its characters are too small to read
+        low = (a4_shaped and dpi < p["fail_dpi"]) or 0 < text_px < p["fail_text_px"]
         verdicts.append((Status.FAIL if low else Status.UNCERTAIN, "low_resolution"))
     if not verdicts:
         return PageQuality(page.index, Status.PASS, (), metrics)

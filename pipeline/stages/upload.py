@@ -11,6 +11,12 @@ is *blocked*: later stages report ``skipped`` for it. A file that decoded but wh
 complained (a PDF MuPDF had to repair, a warning while rendering) gets ``upload.unreadable``
 ``uncertain`` and stays available to later stages.
 
+Truncated PDFs: MuPDF silently repairs a PDF whose xref or trailer is gone. If its pages then
+render without a further complaint, nothing visible may be lost, yet nobody can be sure: that is
+``uncertain`` (a clerk looks). If rendering complains too (missing objects, cut streams), content
+is lost: ``fail``. A PDF that needs a password to open is ``fail``; one encrypted only against
+editing opens normally and passes.
+
 Bounds: never more than ``max_bytes`` of a file are read (a too-large file is not hashed either:
 that would mean reading it all); the type is judged from the magic bytes, never from the name
 alone; decoding runs within :class:`pipeline.decode.Limits`, whose module docstring states the
@@ -40,6 +46,8 @@ _SNIFF_BYTES = 4096
 
 @dataclass(frozen=True)
 class Intake:
+    """The upload findings, the decoded uploads later stages get, and the slots they must skip."""
+
     findings: list[Finding]
     uploads: dict[str, Upload]
     blocked_slots: frozenset[str]
@@ -135,7 +143,7 @@ def _judge(v: _Verdicts, path: Path | None, rules: RuleSet, limits: Limits) -> U
         return None
     v.add("upload.empty", Status.PASS, evidence)
 
-    extension = path.suffix.lower().lstrip(".") if "." in path.name else ""
+    extension = path.suffix.lower().lstrip(".")
     detected = sniff(data[:_SNIFF_BYTES])
     evidence["detected_type"] = detected
     if size >= max_bytes:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from functools import cache
 
+import cv2
 import numpy as np
 import pytesseract
 from PIL import Image
@@ -103,6 +104,9 @@ def read_line(image: np.ndarray) -> Line | None:
     """One line of text in a crop (psm 7); None when nothing is read."""
     if image.size == 0 or min(image.shape[:2]) < 4:
         return None
+    h = image.shape[0]
+    if h < 64:  # Tesseract reads best with glyphs some 30-40 px tall
+        image = cv2.resize(image, None, fx=64 / h, fy=64 / h, interpolation=cv2.INTER_CUBIC)
     lines = _lines(_data(image, psm=7))
     if not lines:
         return None
