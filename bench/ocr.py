@@ -63,7 +63,8 @@ def clear_ocr_cache() -> None:
 
 
 def _is_clean(case: Path) -> bool:
-    return "_pdf_" in case.name or not any(s in case.name for s in ("jpg", "png", "faint", "rotated", "150"))
+    """Clean: the forms are the PDFs as printed; degraded: scanned JPEG/PNG pages (noise, skew, faint)."""
+    return any(p.suffix == ".pdf" for p in (case / "uploads").glob("application_form.*"))
 
 
 def run_fields(case: Path, engine: str) -> tuple[list[Any], dict[str, Any], float]:

@@ -378,8 +378,9 @@ def _jpeg_quality(tables: Any) -> int | None:
 
 
 def clean_text(value: object) -> str:
-    """Metadata as short printable text: hostile files put megabytes or control bytes there."""
+    """Metadata as short printable UTF-8 text: hostile files put megabytes, control bytes or lone
+    surrogates (which would crash the report's encoder) there."""
     if isinstance(value, bytes):
         value = value[: _META_MAX_CHARS * 4].decode("utf-8", "replace")
-    text = re.sub(r"[\x00-\x1f\x7f]+", " ", str(value)[: _META_MAX_CHARS * 4])
-    return text.strip()[:_META_MAX_CHARS]
+    text = str(value)[: _META_MAX_CHARS * 4].encode("utf-8", "replace").decode("utf-8")
+    return re.sub(r"[\x00-\x1f\x7f]+", " ", text).strip()[:_META_MAX_CHARS]

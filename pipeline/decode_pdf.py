@@ -3,21 +3,20 @@
 Why a child: MuPDF's work per page is not bounded by the file's size (a 150 KB PDF of repeated
 drawing operators costs 4 s of CPU, 5 MB of them minutes) and MuPDF holds the GIL, so no thread
 can stop it. The bounds are stated in ``pipeline.decode``'s docstring; the parent only waits,
-reads the pickled pages from a pipe and reaps the child.
+reads the answer from a pipe and the pixels from shared memory, and reaps the child.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
+import json
 import math
+import mmap
 import os
-import pickle
 import resource
 import select
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any, NoReturn
@@ -34,25 +33,34 @@ def render_pdf(data: bytes, limits: Limits) -> Decoded:
     """Pages of a PDF rendered within the limits, in a forked, resource-limited child.
 
     A bare ``os.fork`` rather than multiprocessing: it works inside daemonic workers and never
-    re-imports the caller's ``__main__``. The child only runs MuPDF, NumPy and pickle; a child that
+    re-imports the caller's ``__main__``. The child only runs MuPDF, NumPy and json; a child that
     deadlocks on a lock another parent thread held at fork time is caught by the wall-clock
     backstop (and reported unreadable) — the price of isolation, paid only by threaded callers.
     """
     if not _FORK_ISOLATION:
         here = _render_pdf_here(data, limits)
         return replace(here, metadata={**here.metadata, "isolated": "false"})
+    # Pixels come back through shared memory (pages cost no pickling, no pipe copies); the pipe
+    # carries only the small answer. Untouched pages of the mapping cost no memory.
+    canvas = mmap.mmap(-1, _canvas_bytes(limits))
     read_end, write_end = os.pipe()
-    with contextlib.suppress(OSError, AttributeError):  # fewer, larger writes for page pixels (Linux)
-        fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, 1 << 20)
     pid = os.fork()
     if pid == 0:  # the child: never returns
         os.close(read_end)
-        _render_child(write_end, data, limits)
+        _render_child(write_end, data, limits, canvas)
     os.close(write_end)
-    payload, status = _collect(read_end, pid, wall_seconds=limits.pdf_cpu_seconds * 3 + 5)
     try:
-        result = pickle.loads(payload) if payload else None
-    except Exception:  # a child killed mid-write leaves a partial pickle
+        payload, status = _collect(read_end, pid, wall_seconds=limits.pdf_cpu_seconds * 3 + 5)
+        return _answer(payload, status, limits, canvas)
+    finally:
+        canvas.close()
+
+
+def _answer(payload: bytes, status: int, limits: Limits, canvas: mmap.mmap) -> Decoded:
+    """The child's answer as Decoded (pages copied out of the shared canvas), or Unreadable."""
+    try:  # JSON, not pickle: even a child subverted by a hostile file cannot run code here
+        result = json.loads(payload) if payload else None
+    except ValueError:  # a child killed mid-write leaves a partial answer
         result = None
     if result is not None and result[0] == "error":  # our bug, not the file's: the stage says uncertain
         raise RuntimeError(f"PDF renderer failed: {result[1]}")
@@ -64,8 +72,34 @@ def render_pdf(data: bytes, limits: Limits) -> Decoded:
                          limit=limit, page_cpu_seconds=limits.pdf_page_cpu_seconds)
     if result[0] == "unreadable":
         raise Unreadable(result[1], result[2], **result[3])
-    decoded: Decoded = result[1]
-    return replace(decoded, metadata={**decoded.metadata, "isolated": "true"})
+    _, metadata, warnings, placed = result
+    pages = tuple(Page(index, np.ndarray((height, width, 3), np.uint8, canvas, offset).copy(), dpi, "pdf-render")
+                  for index, dpi, offset, height, width in placed)
+    return Decoded(pages, {**metadata, "isolated": "true"}, tuple(warnings))
+
+
+def _canvas_bytes(limits: Limits) -> int:
+    """Room for every page render_dpis allows, plus a row and a column of rounding per page."""
+    per_page_rounding = (2 * limits.max_render_side + 1) * 3
+    return limits.max_document_pixels * 3 + limits.max_pages * per_page_rounding + 4096
+
+
+class _Canvas:
+    """Hands out consecutive BGR page arrays inside the shared mapping (in the child)."""
+
+    def __init__(self, canvas: mmap.mmap) -> None:
+        self.canvas = canvas
+        self.offset = 0
+        self.placed: list[tuple[int, float, int, int, int]] = []
+
+    def __call__(self, index: int, dpi: float, height: int, width: int) -> np.ndarray:
+        size = height * width * 3
+        if self.offset + size > len(self.canvas):
+            raise Unreadable("rendered pages exceed the document pixel budget", "页面尺寸无效")
+        array = np.ndarray((height, width, 3), np.uint8, self.canvas, self.offset)
+        self.placed.append((index, dpi, self.offset, height, width))
+        self.offset += size
+        return array
 
 
 #: Render PDFs in a forked child; without fork (not Linux/macOS) in-process, page and pixel caps only.
@@ -94,8 +128,8 @@ def _collect(read_end: int, pid: int, wall_seconds: float) -> tuple[bytes, int]:
         os.close(read_end)
 
 
-def _render_child(write_end: int, data: bytes, limits: Limits) -> NoReturn:
-    """In the child: bound CPU and address space, render, write the pickled result, exit."""
+def _render_child(write_end: int, data: bytes, limits: Limits, canvas: mmap.mmap) -> NoReturn:
+    """In the child: bound CPU and address space, render into the canvas, write the answer, exit."""
     code = 0
     try:
         global _IN_CHILD
@@ -108,7 +142,9 @@ def _render_child(write_end: int, data: bytes, limits: Limits) -> NoReturn:
         resource.setrlimit(resource.RLIMIT_AS, (_address_space() + extra, resource.RLIM_INFINITY))
         result: tuple[Any, ...]
         try:
-            result = ("ok", _render_pdf_here(data, limits))
+            place = _Canvas(canvas)
+            decoded = _render_pdf_here(data, limits, place)
+            result = ("ok", decoded.metadata, decoded.warnings, place.placed)
         except Unreadable as exc:
             result = ("unreadable", exc.reason, exc.reason_zh, exc.evidence)
         except MemoryError:
@@ -116,7 +152,7 @@ def _render_child(write_end: int, data: bytes, limits: Limits) -> NoReturn:
                       "文件过于复杂，无法在限定内存内打开", {"limit": "memory"})
         except BaseException as exc:  # our bug: the parent reports it, it must not run on here
             result = ("error", f"{type(exc).__name__}: {exc}")
-        payload = memoryview(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+        payload = memoryview(json.dumps(result).encode("utf-8"))
         while payload:
             payload = payload[os.write(write_end, payload):]
     except BaseException:
@@ -161,7 +197,14 @@ def _mupdf_warnings() -> list[str]:
     return [clean_text(line) for line in dict.fromkeys(lines)][:10]
 
 
-def _render_pdf_here(data: bytes, limits: Limits) -> Decoded:
+Allocator = Callable[[int, float, int, int], np.ndarray]
+
+
+def _new_page(index: int, dpi: float, height: int, width: int) -> np.ndarray:
+    return np.empty((height, width, 3), np.uint8)
+
+
+def _render_pdf_here(data: bytes, limits: Limits, allocate: Allocator = _new_page) -> Decoded:
     pymupdf.TOOLS.mupdf_display_errors(False)  # their text goes into the evidence instead of stderr
     pymupdf.TOOLS.mupdf_display_warnings(False)
     pymupdf.TOOLS.reset_mupdf_warnings()
@@ -189,7 +232,8 @@ def _render_pdf_here(data: bytes, limits: Limits) -> Decoded:
             zoom = dpi / 72.0
             pix = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), colorspace=pymupdf.csRGB, alpha=False)
             rgb = np.frombuffer(pix.samples_mv, np.uint8).reshape(pix.height, pix.width, 3)
-            rendered.append(Page(index, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), dpi, "pdf-render"))
+            bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR, dst=allocate(index, dpi, pix.height, pix.width))
+            rendered.append(Page(index, bgr, dpi, "pdf-render"))
         during = _mupdf_warnings()
     metadata.update(pages=str(count), render_dpi=",".join(f"{d:.0f}" for d in dpis))
     if repaired and during:

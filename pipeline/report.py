@@ -33,11 +33,11 @@ _STATUS_ORDER = {Status.FAIL: 0, Status.UNCERTAIN: 1, Status.SKIPPED: 2, Status.
 BEIJING = timezone(timedelta(hours=8), "北京时间")
 #: Evidence keys a clerk reads more easily in Chinese (the key itself stays in a tooltip).
 KEY_ZH = {
-    "decoded": "识别结果", "order_no": "业务单号", "reader": "识别器", "readers": "识别器", "page": "页序号(0起)",
+    "decoded": "识别结果", "order_no": "业务单号", "reader": "识别器", "readers": "识别器", "page": "页序号",
     "bbox": "位置", "box": "位置", "crop": "截图", "regions": "条码区域", "reason": "原因", "reads": "识别",
     "seals": "印章", "pages": "页数", "colour": "颜色", "score": "得分", "centre": "中心",
     "diameter_mm": "直径(mm)", "entered": "填写值", "read": "识别值", "field": "字段", "fields": "各字段",
-    "status": "结果", "confidence": "置信度", "label": "标签", "label_box": "标签位置", "label_page": "标签页序号(0起)",
+    "status": "结果", "confidence": "置信度", "label": "标签", "label_box": "标签位置", "label_page": "标签页序号",
     "distance_mm": "距离(mm)", "how": "读取方式", "engine": "OCR 引擎", "expected": "应为", "kind": "识别为",
     "looks_like": "看起来像", "words": "关键词", "runner_up": "次选", "submitted": "提交日期",
     "period": "期限", "valid_until": "有效至", "file": "文件", "size": "大小(字节)", "detected_type": "检测类型",
@@ -49,6 +49,10 @@ KEY_ZH = {
     "check_digit_valid": "校验位有效", "repaired": "经纠错", "found_outside_label": "在标签外找到",
     "second_opinion": "第二引擎复核", "slot": "材料", "rotation": "旋转(度)", "visible_fraction": "可见比例",
     "ring_coverage": "环覆盖率", "inner_red_fraction": "内部红色占比", "sha256": "sha256",
+    "org": "单位", "payer": "付款单位", "reread": "重读", "detail": "说明", "variant": "读取方式",
+    "label_found": "找到标签", "editor": "编辑软件", "metadata_key": "元数据项", "metadata_value": "元数据值",
+    "reason_zh": "原因", "method": "付款方式", "payment_status": "付款状态", "warnings": "提示",
+    "source": "来源", "decision": "结论", "required": "必需",
 }
 _ARTIFACT = re.compile(r"^artifacts/(?!.*\.\.)[A-Za-z0-9_./-]+\.(?:png|jpe?g)$")
 
@@ -66,7 +70,12 @@ def _is_grid(value: Any) -> bool:
     return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
 
 
-_env.globals.update(columns=_columns, is_grid=_is_grid, status_values={s.value for s in Status})
+def _is_texts(value: Any) -> bool:
+    """A list of plain strings (no image paths): shown on one line."""
+    return isinstance(value, list) and all(isinstance(v, str) and not is_artifact_image(v) for v in value)
+
+
+_env.globals.update(columns=_columns, is_grid=_is_grid, is_texts=_is_texts, status_values={s.value for s in Status})
 
 
 def report_json(report: Report) -> str:
@@ -86,7 +95,8 @@ class Overlay:
     status: Status
     kind: str
     findings: list[str] = field(default_factory=list)  # row ids, e.g. "f12"
-    rules: list[str] = field(default_factory=list)  # the tag on the box
+    rules: list[str] = field(default_factory=list)  # the tag on the box, worst verdict first
+    ranked: list[tuple[int, str]] = field(default_factory=list)  # (status order, rule) of each mark
     labels: list[str] = field(default_factory=list)  # "rule · field" lines of its tooltip
 
 
@@ -271,10 +281,11 @@ def _overlays(marks: list[Mark], scale: float, width: int, height: int,
         fid = f"f{m.finding}"
         if fid not in o.findings:
             o.findings.append(fid)
-        if m.rule not in o.rules:
-            o.rules.append(m.rule)
+        o.ranked.append((_STATUS_ORDER[m.status], m.rule))
         label = f"{m.rule} · {m.label}" if m.label else m.rule
         if label not in o.labels:
             o.labels.append(label)
+    for o in merged.values():  # the tag names the rule that gave the box its colour first
+        o.rules = list(dict.fromkeys(rule for _, rule in sorted(o.ranked, key=lambda t: t[0])))
     # big boxes first, so a small field inside a big region stays clickable on top
     return sorted(merged.values(), key=lambda o: -(o.width * o.height))

@@ -6,6 +6,7 @@ bounds. bench/fuzz.py runs the same mutations ≥ 10,000 times."""
 from __future__ import annotations
 
 import functools
+import json
 import math
 import random
 from pathlib import Path
@@ -116,13 +117,12 @@ def random_changes(rng: random.Random, count: int) -> list[tuple[Any, ...]]:
 
 @functools.cache
 def fuzz_case() -> Any:
-    import json
-
     return parse_case_json(json.dumps(BASE_CASE).encode())
 
 
 def check_intake(folder: Path, rules: RuleSet, name: str, data: bytes) -> str:
-    """Run intake on one mutated file as the authorization slot; assert the gate's properties;
+    """Run intake on one mutated file as the authorization slot; assert the gate's properties
+    (no exception, no crashed check, findings writable as UTF-8 JSON, pages inside the bounds);
     return the upload.unreadable status (or the failing rule) for statistics."""
     upload = folder / "uploads" / f"authorization.{name.rsplit('.', 1)[1]}"
     upload.parent.mkdir(parents=True, exist_ok=True)
@@ -132,6 +132,10 @@ def check_intake(folder: Path, rules: RuleSet, name: str, data: bytes) -> str:
     assert not any(f.evidence.get("crashed") for f in mine), [f.evidence for f in mine]
     assert {f.rule for f in mine} == {"upload.missing", "upload.empty", "upload.too_large", "upload.format",
                                       "upload.unreadable"}
+    report_part = [f.model_dump(mode="json") for f in mine]
+    if "authorization" in result.uploads:
+        report_part.append(result.uploads["authorization"].metadata)
+    json.dumps(report_part, ensure_ascii=False).encode("utf-8")  # the report can be written
     failed = [f.rule for f in mine if f.status is Status.FAIL]
     if failed:
         assert "authorization" in result.blocked_slots and "authorization" not in result.uploads

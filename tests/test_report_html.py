@@ -154,7 +154,7 @@ def test_one_seal_judged_by_three_rules_is_one_box_in_the_colour_of_the_worst_ve
     assert len(found) == 1 and "st-fail" in found[0]["class"] and found[0]["box"] == "300 450 420 570"
     assert set(found[0]["f"].split()) == {row_id(page, r) for r in ("seal.present", "seal.org_name", "seal.position")}
     assert len(labels) == 1 and labels[0]["box"] == "50 500 150 520"
-    assert "seal.present · seal.org_name · seal.position" in page
+    assert '<span class="tag">seal.org_name · seal.position · seal.present</span>' in page  # worst first
 
 
 def test_each_matched_field_gets_its_own_box_in_the_colour_of_its_own_verdict(rules: RuleSet, out_dir: Path) -> None:
@@ -278,11 +278,11 @@ def test_a_preview_is_a_jpeg_at_most_1400_px_long_with_its_scale_recorded(tmp_pa
     info = save_preview(tmp_path, "seal_form", page)
     image = cv2.imread(str(tmp_path / str(info["path"])))
     assert info["page"] == 1 and info["path"] == "artifacts/pages/seal_form-p2.jpg"
-    assert image.shape[:2] == (1400, 990) and (info["width"], info["height"]) == (990, 1400)
+    assert image is not None and image.shape[:2] == (1400, 990) and (info["width"], info["height"]) == (990, 1400)
     assert info["scale"] == pytest.approx(990 / 2480, abs=1e-6) and info["page_size"] == [2480, 3508]
 
 
-def test_precheck_review_out_saves_page_previews_and_the_html_shows_the_barcode_on_them(tmp_path: Path) -> None:
+def test_precheck_review_out_saves_page_previews_and_the_html_outlines_each_seal_on_its_page(tmp_path: Path) -> None:
     # Given a generated two-page PDF application form, alone in its case folder (kept small: fast)
     from fixtures.scans.generate import generate_all
 
@@ -306,7 +306,8 @@ def test_precheck_review_out_saves_page_previews_and_the_html_shows_the_barcode_
         assert image.shape[1] == p["width"] and p["scale"] == pytest.approx(p["width"] / p["page_size"][0], abs=1e-4)
         assert f'src="{p["path"]}"' in page
     # and each seal the review found is outlined on its own page, linked to its finding's row
-    present = next(f for f in report["findings"] if f["rule"] == "seal.present")
+    present = next(f for f in report["findings"]
+                   if f["rule"] == "seal.present" and f["slot"] == "application_form")
     row = f'f{report["findings"].index(present)}'
     figures = {int(m.group(1)): m.group(2) for m in
                re.finditer(r'<figure class="page[^"]*" data-page="(\d+)">(.*?)</figure>', page, re.S)}

@@ -198,3 +198,23 @@ def test_a_stamped_png_upload_is_judged_through_the_real_intake(forms: dict, tmp
     present = [f for f in findings if f.rule == "seal.present"]
     assert [(f.slot, f.status) for f in present] == [("employee_id", Status.PASS)]
     assert not [f for f in findings if f.rule == "seal.position"]
+
+
+def test_the_real_audit_report_seal_names_its_firm(real_samples: Path) -> None:
+    # Given a real published page stamped by 中天运会计师事务所（特殊普通合伙）, two square CPA seals beside
+    image = imread(real_samples / "stamped_seal_removal_1.jpg")
+    firm = Case.model_validate(case_dict(**{"org.name": "中天运会计师事务所（特殊普通合伙）"}))
+    found = run({"employee_id": [image]}, dpi=estimate_a4_dpi(image.shape[1], image.shape[0]), case=firm)
+    # Then its round seal is found and its arc text matches the firm
+    assert found[("seal.present", "employee_id")].status is Status.PASS
+    assert found[("seal.org_name", "employee_id")].status is Status.PASS
+    # and for another applicant it never passes (the photocopied arc reads at ~0.8 confidence:
+    # too unsure to fail, so a person looks)
+    other = found_for(image, "沈阳示例科技有限公司")[("seal.org_name", "employee_id")]
+    assert other.status is Status.UNCERTAIN
+    assert "事务所" in other.evidence["read"]
+
+
+def found_for(image: np.ndarray, org_name: str) -> dict[tuple[str, str], Finding]:
+    case = Case.model_validate(case_dict(**{"org.name": org_name}))
+    return run({"employee_id": [image]}, dpi=estimate_a4_dpi(image.shape[1], image.shape[0]), case=case)

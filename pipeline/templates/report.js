@@ -62,10 +62,4 @@
   if (tags) {
     tags.addEventListener("change", function () { document.body.classList.toggle("all-tags", tags.checked); });
   }
-  var closed = [];
-  window.addEventListener("beforeprint", function () {
-    closed = Array.prototype.filter.call(document.querySelectorAll("details"), function (d) { return !d.open; });
-    closed.forEach(function (d) { d.open = true; });
-  });
-  window.addEventListener("afterprint", function () { closed.forEach(function (d) { d.open = false; }); });
 })();
