@@ -123,6 +123,8 @@ class Report(BaseModel):
     reviewed_at: datetime | None = None
     precheck_version: str | None = None
     case_name: str | None = None
+    org_name: str | None = None
+    submitted_at: datetime | None = None
     uploads: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     def failed_rules(self) -> list[str]:

@@ -65,6 +65,8 @@ def review_case(
         reviewed_at=datetime.now(UTC),
         precheck_version=__version__,
         case_name=folder.name,
+        org_name=folder.case.org.name,
+        submitted_at=folder.case.submitted_at,
         uploads=pageviews.upload_summaries(intake.uploads, out_dir),
     )
 

@@ -31,7 +31,7 @@ def test_a_form_whose_barcode_is_the_order_number_passes_despite_scan_defects(
     finding = _review(tmp_path, defect)
     assert finding.status is Status.PASS, finding.evidence
     assert finding.evidence["decoded"] == ORDER_NO
-    assert finding.evidence["page"] == 1
+    assert finding.evidence["page"] == 0
 
 
 def test_a_passing_barcode_has_its_box_reader_and_a_png_crop_as_evidence(tmp_path: Path) -> None:
@@ -66,13 +66,13 @@ def test_a_damaged_barcode_is_found_but_left_to_a_person(tmp_path: Path) -> None
 def test_the_barcode_may_be_on_a_later_page_only(tmp_path: Path) -> None:
     finding = _review(tmp_path, {"text": None}, {"seed": 2})
     assert finding.status is Status.PASS
-    assert finding.evidence["page"] == 2
+    assert finding.evidence["page"] == 1
 
 
 def test_a_later_page_with_another_number_fails_even_when_the_first_page_matches(tmp_path: Path) -> None:
     finding = _review(tmp_path, {}, {"text": OTHER_NO, "seed": 2})
     assert finding.status is Status.FAIL
-    assert finding.evidence["page"] == 2 and finding.evidence["decoded"] == OTHER_NO
+    assert finding.evidence["page"] == 1 and finding.evidence["decoded"] == OTHER_NO
 
 
 def test_a_code_128_that_is_not_an_order_number_is_not_accepted(tmp_path: Path) -> None:

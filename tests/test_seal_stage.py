@@ -111,12 +111,14 @@ def test_a_seal_half_off_the_page_edge_counts_as_present(forms: dict) -> None:
 # ---------------------------------------------------------------------------- seal.org_name
 
 
-def test_the_seal_of_the_applying_organisation_passes_seal_org_name(forms: dict) -> None:
+def test_the_seal_of_the_applying_organisation_passes_seal_org_name(forms: dict, tmp_path: Path) -> None:
     # (ID-copy slots: no position check, so only the arc is read)
-    found = run({"employee_id": stamped(forms, "seal_form", rotation_deg=25)})
+    found = run({"employee_id": stamped(forms, "seal_form", rotation_deg=25)}, out=tmp_path)
     f = found[("seal.org_name", "employee_id")]
     assert f.status is Status.PASS, f.evidence
     assert f.evidence["score"] >= RULES.param("seal.org_name", "pass_score")
+    # and the clerk sees the seal and the unrolled strip the name was read from
+    assert (tmp_path / f.evidence["crop"]).is_file() and (tmp_path / f.evidence["strip"]).is_file()
 
 
 @pytest.mark.parametrize("other", ["大连海港物流有限公司", "沈阳北方贸易有限公司"], ids=["other-city", "same-city"])

@@ -289,7 +289,7 @@ def _check(ctx: StageContext) -> Finding:
 
 def _judge(ctx: StageContext, order_no: str, found: list[tuple[int, Region]], legible: bool) -> Finding:
     read = [(p, r) for p, r in found if r.texts()]
-    summary = [{"page": p + 1, "bbox": list(r.bbox), "decoded": sorted(r.texts()),
+    summary = [{"page": p, "bbox": list(r.bbox), "decoded": sorted(r.texts()),
                 "readers": sorted({x.reader for x in r.reads})} for p, r in found]
     base: dict[str, object] = {"order_no": order_no, "regions": summary}
     mismatched, conflicted, matched = [], [], []
@@ -332,7 +332,7 @@ def _evidence(ctx: StageContext, base: dict[str, object], page: int, region: Reg
               decoded: str) -> dict[str, object]:
     readers = sorted({x.reader for x in region.reads if x.text in decoded.split(" / ")})
     crop = ctx.artifacts.save_png(f"barcode_{SLOT}_p{page + 1}", region.crop)
-    return {**base, "decoded": decoded, "reader": "+".join(readers), "page": page + 1,
+    return {**base, "decoded": decoded, "reader": "+".join(readers), "page": page,
             "bbox": list(region.bbox), "crop": crop}
 
 

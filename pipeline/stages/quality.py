@@ -138,7 +138,7 @@ def _quality(ctx: StageContext, slot: str, upload: Upload) -> list[Finding]:
     content = [q for q in pages if not q.blank] or pages
     worst = max(content, key=lambda q: _RANK[q.status])
     evidence: dict[str, object] = {
-        "pages": [{"page": q.index + 1, "status": q.status.value, "problems": list(q.problems),
+        "pages": [{"page": q.index, "status": q.status.value, "problems": list(q.problems),
                    **q.metrics} for q in pages],
     }
     if worst.status is Status.PASS:
@@ -146,7 +146,7 @@ def _quality(ctx: StageContext, slot: str, upload: Upload) -> list[Finding]:
     problems = [n for q in content if q.status is worst.status for n in q.problems]
     evidence["problem"] = "、".join(dict.fromkeys(PROBLEMS[n] for n in problems))
     if len(pages) > 1:
-        evidence["page"] = worst.index + 1
+        evidence["page"] = worst.index
     return [ctx.finding(QUALITY, worst.status, slot, evidence)]
 
 
@@ -226,10 +226,10 @@ def _edited(ctx: StageContext, slot: str, upload: Upload) -> list[Finding]:
     scores = []
     for page in upload.pages:
         ratio, share = moire_score(page.image, params)
-        scores.append({"page": page.index + 1, "peak_ratio": round(ratio, 1), "tile_share": round(share, 2)})
+        scores.append({"page": page.index, "peak_ratio": round(ratio, 1), "tile_share": round(share, 2)})
         if ratio >= params["moire_peak_ratio"] and share >= params["moire_min_share"]:
             return [ctx.finding(EDITED, Status.UNCERTAIN, slot,
-                                {"reason": "疑似屏幕翻拍（摩尔纹）", "page": page.index + 1,
+                                {"reason": "疑似屏幕翻拍（摩尔纹）", "page": page.index,
                                  "moire": scores[-1]})]
     return [ctx.finding(EDITED, Status.PASS, slot, {"moire": scores})]
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+import cv2
 import numpy as np
 
 from pipeline.matching import name_equal_score, name_score, normalise_name
@@ -23,7 +24,7 @@ from pipeline.ocr import OcrEngine, TextBox, get_engine
 from pipeline.pages import Page
 from pipeline.readers.page import ReadOptions, read_page
 from pipeline.sealfind import SealCandidate, SealParams, find_seals
-from pipeline.sealtext import ArcRead, is_authority, read_arc
+from pipeline.sealtext import ArcRead, is_authority, read_arc, unroll
 from pipeline.stages.base import Stage, StageContext, guarded
 
 PRESENT, ORG_NAME, POSITION = "seal.present", "seal.org_name", "seal.position"
@@ -136,7 +137,8 @@ def _judge_name(ctx: StageContext, slot: str, entered: str,
         verdicts.append(_verdict(entered, texts, p))
     evidence: dict[str, Any] = {"entered": entered, "seals": reads_ev}
     if best is not None:
-        evidence.update(read=best[2].text, score=round(best[0], 1), bbox=list(best[1].seal.bbox))
+        evidence.update(read=best[2].text, score=round(best[0], 1), bbox=list(best[1].seal.bbox),
+                        **_read_images(ctx, slot, best[1], best[2]))
     if best is not None and best[0] >= float(p["pass_score"]):
         return ctx.finding(ORG_NAME, Status.PASS, slot, evidence)
     if verdicts and all(v == "different" for v in verdicts):
@@ -144,6 +146,18 @@ def _judge_name(ctx: StageContext, slot: str, entered: str,
     if not verdicts:
         evidence["reason"] = "authority_seal_only"
     return ctx.finding(ORG_NAME, Status.UNCERTAIN, slot, evidence)
+
+
+def _read_images(ctx: StageContext, slot: str, f: FoundSeal, read: ArcRead) -> dict[str, str | None]:
+    """The seal and the unrolled strip the name was read from, for the clerk to compare."""
+    h, w = f.page.image.shape[:2]
+    x0, y0, x1, y1 = f.seal.clipped_bbox(w, h)
+    strip = unroll(f.page.image, f.seal.centre, f.seal.radius, read.start_deg)
+    if read.flipped:
+        strip = cv2.rotate(strip, cv2.ROTATE_180)
+    name = f"seal_{slot}_p{f.page.index}_name"
+    return {"crop": ctx.artifacts.save_png(name, f.page.image[y0:y1, x0:x1]),
+            "strip": ctx.artifacts.save_png(f"{name}_strip", strip)}
 
 
 def _verdict(entered: str, reads: list[ArcRead], p: Mapping[str, Any]) -> str:
