@@ -10,8 +10,9 @@
    no caps and no child process — the exceptions it lets escape are what a naive gate would
    crash on.
 2. Case loader: ``--loader`` mutated case.json byte strings through ``parse_case_json``.
-3. Hostile set: each file judged in a fresh interpreter (gate vs naive), wall ms, CPU of the
-   PDF renderer child, peak RSS above the interpreter's own after imports; naive killed at 30 s.
+3. Hostile set: each file judged in a fresh interpreter (gate = the whole upload stage, vs naive),
+   wall ms, CPU of the PDF renderer child, peak RSS above the interpreter's own after imports
+   (VmHWM reset after imports); naive killed at 30 s.
 4. Good files: the gate (sniff + decode, pages handed on) against Pillow's full decode.
 """
 
@@ -38,13 +39,14 @@ import numpy as np  # noqa: E402
 import pymupdf  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from pipeline.casefolder import parse_case_json  # noqa: E402
+from pipeline.casefolder import CaseFolder, parse_case_json  # noqa: E402
 from pipeline.decode import Limits, decode, sniff  # noqa: E402
 from pipeline.errors import CaseError  # noqa: E402
 from pipeline.ruleset import load_rule_set  # noqa: E402
+from pipeline.stages.upload import intake  # noqa: E402
 from tests import uploadfiles as files  # noqa: E402
 from tests.test_fuzz_case_loader import GOOD, mutate_bytes  # noqa: E402
-from tests.test_fuzz_upload import check_intake, mutate, random_changes, seeds  # noqa: E402
+from tests.test_fuzz_upload import check_intake, fuzz_case, mutate, random_changes, seeds  # noqa: E402
 
 
 def naive_decode(data: bytes, name: str) -> int:
@@ -164,11 +166,18 @@ def one() -> None:
     base = _status_mb("VmRSS:")
     with open("/proc/self/clear_refs", "w") as refs:
         refs.write("5")  # reset the peak (VmHWM): import-time peaks do not count
+    rules = load_rule_set()
     began = time.perf_counter()
     try:
-        if mode == "gate":
-            decoded = decode(data, sniff(data), Limits())
-            outcome = f"pages={len(decoded.pages)}"
+        if mode == "gate":  # the whole upload stage, the file as the authorization slot
+            upload = path.parent / "case" / "uploads" / f"authorization{path.suffix}"
+            upload.parent.mkdir(parents=True, exist_ok=True)
+            upload.write_bytes(data)
+            result = intake(CaseFolder(path.parent / "case", fuzz_case(), {"authorization": upload}), rules)
+            mine = [f for f in result.findings if f.slot == "authorization" and f.status.value != "skipped"]
+            bad = [f"{f.rule} {f.status.value}" for f in mine if f.status.value != "pass"]
+            pages = len(result.uploads["authorization"].pages) if "authorization" in result.uploads else 0
+            outcome = (", ".join(bad) or "all pass") + f"; pages={pages}"
         else:
             outcome = f"pixels={naive_decode(data, path.name)}"
     except Exception as exc:
@@ -195,9 +204,10 @@ def run_one(mode: str, path: Path) -> dict[str, object]:
 
 
 def hostile() -> None:
-    print("hostile set (fresh interpreter each; RSS = peak above the interpreter after imports):")
+    print("hostile set (fresh interpreter each; gate = intake() with the file as the authorization slot;"
+          " RSS = peak above the interpreter after imports):")
     print(f"  {'file':26s} {'gate ms':>8s} {'gate MB':>8s} {'child cpu s':>11s} {'child MB':>9s}   "
-          f"{'naive ms':>9s} {'naive MB':>9s}  gate outcome / naive outcome")
+          f"{'naive ms':>9s} {'naive MB':>9s}  gate findings / naive outcome")
     with tempfile.TemporaryDirectory() as tmp:
         for name, data in hostile_set().items():
             path = Path(tmp) / name
@@ -245,8 +255,10 @@ def main() -> None:
     args = parser.parse_args()
     print(f"machine: {subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} CPUs, "
           f"python {sys.version.split()[0]}, pymupdf {pymupdf.VersionBind}, Pillow {Image.__version__}")
-    fuzz_gate(args.examples, min(args.naive, args.examples), args.seed)
-    fuzz_loader(args.loader, args.seed)
+    if args.examples:
+        fuzz_gate(args.examples, min(args.naive, args.examples), args.seed)
+    if args.loader:
+        fuzz_loader(args.loader, args.seed)
     if not args.skip_hostile:
         hostile()
     good_files()

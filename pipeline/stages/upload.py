@@ -40,7 +40,7 @@ from pipeline.ruleset import RuleSet
 
 log = logging.getLogger(__name__)
 
-ORDER = ("upload.missing", "upload.empty", "upload.too_large", "upload.format", "upload.unreadable")
+RULE_IDS = ("upload.missing", "upload.empty", "upload.too_large", "upload.format", "upload.unreadable")
 _SNIFF_BYTES = 4096
 
 
@@ -97,7 +97,7 @@ def intake(folder: CaseFolder, rules: RuleSet) -> Intake:
 
 
 class _Verdicts:
-    """The findings of one slot, in ORDER; rules a slot is not listed under are left out."""
+    """The findings of one slot, in RULE_IDS order; rules a slot is not listed under are left out."""
 
     def __init__(self, rules: RuleSet, slot: str) -> None:
         self.rules = rules
@@ -114,12 +114,12 @@ class _Verdicts:
             self.findings.append(self.rules.finding(rule_id, status, self.slot, evidence))
 
     def skip_rest(self) -> None:
-        for rule_id in ORDER:
+        for rule_id in RULE_IDS:
             if rule_id not in self.done:
                 self.add(rule_id, Status.SKIPPED, {"after": self.failed})
 
     def uncertain_rest(self, evidence: dict[str, Any]) -> None:
-        for rule_id in ORDER:
+        for rule_id in RULE_IDS:
             if rule_id not in self.done:
                 self.add(rule_id, Status.UNCERTAIN, evidence)
 
