@@ -34,7 +34,8 @@ BEIJING = timezone(timedelta(hours=8), "北京时间")
 #: Evidence keys a clerk reads more easily in Chinese (the key itself stays in a tooltip).
 KEY_ZH = {
     "decoded": "识别结果", "order_no": "业务单号", "reader": "识别器", "readers": "识别器", "page": "页序号",
-    "bbox": "位置", "box": "位置", "crop": "截图", "regions": "条码区域", "reason": "原因", "reads": "识别",
+    "bbox": "位置", "box": "位置", "crop": "截图", "strip": "印章文字展开图", "regions": "条码区域",
+    "reason": "原因", "reads": "识别",
     "seals": "印章", "pages": "页数", "colour": "颜色", "score": "得分", "centre": "中心",
     "diameter_mm": "直径(mm)", "entered": "填写值", "read": "识别值", "field": "字段", "fields": "各字段",
     "status": "结果", "confidence": "置信度", "label": "标签", "label_box": "标签位置", "label_page": "标签页序号",

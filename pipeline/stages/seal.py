@@ -20,9 +20,8 @@ import numpy as np
 
 from pipeline.matching import name_equal_score, name_score, normalise_name
 from pipeline.models import Finding, Status
-from pipeline.ocr import OcrEngine, TextBox, get_engine
+from pipeline.ocr import OcrEngine, TextBox, drop_red_ink, get_engine
 from pipeline.pages import Page
-from pipeline.readers.page import ReadOptions, read_page
 from pipeline.sealfind import SealCandidate, SealParams, find_seals
 from pipeline.sealtext import ArcRead, is_authority, read_arc, unroll
 from pipeline.stages.base import Stage, StageContext, guarded
@@ -214,58 +213,50 @@ def _engine(ctx: StageContext) -> OcrEngine:
 
 
 def _position(ctx: StageContext, slot: str, found: list[FoundSeal]) -> Finding:
-    """Is a seal near the form's printed 盖章 label? The page is read the way the fields stage
-    reads it (same reader, same options), so the OCR engine's cache serves both stages."""
+    """Is a seal near the form's printed 盖章 label? Read the print around each seal first (the
+    label is usually right beside it), then the whole page. The images read here (red ink
+    dropped, seal-sized windows) are not the crops the fields stage reads, so this stage never
+    changes what the OCR cache hands the fields stage."""
     if not found:
         return ctx.finding(POSITION, Status.SKIPPED, slot, {"reason": "no_seal"})
     labels: list[str] = list(ctx.rules.param(POSITION, "labels").get(slot, []))
     max_mm = float(ctx.rules.param(POSITION, "max_distance_mm"))
     engine = _engine(ctx)
     seal_ev = [{"page": f.page.index, "bbox": list(f.seal.bbox)} for f in found]
-    misplaced: dict[str, Any] | None = None
+    for f in found:
+        window, (ox, oy) = _window(f, max_mm)
+        hit = _find_label(engine.read(drop_red_ink(window)), labels)
+        if hit is not None:
+            box = (hit[1][0] + ox, hit[1][1] + oy, hit[1][2] + ox, hit[1][3] + oy)
+            distance = _distance_mm(f.seal.centre, box, f.page.px_per_mm())
+            if distance <= max_mm:
+                return ctx.finding(POSITION, Status.PASS, slot, {
+                    "label": hit[0], "label_page": f.page.index, "label_box": list(box), "seals": seal_ev,
+                    "distance_mm": round(distance, 1)})
     for index in sorted({f.page.index for f in found}):
         seals = [f for f in found if f.page.index == index]
         page = seals[0].page
-        pt = read_page(page.image, engine, _read_options(ctx), eager=True)
-        centres = [_upright_point(f.seal.centre, page.image.shape, pt.rotation) for f in seals]
-        near = [i for i, ln in enumerate(pt.lines)
-                if min(_distance_mm(c, ln.box, page.px_per_mm()) for c in centres) <= max_mm]
-        hit = _find_label(pt.texts(), labels)
-        if hit is None:  # labels can be long lines, not read up front: read those near the seal
-            pt.ensure_read(near)
-            hit = _find_label(pt.texts(), labels)
-        if hit is None:  # still nothing: is the label anywhere on the page?
-            pt.read_all()
-            hit = _find_label(pt.texts(), labels)
+        hit = _find_label(engine.read(drop_red_ink(page.image)), labels)
         if hit is None:
             continue
         label, box = hit
-        distances = [round(_distance_mm(c, box, page.px_per_mm()), 1) for c in centres]
-        if min(distances) <= max_mm:
-            return ctx.finding(POSITION, Status.PASS, slot,
-                               {"label": label, "label_page": index, "label_box": list(box), "seals": seal_ev,
-                                "distance_mm": distances})
-        misplaced = misplaced or {"label": label, "label_page": index, "label_box": list(box),
-                                  "seals": seal_ev, "distance_mm": distances}
-    if misplaced is not None:
-        return ctx.finding(POSITION, Status.UNCERTAIN, slot, misplaced)
+        distances = [round(_distance_mm(f.seal.centre, box, page.px_per_mm()), 1) for f in seals]
+        status = Status.PASS if min(distances) <= max_mm else Status.UNCERTAIN
+        return ctx.finding(POSITION, status, slot, {"label": label, "label_page": index, "label_box": list(box),
+                                                    "seals": seal_ev, "distance_mm": distances})
     return ctx.finding(POSITION, Status.PASS, slot,
                        {"label": labels[0] if labels else "", "label_found": False, "seals": seal_ev})
 
 
-def _read_options(ctx: StageContext) -> ReadOptions:
-    """The page-reading options of the fields stage (doc.kind params): same reads, one cache."""
-    p = ctx.rules.rule("doc.kind").params
-    return ReadOptions(work_side=int(p.get("work_side", 1000)), short_ratio=float(p.get("short_ratio", 10.0)),
-                       label_score=float(p.get("label_score", 80.0)))
-
-
-def _upright_point(point: tuple[float, float], shape: tuple[int, ...], rotation: int) -> tuple[float, float]:
-    """Where a page point lands once the page is turned ``rotation`` degrees clockwise."""
-    h, w = shape[:2]
-    x, y = point
-    turns = {0: (x, y), 90: (h - 1 - y, x), 180: (w - 1 - x, h - 1 - y), 270: (y, w - 1 - x)}
-    return turns.get(rotation % 360, (x, y))
+def _window(f: FoundSeal, margin_mm: float) -> tuple[np.ndarray, tuple[int, int]]:
+    """The seal with ``margin_mm`` beside it and less above and below: a 盖章 label sits on
+    the seal's lines; fewer lines of print make the OCR of the window cheaper."""
+    h, w = f.page.image.shape[:2]
+    mx = f.seal.radius + margin_mm * f.page.px_per_mm()
+    my = f.seal.radius + 0.4 * margin_mm * f.page.px_per_mm()
+    x0, y0 = max(0, int(f.seal.centre[0] - mx)), max(0, int(f.seal.centre[1] - my))
+    x1, y1 = min(w, int(f.seal.centre[0] + mx)), min(h, int(f.seal.centre[1] + my))
+    return f.page.image[y0:y1, x0:x1], (x0, y0)
 
 
 def _find_label(boxes: list[TextBox], labels: list[str]) -> tuple[str, tuple[int, int, int, int]] | None:
