@@ -7,7 +7,7 @@ the caller must know about (``MemoryError`` aside, which the bounds below exist 
 
 Bounds (defaults from the rule set; N = ``max_pixels`` 40 Mpx, B = ``max_decode_mb`` 128 MB,
 S = ``max_render_side`` 4000 px, R = ``max_render_pixels`` 12 Mpx, D = ``max_document_pixels``
-48 Mpx, P = ``max_pages`` 20). Measured figures: bench/results/fuzz.md.
+48 Mpx, P = ``max_pages`` 20). Measured figures: bench/RESULTS.md.
 
 * Type: judged from the magic bytes at offset 0 only, by :func:`sniff`. A polyglot (say a JPEG
   whose comment holds a PDF) is whatever its first bytes say, and is only ever handed to the one
