@@ -1,6 +1,6 @@
 """Benchmark of barcode.order_no's reader against naive baselines, on generated application forms.
 
-    .venv/bin/python bench/barcode.py [--seeds N]
+    .venv/bin/python bench/barcode_reading.py [--seeds N]
 
 Pages: the real pre-filled application form (pipeline.forms.render_forms, page 1 and the VI
 page), rendered at 150/200/300 dpi and taken through the fixture scanner (fixtures.scans.imaging:
@@ -28,9 +28,6 @@ import numpy as np
 import pymupdf
 
 ROOT = Path(__file__).resolve().parents[1]
-# this script is called barcode.py: keep its folder off the path so ``import barcode``
-# (python-barcode, used by pipeline.formlayout) finds the library, not this file
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(ROOT))
 
 from fixtures.scans.imaging import INKS, draw_seal, scan, stamp  # noqa: E402
