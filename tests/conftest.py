@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 
+#: Fixtures shared by several test modules.
+pytest_plugins = ["tests.office"]
+
 REAL_SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "real-samples"
 
 

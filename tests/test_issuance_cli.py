@@ -9,50 +9,25 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pymupdf
 import pytest
-import typer
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
-from typer.testing import CliRunner, Result
 
 from pipeline.casefolder import load_case_folder
-from pipeline.cli_issue import register
 from pipeline.issuance import case_digest
 from pipeline.register import Register
 from pipeline.ruleset import load_rule_set
 from tests.casedata import case_dict, write_case
-from tests.test_tokens_softhsm import lock_softhsm_token, softhsm_conf
-from tokens.module import unload_all
+from tests.office import ORDER, run
+from tests.test_tokens_softhsm import lock_softhsm_token
 
 CONTRACT_KEYS = {"order_no", "status", "findings", "certificate_pem", "token_label", "serial"}
-ORDER = "00202009200000604"
-
-
-def run(*args: str) -> Result:
-    app = typer.Typer()
-    register(app)
-    return CliRunner().invoke(app, list(args))
-
-
-@pytest.fixture()
-def office(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A registration office in tmp_path: its own SoftHSM2 tokens, database and a CA."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("SOFTHSM2_CONF", str(softhsm_conf(tmp_path / "softhsm")))
-    monkeypatch.setenv("PRECHECK_DATABASE_URL", f"sqlite:///{tmp_path / 'precheck.db'}")
-    for name in ("PRECHECK_CA_PIN", "PRECHECK_PKCS11_MODULE", "PRECHECK_CA_LABEL"):
-        monkeypatch.delenv(name, raising=False)
-    result = run("ca", "init")
-    assert result.exit_code == 0, result.output
-    yield tmp_path
-    unload_all()
 
 
 def approved_case(office: Path, **changes: Any) -> Path:

@@ -11,26 +11,21 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import typer
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from pkcs11 import Attribute, ObjectClass
 from sqlalchemy import select
-from typer.testing import CliRunner
 
-from pipeline.cli_issue import register
 from pipeline.register import Register, issuance_events
 from tests.casedata import case_dict, write_case
-from tests.test_tokens_softhsm import softhsm_conf
+from tests.office import ORDER, run
 from tokens import load_module
 from tokens.certs import public_key_info
 from tokens.module import DEFAULT_MODULE, unload_all
 
-ORDER = "00202009200000604"
 CRASHING_ISSUE = """
 import os, signal, sys
 from pathlib import Path
@@ -48,24 +43,6 @@ folder = load_case_folder(Path(sys.argv[1]), set(rules.slots))
 issue_case(folder, rules, Register(), IssuanceSettings.from_env(), progress=crash_at)
 print("no crash")
 """
-
-
-def run(*args: str) -> typer.testing.Result:
-    app = typer.Typer()
-    register(app)
-    return CliRunner().invoke(app, list(args))
-
-
-@pytest.fixture()
-def office(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("SOFTHSM2_CONF", str(softhsm_conf(tmp_path / "softhsm")))
-    monkeypatch.setenv("PRECHECK_DATABASE_URL", f"sqlite:///{tmp_path / 'precheck.db'}")
-    for name in ("PRECHECK_CA_PIN", "PRECHECK_PKCS11_MODULE", "PRECHECK_CA_LABEL"):
-        monkeypatch.delenv(name, raising=False)
-    assert run("ca", "init").exit_code == 0
-    yield tmp_path
-    unload_all()
 
 
 def public_keys_on_token(label: str) -> list[bytes]:
