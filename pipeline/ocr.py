@@ -171,6 +171,11 @@ class CachedEngine(OcrEngine):
     def upside_down(self, images: list[np.ndarray]) -> list[float] | None:
         return self.inner.upside_down(images)
 
+    def clear(self) -> None:
+        """Forget every result (a benchmark or test that needs a cold start)."""
+        with self._lock:
+            self._cache.clear()
+
     def _get(self, key: tuple[str, str]) -> object | None:
         with self._lock:
             if key in self._cache:

@@ -9,6 +9,7 @@ import pytest
 
 from pipeline.casefolder import load_case_folder
 from pipeline.models import Finding, Status
+from pipeline.pageviews import locate
 from pipeline.ruleset import load_rule_set
 from pipeline.stages import fields, upload
 from pipeline.stages.base import StageContext
@@ -50,3 +51,30 @@ def test_a_fixture_case_with_a_field_defect_fails_its_rule_with_both_values(case
             assert f.evidence["read"] and f.evidence["entered"] and f.evidence["read"] != f.evidence["entered"]
         if f.status is Status.FAIL and f.rule == "ocr.license_valid":
             assert f.evidence["valid_until"] < f.evidence["submitted"]
+
+
+def test_a_field_read_on_the_extra_upload_names_that_upload_and_its_own_page(cases: dict[str, Path]) -> None:
+    # Given image uploads: page 2 of the application form is uploaded as application_form_extra
+    found, _ = _fields(cases["clean_shenyang_jpg_150"])
+    user = next(f for f in found if f.rule == "ocr.user" and f.slot == "application_form")
+    handler = next(f for f in found if f.rule == "ocr.handler" and f.slot == "application_form")
+    # Then the employee's values (page VI) are placed on page 0 of the extra upload, and the
+    # handler's (page 1) on page 0 of the form's own upload
+    assert {(x.get("slot"), x["page"]) for x in user.evidence["fields"]} == {("application_form_extra", 0)}
+    assert {(x.get("slot"), x["page"]) for x in handler.evidence["fields"]} == {(None, 0)}
+    marks = [m for m in locate(found) if found[m.finding] is user]
+    assert marks and {(m.slot, m.page) for m in marks} == {("application_form_extra", 0)}
+
+
+def test_a_licence_validity_period_box_says_which_page_and_turn_it_is_on(cases: dict[str, Path]) -> None:
+    found, _ = _fields(cases["clean_shenyang_jpg_150"])
+    for rule in ("ocr.license_valid", "auth.period"):
+        f = next(f for f in found if f.rule == rule)
+        assert f.evidence["page"] == 0 and f.evidence["rotation"] == 0, rule
+        assert [m.box for m in locate([f])] == [tuple(f.evidence["box"])]
+
+
+def test_the_organisation_name_and_credit_code_findings_name_their_own_field(cases: dict[str, Path]) -> None:
+    found, _ = _fields(cases["clean_shenyang_jpg_150"])
+    titles = {(f.rule, f.evidence["field"]) for f in found if f.rule in ("ocr.org_name", "ocr.uscc")}
+    assert titles == {("ocr.org_name", "单位名称"), ("ocr.uscc", "统一社会信用代码")}

@@ -7,11 +7,16 @@ each has an ``expected.json``: {"decision": ..., "failing_rules": [...], "uncert
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
+import cv2
 import pytest
 
 from pipeline.models import Report
+from pipeline.ocr import CachedEngine, get_engine
+from pipeline.readers.documents import read_upload
+from pipeline.readers.page import ReadOptions
 from pipeline.review import review_case
 from pipeline.ruleset import load_rule_set
 
@@ -48,3 +53,36 @@ def test_every_fixture_case_gets_its_expected_decision_and_failing_rules(
         if got != want:
             wrong[name] = {"expected": want, "got": got}
     assert wrong == {}
+
+
+def test_a_case_gets_the_same_report_whatever_read_its_scans_before_in_the_process(
+    fixture_cases: list[Path],
+) -> None:
+    # Given a clean case whose scans other cases share (the OCR cache is process-wide)
+    case = next(p for p in fixture_cases if p.name == "clean_shenyang_jpg_150")
+    other = next(p for p in fixture_cases if p.name == "data_email_without_at")
+    engine = get_engine()
+    assert isinstance(engine, CachedEngine)
+    rules = load_rule_set()
+    p = rules.rule("doc.kind").params
+    options = ReadOptions(work_side=int(p["work_side"]), short_ratio=float(p["short_ratio"]),
+                          label_score=float(p["label_score"]))
+
+    def report(first: Callable[[], object]) -> dict:
+        engine.clear()
+        first()
+        return review_case(case, rules).model_dump(exclude={"reviewed_at"})
+
+    def read_every_line() -> None:  # the scans' lines read in other batches than the review reads them
+        for scan in sorted((case / "uploads").glob("*.jpg")):
+            image = cv2.imread(str(scan))
+            assert image is not None
+            read_upload([image], engine, options, "all")
+
+    # When it is reviewed first, after another case, and after its scans were read line by line
+    alone = report(lambda: None)
+    after_other = report(lambda: review_case(other, rules))
+    after_reading = report(read_every_line)
+    # Then the three reports are the same (but for when they were made)
+    assert after_other == alone
+    assert after_reading == alone

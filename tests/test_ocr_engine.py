@@ -96,3 +96,21 @@ def test_a_tesseract_run_past_its_timeout_becomes_a_tool_error(monkeypatch: pyte
     monkeypatch.setenv("PRECHECK_TESSERACT_TIMEOUT_S", "0.001")
     with pytest.raises(ToolError, match="timed out"):
         tesseract.read(np.full((2000, 2000), 255, np.uint8))
+
+
+def test_a_line_crop_reads_the_same_alone_and_inside_batches_of_other_crops() -> None:
+    # Given a short line crop and crops of other widths (a batch pads every crop to its widest)
+    eng = get_engine("rapidocr")
+    assert isinstance(eng, CachedEngine)
+    crop = _line("张伟", 36)
+    wide = _line("辽宁省沈阳市和平区南京北街一段示例路二十八号院内", 30)
+    other = _line("13800138000", 44)
+    # When it is read alone and in two different batches, each time by a fresh cache
+    alone = CachedEngine(eng.inner).read_lines([crop])[0]
+    first_in_batch = CachedEngine(eng.inner).read_lines([wide, crop, other])[1]
+    cache = CachedEngine(eng.inner)
+    in_batch = cache.read_lines([other, crop])[1]
+    # Then every read is the same text and confidence, and so is what the cache hands on
+    assert alone is not None and alone.text == "张伟"
+    assert first_in_batch == alone == in_batch
+    assert cache.read_line(crop) == alone == eng.inner.read_line(crop)

@@ -50,7 +50,7 @@ class Verdict:
             ev.update({"box": list(self.value.box), "confidence": round(self.value.confidence, 3),
                        "label": self.value.label, "how": self.value.how})
             if self.value.page is not None:  # the box is on this page, turned upright by this much
-                ev.update(page=self.value.page.index, rotation=self.value.page.rotation)
+                ev.update(self.value.page.where())
         ev.update(self.notes)
         return ev
 

@@ -134,7 +134,7 @@ class DocRead:
                    max(b[3] for b in boxes))
             conf = min([lab.confidence] + [ln.confidence for ln in parts if ln.text])
             if len(find_dates(text)) >= enough or n == rows:
-                return text, Value(text, box, conf, labels[0], "row")
+                return text, Value(text, box, conf, labels[0], "row", p)
         return "", None
 
     def _first_label(self, labels: list[str]) -> tuple[PageText, int, int] | None:

@@ -71,7 +71,15 @@ class PageText:
     lines: list[Line]
     engine: OcrEngine
     options: ReadOptions = field(default_factory=ReadOptions)
-    index: int = 0  # page of the upload (pages of a form's _extra slot follow the slot's own)
+    index: int = 0  # page of the upload it came from (0 first)
+    slot: str | None = None  # that upload when it is not the one being read (a form's _extra page)
+
+    def where(self) -> dict[str, object]:
+        """Where a box on this page sits, for evidence: upload page, its turn, its other slot."""
+        out: dict[str, object] = {"page": self.index, "rotation": self.rotation}
+        if self.slot is not None:
+            out["slot"] = self.slot
+        return out
 
     # ---------------------------------------------------------------- reading lines
     def ensure_read(self, indices: list[int]) -> None:

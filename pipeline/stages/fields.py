@@ -17,6 +17,7 @@ from pipeline.forms import form_layout, form_values
 from pipeline.matching import name_score
 from pipeline.models import Case, Finding, Status
 from pipeline.ocr import OcrEngine, get_engine
+from pipeline.pages import Page
 from pipeline.readers.compare import Thresholds, Verdict, judge_exact, judge_name, judge_number, worst
 from pipeline.readers.documents import DocRead, read_period, read_upload
 from pipeline.readers.page import ReadOptions
@@ -26,8 +27,9 @@ RULE_IDS = ("doc.kind", "ocr.org_name", "ocr.uscc", "ocr.handler", "ocr.user", "
             "ocr.license_valid", "auth.period")
 #: Slots whose documents are pre-filled forms with a template (form name = doc kind).
 FORM_KINDS = ("application_form", "seal_form", "authorization")
-#: Chinese field names for messages.
-FIELD_TITLES = {"name": "姓名", "id_number": "身份证号码", "mobile": "手机号码", "email": "电子邮箱",
+#: Chinese field names for messages: by case field, else by its last part.
+FIELD_TITLES = {"org.name": "单位名称", "org.id_number": "统一社会信用代码",
+                "name": "姓名", "id_number": "身份证号码", "mobile": "手机号码", "email": "电子邮箱",
                 "address": "地址", "phone": "联系电话"}
 
 
@@ -55,15 +57,18 @@ class _Review:
         if slot not in self._docs:
             upload = self.ctx.uploads[slot]
             kind = self.ctx.rules.slots[slot].doc_kind
-            pages = [pg.image for pg in upload.pages[: self.max_pages]]
+            sources: list[tuple[str | None, Page]] = [(None, pg) for pg in upload.pages[: self.max_pages]]
             extra = self.ctx.uploads.get(f"{slot}_extra")
-            if kind in FORM_KINDS and extra is not None and len(pages) < form_layout(kind).pages:
+            if kind in FORM_KINDS and extra is not None and len(sources) < form_layout(kind).pages:
                 # scans of a two-page form: page 1 in the slot, page 2 in its _extra slot
-                pages += [pg.image for pg in extra.pages[: form_layout(kind).pages - len(pages)]]
+                sources += [(f"{slot}_extra", pg) for pg in extra.pages[: form_layout(kind).pages - len(sources)]]
+            pages = [pg.image for _, pg in sources]
             mode = "lazy" if kind in FORM_KINDS else "all" if kind == "id_card" else "short"
             p = self.ctx.rules.rule("doc.kind").params
             self._docs[slot] = read_upload(pages, self.engine, self.options, mode,
                                            float(p.get("min_score", 5.0)), float(p.get("min_margin", 2.0)))
+            for pt, (source, pg) in zip(self._docs[slot].pages, sources, strict=True):
+                pt.index, pt.slot = pg.index, source  # evidence boxes go on the upload's own page
         return self._docs[slot]
 
     # ------------------------------------------------------------------ values
@@ -181,10 +186,13 @@ def _finding(ctx: StageContext, rule_id: str, slot: str, verdicts: list[Verdict]
     status = worst(verdicts)
     ev: dict[str, Any] = {"fields": [v.evidence() for v in verdicts], **(extra or {})}
     lead = next((v for v in verdicts if v.status is status), verdicts[0])
-    suffix = lead.field.rsplit(".", 1)[-1]
     ev.update(entered=lead.entered, read=lead.read,
-              field=FIELD_TITLES.get(suffix, lead.field) if rule_id != "ocr.form_fields" else _label(lead))
+              field=_title(lead.field) if rule_id != "ocr.form_fields" else _label(lead))
     return ctx.finding(rule_id, status, slot, ev)
+
+
+def _title(key: str) -> str:
+    return FIELD_TITLES.get(key) or FIELD_TITLES.get(key.rsplit(".", 1)[-1], key)
 
 
 def _label(v: Verdict) -> str:
@@ -218,7 +226,7 @@ def _shows(r: _Review, rule_id: str, slot: str) -> list[Finding]:
     if doc.kind.kind != want_kind and (want_kind == "id_card" or doc.kind.kind != "other"):
         # another kind of document (a foreign card is no resident ID card): its values are not read
         ev = {"reason": f"the document looks like {doc.kind.title}", "kind": doc.kind.kind,
-              "entered": r.entered(keys[0]), "field": FIELD_TITLES.get(keys[0].rsplit(".", 1)[-1], keys[0])}
+              "entered": r.entered(keys[0]), "field": _title(keys[0])}
         return [ctx.finding(rule_id, Status.UNCERTAIN, slot, ev)]
     labels: dict[str, list[str]] = params.get("labels", {})
     th = _thresholds(ctx, rule_id)
@@ -270,6 +278,8 @@ def _period_check(r: _Review, rule_id: str, slot: str) -> list[Finding]:
               (period.end.isoformat() if period.end else ""), read=period.text)
     if period.value is not None:
         ev.update(box=list(period.value.box), confidence=round(period.value.confidence, 3))
+        if period.value.page is not None:  # the box is on this page of the upload, turned upright
+            ev.update(period.value.page.where())
     if rule_id == "ocr.license_valid":  # a licence not yet started is not this rule's business
         ok = period.open_ended or (period.end is not None and submitted <= period.end)
     else:

@@ -45,6 +45,10 @@ def _load() -> Any:
                 text_score=0.3,
                 det_limit_type="max",  # never upscale: callers choose the resolution
                 rec_img_shape=[3, 48, 128],  # less padding of short lines: -30 % time, same text (bench)
+                # one line per recognition run: in a batch every line is padded to the widest,
+                # which changes what a line reads as, so a cached read would depend on which
+                # lines shared its batch; alone is also cheaper here (less padding; bench/ocr.py)
+                rec_batch_num=1,
                 print_verbose=False,
                 intra_op_num_threads=n,
                 inter_op_num_threads=1,
@@ -125,7 +129,8 @@ def crops(image: np.ndarray, quads: list[Quad]) -> list[np.ndarray]:
 
 
 def recognise(line_images: list[np.ndarray]) -> list[tuple[str, float]]:
-    """Text and confidence of each one-line crop, recognised in batches."""
+    """Text and confidence of each one-line crop; each is recognised alone (``rec_batch_num=1``),
+    so a crop reads the same whatever other crops come with it."""
     if not line_images:
         return []
     model = _load()
