@@ -78,3 +78,22 @@ def test_the_organisation_name_and_credit_code_findings_name_their_own_field(cas
     found, _ = _fields(cases["clean_shenyang_jpg_150"])
     titles = {(f.rule, f.evidence["field"]) for f in found if f.rule in ("ocr.org_name", "ocr.uscc")}
     assert titles == {("ocr.org_name", "单位名称"), ("ocr.uscc", "统一社会信用代码")}
+
+
+def test_without_the_vi_page_the_employee_is_uncertain_never_read_from_the_handlers_row(
+    cases: dict[str, Path], tmp_path: Path
+) -> None:
+    # Given a clean case whose application form was uploaded as page 1 only (no 附页 VI page),
+    # where page 1's only 姓名 is the handler's (李娜 ≠ the employee 张伟)
+    import shutil
+
+    case = shutil.copytree(cases["clean_shenyang_jpg_150"], tmp_path / "no_vi_page")
+    (case / "uploads" / "application_form_extra.jpg").unlink()
+    # When the fields stage reads the form
+    found, _ = _fields(case)
+    on_form = {f.rule: f for f in found if f.slot == "application_form"}
+    # Then the employee's fields are uncertain (a person looks), not failed with the handler's name
+    assert on_form["ocr.user"].status is Status.UNCERTAIN
+    assert on_form["ocr.form_fields"].status is Status.UNCERTAIN
+    assert "员工姓名" in on_form["ocr.form_fields"].message
+    assert on_form["ocr.handler"].status is Status.PASS

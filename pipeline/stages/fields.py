@@ -90,7 +90,11 @@ class _Review:
             box = layout.fields.get(key)
             if box is not None:
                 doc = self.doc(slot)
-                page = box.page if len(doc.pages) == layout.pages else None
+                if len(doc.pages) < layout.pages and box.page >= len(doc.pages):
+                    # that page was not uploaded: another page's same label (page 1's 姓名 is the
+                    # handler's, the VI page's the employee's) must not stand in for it
+                    return [], None, None
+                page = box.page if len(doc.pages) <= layout.pages else None
                 near = (box.label_rect[0] / A4_W, box.label_rect[1] / A4_H)
                 return [box.label, *extra], page, near
         return list(extra), None, None
@@ -198,7 +202,8 @@ def _title(key: str) -> str:
 def _label(v: Verdict) -> str:
     if v.value is not None and v.value.label:
         return v.value.label.rstrip("：:")
-    return v.field
+    role = {"user": "员工", "handler": "经办人"}.get(v.field.split(".", 1)[0], "")
+    return role + _title(v.field)
 
 
 # ---------------------------------------------------------------------- the checks
