@@ -133,7 +133,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1, help="OpenCV threads (1: one core per page, as a worker)")
     args = ap.parse_args()
     cv2.setNumThreads(args.threads)
-    params = SealParams.from_mapping(load_rule_set().rule("seal.present").params)
+    params = load_rule_set().tuning("seal.present", SealParams)
 
     def ours(image: np.ndarray, dpi: float) -> bool:
         return any(c.colour == "red" for c in find_seals(image, dpi, params))

@@ -8,12 +8,13 @@ rules produced a decision. A broken rule set stops the run (RuleSetError); nothi
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import string
 import tomllib
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -39,6 +40,8 @@ KNOWN_RULE_IDS: frozenset[str] = frozenset(
         "token.not_approved", "token.unpaid", "token.payer_mismatch",
     }
 )
+
+T = TypeVar("T")
 
 Stage = Literal["upload", "data", "quality", "barcode", "seal", "fields", "case", "issuance"]
 
@@ -112,6 +115,16 @@ class RuleSet(_Frozen):
             raise RuleSetError(f"rule {rule_id} in rule set {self.id} lacks parameter {name!r}")
         return params[name]
 
+    def tuning(self, rule_id: str, cls: type[T]) -> T:
+        """A stage's tuning dataclass from a rule's params: its known keys, each value of its
+        default's type; other keys are other knobs of the rule and are left alone."""
+        params = self.rule(rule_id).params
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+            if f.name in params:
+                values[f.name] = _of_default_type(rule_id, f, params[f.name])
+        return cls(**values)
+
     def slot_title(self, slot: str | None) -> str:
         return self.slots[slot].title if slot in self.slots else ""
 
@@ -141,6 +154,24 @@ class _Blank(dict[str, Any]):
 
     def __missing__(self, key: str) -> str:
         return ""
+
+
+def _of_default_type(rule_id: str, f: dataclasses.Field[Any], value: Any) -> Any:
+    default = f.default
+    kind = type(default)
+    if default is dataclasses.MISSING or kind not in (int, float, bool, str):
+        return value
+    if kind is bool or isinstance(value, bool):
+        ok = isinstance(value, bool) and kind is bool
+    elif kind is int:
+        ok = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    elif kind is float:
+        ok = isinstance(value, (int, float))
+    else:
+        ok = isinstance(value, str)
+    if not ok:
+        raise RuleSetError(f"rule {rule_id}: parameter {f.name} must be of type {kind.__name__}, not {value!r}")
+    return kind(value)
 
 
 def _check_template(where: str, template: str) -> None:

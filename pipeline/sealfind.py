@@ -14,8 +14,7 @@ which callers report as uncertain, never as a red seal. Geometry lives in ``seal
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import cv2
@@ -48,12 +47,6 @@ class SealParams:
     line_min_mm: float = 30.0            # straight red runs this long are table lines, not seal
     work_width_px: int = 1000
     work_dpi: float = 100.0
-
-    @classmethod
-    def from_mapping(cls, values: Mapping[str, Any]) -> SealParams:
-        """Take the known keys of a rule's params; ignore the rest (other rules' knobs)."""
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})
 
 
 @dataclass(frozen=True)

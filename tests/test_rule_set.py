@@ -88,3 +88,13 @@ def test_messages_are_filled_from_evidence_and_unknown_placeholders_stay_blank()
                             order_no="00202009200000604")
     assert "123" in finding.message and "00202009200000604" in finding.message
     assert rules.finding("upload.missing", Status.FAIL, "seal_form").message == "缺少电子印章申请表，请补充上传"
+
+
+def test_a_stage_tuning_takes_its_known_params_with_their_defaults_types(tmp_path: Path) -> None:
+    from pipeline.decode import Limits
+
+    limits = load_rule_set().tuning("upload.unreadable", Limits)
+    assert limits.max_pages == 20 and isinstance(limits.render_dpi, float)
+    broken = load_rule_set(write_variant(tmp_path, "params.max_pages = 20", 'params.max_pages = "twenty"'))
+    with pytest.raises(RuleSetError, match="max_pages must be of type int"):
+        broken.tuning("upload.unreadable", Limits)

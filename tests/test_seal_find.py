@@ -30,7 +30,7 @@ PX = DPI / 25.4
 
 @pytest.fixture(scope="module")
 def params() -> SealParams:
-    return SealParams.from_mapping(load_rule_set().rule("seal.present").params)
+    return load_rule_set().tuning("seal.present", SealParams)
 
 
 def red(found: list) -> list:

@@ -69,11 +69,6 @@ class Tuning:
     margin_mm: float = 4.0
     min_transitions: int = 20
 
-    @classmethod
-    def from_params(cls, params: dict[str, object]) -> Tuning:
-        known = {k: v for k, v in params.items() if k in cls.__dataclass_fields__}
-        return cls(**known)  # type: ignore[arg-type]
-
 
 Accept = Callable[[str], bool]
 
@@ -267,7 +262,7 @@ def run(ctx: StageContext) -> list[Finding]:
 def _check(ctx: StageContext) -> Finding:
     upload = ctx.uploads[SLOT]
     pattern = re.compile(str(ctx.rules.param(RULE, "order_no_pattern")))
-    tuning = Tuning.from_params(ctx.rules.rule(RULE).params)
+    tuning = ctx.rules.tuning(RULE, Tuning)
     order_no = ctx.case.order_no
 
     def accept(text: str) -> bool:

@@ -60,7 +60,7 @@ def _seal_slots(ctx: StageContext, rule_id: str) -> list[str]:
 
 
 def _detect(ctx: StageContext, slot: str) -> list[FoundSeal]:
-    params = SealParams.from_mapping(ctx.rules.rule(PRESENT).params)
+    params = ctx.rules.tuning(PRESENT, SealParams)
     found = [FoundSeal(page, seal) for page in ctx.uploads[slot].pages
              for seal in find_seals(page.image, page.dpi, params)]
     return sorted(found, key=lambda f: (f.seal.colour != "red", -f.seal.score))

@@ -55,20 +55,7 @@ class Intake:
 
 def limits_from_rules(rules: RuleSet) -> Limits:
     """The decoding bounds, from the ``upload.unreadable`` rule's parameters."""
-    p = rules.rule("upload.unreadable").params
-    defaults = Limits()
-    return Limits(
-        max_pixels=int(p.get("max_pixels", defaults.max_pixels)),
-        max_decode_mb=int(p.get("max_decode_mb", defaults.max_decode_mb)),
-        max_pages=int(p.get("max_pages", defaults.max_pages)),
-        render_dpi=float(p.get("render_dpi", defaults.render_dpi)),
-        max_render_side=int(p.get("max_render_side", defaults.max_render_side)),
-        max_render_pixels=int(p.get("max_render_pixels", defaults.max_render_pixels)),
-        max_document_pixels=int(p.get("max_document_pixels", defaults.max_document_pixels)),
-        pdf_cpu_seconds=int(p.get("pdf_cpu_seconds", defaults.pdf_cpu_seconds)),
-        pdf_page_cpu_seconds=float(p.get("pdf_page_cpu_seconds", defaults.pdf_page_cpu_seconds)),
-        pdf_memory_mb=int(p.get("pdf_memory_mb", defaults.pdf_memory_mb)),
-    )
+    return rules.tuning("upload.unreadable", Limits)
 
 
 def intake(folder: CaseFolder, rules: RuleSet) -> Intake:
