@@ -30,7 +30,7 @@ import pymupdf
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from fixtures.scans.imaging import INKS, draw_seal, scan, stamp  # noqa: E402
+from fixtures.scans.imaging import INKS, draw_seal, scan, stamp, turn_on_canvas  # noqa: E402
 from pipeline.forms import form_layout, render_forms  # noqa: E402
 from pipeline.models import Case  # noqa: E402
 from pipeline.pages import estimate_a4_dpi  # noqa: E402
@@ -76,21 +76,6 @@ def _render(pdf: Path, dpi: int) -> list[np.ndarray]:
     return out
 
 
-def _turn_on_canvas(rgb: np.ndarray, angle: float, replicate: bool = False) -> np.ndarray:
-    """Turn the whole image onto a larger canvas (a dark table around a photographed sheet, or
-    the image's own edge repeated: the real photos are cut so close that a dark canvas would eat
-    their quiet zone)."""
-    h, w = rgb.shape[:2]
-    m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
-    cos, sin = abs(m[0, 0]), abs(m[0, 1])
-    nw, nh = round(w * cos + h * sin), round(w * sin + h * cos)
-    m[0, 2] += (nw - w) / 2
-    m[1, 2] += (nh - h) / 2
-    if replicate:
-        return cv2.warpAffine(rgb, m, (nw, nh), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
-    return cv2.warpAffine(rgb, m, (nw, nh), flags=cv2.INTER_LINEAR, borderValue=(120, 110, 100))
-
-
 def build_pages(seeds: int) -> list[tuple[str, str | None, np.ndarray, float]]:
     """(condition, expected text or None, BGR page, px/mm) for every bench page."""
     case = Case.model_validate(case_dict(order_no=ORDER_NO))
@@ -123,7 +108,7 @@ def build_pages(seeds: int) -> list[tuple[str, str | None, np.ndarray, float]]:
                            float(rng.uniform(0, 360)))
             add(f"{dpi} dpi, seal over barcode", ORDER_NO, scan(sealed, dpi, 1.0, jpeg_quality=80, rng=rng), dpi)
             for angle in (15.0, -15.0):
-                photo = _turn_on_canvas(scan(first, dpi, 0.0, rng=rng), angle)
+                photo = turn_on_canvas(scan(first, dpi, 0.0, rng=rng), angle, (120, 110, 100))
                 add(f"{dpi} dpi, phone skew {angle:+.0f}°", ORDER_NO, photo, dpi)
         first, vi = renders[100]
         for angle in (0.0, 2.0, -4.0):
@@ -175,8 +160,7 @@ def real_samples() -> list[tuple[str, str, bool, bool]]:
     for png in sorted(SAMPLES.glob("barcode_zxing_*.png")):
         expected = png.with_suffix(".txt").read_text(encoding="utf-8").strip()
         image = np.asarray(cv2.imread(str(png)))
-        for label, img in (("", image), (" turned 30°", cv2.cvtColor(_turn_on_canvas(
-                cv2.cvtColor(image, cv2.COLOR_BGR2RGB), 30, replicate=True), cv2.COLOR_RGB2BGR))):
+        for label, img in (("", image), (" turned 30°", turn_on_canvas(image, 30))):
             px_mm = estimate_a4_dpi(img.shape[1], img.shape[0]) / 25.4
             regions, _ = read_code128(img, px_mm, None)
             got = {t for r in regions for t in r.texts()}

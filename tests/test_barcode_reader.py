@@ -12,22 +12,13 @@ import cv2
 import numpy as np
 import pytest
 
+from fixtures.scans.imaging import turn_on_canvas
 from pipeline.pages import estimate_a4_dpi
 from pipeline.stages.barcode import read_code128
 from pipeline.tools import zbar, zxing
 
 SAMPLES = Path(__file__).resolve().parents[1] / ".." / "shared" / "real-samples"
 PHOTOS = sorted(p.name for p in SAMPLES.glob("barcode_zxing_*.png"))
-
-
-def _turned(image: np.ndarray, angle: float) -> np.ndarray:
-    h, w = image.shape[:2]
-    m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
-    cos, sin = abs(m[0, 0]), abs(m[0, 1])
-    nw, nh = round(w * cos + h * sin), round(w * sin + h * cos)
-    m[0, 2] += (nw - w) / 2
-    m[1, 2] += (nh - h) / 2
-    return cv2.warpAffine(image, m, (nw, nh), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
 
 
 def _read(image: np.ndarray) -> set[str]:
@@ -50,7 +41,7 @@ def test_every_real_code_128_decodes_to_the_text_beside_it(name: str) -> None:
 @pytest.mark.parametrize("name", PHOTOS)
 def test_a_real_code_128_turned_by_30_degrees_is_found_deskewed_and_decoded(name: str) -> None:
     # Given a real photo turned by 30°, which zxing-cpp does not decode on the whole image
-    image = _turned(np.asarray(cv2.imread(str(SAMPLES / name))), 30)
+    image = turn_on_canvas(np.asarray(cv2.imread(str(SAMPLES / name))), 30)
     expected = (SAMPLES / name).with_suffix(".txt").read_text(encoding="utf-8").strip()
     red = np.ascontiguousarray(image[:, :, 2])
     assert expected not in {t for t, _ in zxing.decode_code128(red, try_downscale=False)}

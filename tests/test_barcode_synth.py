@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 import zxingcpp
 
+from fixtures.scans.imaging import turn_on_canvas
 from pipeline.models import Case
 from pipeline.pages import Page, Upload, estimate_a4_dpi
 from pipeline.ruleset import load_rule_set
@@ -123,12 +124,7 @@ def synth_page(
         x, y, bw, bh = box
         draw_seal(page, (x + bw // 2, y + bh // 2 + round(8 * px_mm)), px_mm)
     if angle:  # like a phone photo of the sheet: the whole sheet, turned, on a larger canvas
-        m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
-        cos, sin = abs(m[0, 0]), abs(m[0, 1])
-        nw, nh = round(w * cos + h * sin), round(w * sin + h * cos)
-        m[0, 2] += (nw - w) / 2
-        m[1, 2] += (nh - h) / 2
-        page = cv2.warpAffine(page, m, (nw, nh), flags=cv2.INTER_LINEAR, borderValue=(250, 250, 250))
+        page = turn_on_canvas(page, angle, (250, 250, 250))
     noise = rng.normal(0, 3, page.shape)
     page = np.clip(cv2.GaussianBlur(page, (3, 3), 0.6) + noise, 0, 255).astype(np.uint8)
     return _finish(page, turn, jpeg_quality)
