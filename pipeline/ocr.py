@@ -169,7 +169,15 @@ class CachedEngine(OcrEngine):
         return boxes
 
     def upside_down(self, images: list[np.ndarray]) -> list[float] | None:
-        return self.inner.upside_down(images)
+        if not images:
+            return self.inner.upside_down(images)
+        key = ("flip", image_key(np.concatenate([i.reshape(-1) for i in images])) + repr([i.shape for i in images]))
+        found = self._get(key)
+        if found is not None:
+            return None if found is _NOTHING else list(found)  # type: ignore[call-overload]
+        probs = self.inner.upside_down(images)
+        self._put(key, _NOTHING if probs is None else tuple(probs))
+        return probs
 
     def clear(self) -> None:
         """Forget every result (a benchmark or test that needs a cold start)."""

@@ -64,9 +64,7 @@ def test_a_case_gets_the_same_report_whatever_read_its_scans_before_in_the_proce
     engine = get_engine()
     assert isinstance(engine, CachedEngine)
     rules = load_rule_set()
-    p = rules.rule("doc.kind").params
-    options = ReadOptions(work_side=int(p["work_side"]), short_ratio=float(p["short_ratio"]),
-                          label_score=float(p["label_score"]))
+    options = rules.tuning("doc.kind", ReadOptions)
 
     def report(first: Callable[[], object]) -> dict:
         engine.clear()

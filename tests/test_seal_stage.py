@@ -121,6 +121,18 @@ def test_the_seal_of_the_applying_organisation_passes_seal_org_name(forms: dict,
     assert (tmp_path / f.evidence["crop"]).is_file() and (tmp_path / f.evidence["strip"]).is_file()
 
 
+def test_one_seal_that_names_the_organisation_settles_the_slot(forms: dict) -> None:
+    # Given the seal form stamped twice (公章盖三下 takes three more): both name the applicant
+    pages = stamped(forms, "seal_form")
+    draw_seal(pages[0], (pages[0].shape[1] * 0.3, pages[0].shape[0] * 0.55), DPI, text=CASE.org.name)
+    found = run({"seal_form": pages})
+    assert len(found[("seal.present", "seal_form")].evidence["seals"]) == 2
+    f = found[("seal.org_name", "seal_form")]
+    # Then the first seal's arc passes, and the second is not read at all
+    assert f.status is Status.PASS, f.evidence
+    assert len(f.evidence["seals"]) == 1
+
+
 @pytest.mark.parametrize("other", ["大连海港物流有限公司", "沈阳北方贸易有限公司"], ids=["other-city", "same-city"])
 def test_the_seal_of_another_organisation_fails_seal_org_name_naming_it(forms: dict, other: str) -> None:
     found = run({"handler_id": stamped(forms, "authorization", text=other)})

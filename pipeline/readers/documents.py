@@ -19,8 +19,10 @@ from pipeline.matching import find_dates, normalise
 from pipeline.ocr import OcrEngine, TextBox
 from pipeline.readers.page import Line, PageText, ReadOptions, Value, read_page
 
-#: How many more lines to read, by width in line heights, when a label is not found yet.
-_WIDER = (30.0, float("inf"))
+#: Lines wider than this many heights are prose, not labels or values: read last.
+_PROSE = 30.0
+#: Lines read at a time when a label is not found yet, narrowest (cheapest) first.
+_BATCH = 4
 
 
 @dataclass
@@ -33,15 +35,20 @@ class DocRead:
     def texts(self) -> list[str]:
         return [ln.text for p in self.pages for ln in p.lines if ln.text]
 
-    def read_more(self, max_ratio: float) -> bool:
-        """Read the lines not read yet up to ``max_ratio``; True when anything new was read."""
-        new = False
+    def read_all(self) -> None:
         for p in self.pages:
-            todo = [i for i, ln in enumerate(p.lines) if not ln.read and _ratio(ln) <= max_ratio]
-            if todo:
-                p.ensure_read(todo)
-                new = True
-        return new
+            p.read_all()
+
+    def read_next(self, page: int | None = None, count: int = _BATCH) -> bool:
+        """Read the ``count`` narrowest lines not read yet (of ``page`` when given); True when any.
+
+        Recognition costs by a line's width: labels are narrow, so the narrowest lines go first.
+        """
+        todo = sorted((_ratio(ln), pi, li) for pi, p in enumerate(self.pages) if page is None or pi == page
+                      for li, ln in enumerate(p.lines) if not ln.read)
+        for pi in sorted({pi for _, pi, _ in todo[:count]}):
+            self.pages[pi].ensure_read([li for _, p2, li in todo[:count] if p2 == pi])
+        return bool(todo)
 
     def field(self, key: str, labels: list[str], page: int | None = None,
               near: tuple[float, float] | None = None, stop_labels: tuple[str, ...] = (),
@@ -55,11 +62,7 @@ class DocRead:
             found = self._search_near(labels, page, near, stop_labels, below)
         else:
             found = self._field(labels, page, near, stop_labels, below)
-        for ratio in _WIDER:
-            if found is not None:
-                break
-            if not self.read_more(ratio):
-                continue
+        while found is None and self.read_next(page):
             found = self._field(labels, page, near, stop_labels, below)
         self.values[key] = found
         return found
@@ -78,7 +81,7 @@ class DocRead:
         return best
 
     def _search_near(self, labels: list[str], page: int | None, near: tuple[float, float],
-                     stop_labels: tuple[str, ...], below: bool, chunk: int = 4, rounds: int = 3) -> Value | None:
+                     stop_labels: tuple[str, ...], below: bool, chunk: int = 1, rounds: int = 12) -> Value | None:
         """Read unread lines nearest to where the template prints the label, a few at a time.
 
         Position only orders the reading; the label must still be read to count.
@@ -90,7 +93,7 @@ class DocRead:
                     continue
                 h, w = p.image.shape[:2]
                 for li, ln in enumerate(p.lines):
-                    if not ln.read and _ratio(ln) <= _WIDER[0]:
+                    if not ln.read and _ratio(ln) <= _PROSE:
                         todo.append((abs(ln.box[0] / w - near[0]) + abs(ln.box[1] / h - near[1]), pi, li))
             if not todo or (todo and self._nearest(labels, page, near) <= self.near_enough):
                 break
@@ -125,7 +128,7 @@ class DocRead:
         p, li, end = hit
         lab = p.lines[li]
         for n in range(1, rows + 1):
-            idx = [i for i in _row(p, lab, n) if _ratio(p.lines[i]) <= _WIDER[0]]
+            idx = [i for i in _row(p, lab, n) if _ratio(p.lines[i]) <= _PROSE]
             p.ensure_read(idx)
             parts = [p.lines[i] for i in idx]
             text = lab.norm[end:] + "".join(ln.norm for ln in parts if ln is not lab)
@@ -138,15 +141,13 @@ class DocRead:
         return "", None
 
     def _first_label(self, labels: list[str]) -> tuple[PageText, int, int] | None:
-        for ratio in (*_WIDER, None):
+        while True:
             for p in self.pages:
                 hits = p.find_labels(labels)
                 if hits:
                     return p, hits[0][0], hits[0][1]
-            if ratio is None:
-                break
-            self.read_more(ratio)
-        return None
+            if not self.read_next():
+                return None
 
 
 def _ratio(ln: Line) -> float:
@@ -174,12 +175,15 @@ def read_upload(pages: list[np.ndarray], engine: OcrEngine, options: ReadOptions
                 min_score: float = 5.0, min_margin: float = 2.0) -> DocRead:
     """Read the pages of one upload and classify it from the first page's text.
 
-    ``mode``: "all" reads every line (ID cards: few lines, all needed); "short" reads short
-    lines up front (licences); "lazy" only titles, then what the fields ask for (forms).
+    ``mode``: "all" reads every line; "short" reads titles and short lines (labels) up front,
+    the rest as fields ask (cards, licences); "lazy" only titles, then what the fields ask for
+    (forms, whose template says where each label is). A document not recognised from what was
+    read is read whole and classified again.
     """
     texts = []
     for index, img in enumerate(pages):
-        pt = read_page(img, engine, options, eager=mode != "lazy")
+        # the kind is told from the first page: later pages of a form read only what fields ask
+        pt = read_page(img, engine, options, eager=mode != "lazy", titles=index == 0 or mode != "lazy")
         pt.index = index
         if mode == "all":
             pt.read_all()

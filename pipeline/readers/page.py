@@ -17,6 +17,7 @@ from rapidfuzz import fuzz
 
 from pipeline.matching import normalise
 from pipeline.ocr import OcrEngine, TextBox, drop_red_ink
+from pipeline.pageviews import to_page_box
 
 Box = tuple[int, int, int, int]
 
@@ -25,12 +26,11 @@ Box = tuple[int, int, int, int]
 class ReadOptions:
     """How hard to look (rule-set params of doc.kind; defaults measured in bench/ocr.py)."""
 
-    work_side: int = 1400  # longest side (px) the page is detected at
-    short_ratio: float = 16.0  # lines wider than this many heights are not read up front
+    work_side: int = 1000  # longest side (px) the page is detected at
+    short_ratio: float = 4.5  # lines wider than this many heights are not read up front
     title_band: float = 0.3  # top part of the page whose tallest lines are read as titles
     label_score: float = 80.0  # fuzzy score a line needs to count as showing a label
     label_slack: int = 3  # characters a label may start after the start of its line
-    reread_conf: float = 0.9  # values read below this confidence are read again
 
 
 @dataclass
@@ -73,6 +73,21 @@ class PageText:
     options: ReadOptions = field(default_factory=ReadOptions)
     index: int = 0  # page of the upload it came from (0 first)
     slot: str | None = None  # that upload when it is not the one being read (a form's _extra page)
+
+    def _uploaded_size(self) -> tuple[int, int]:
+        h, w = self.image.shape[:2]
+        return (h, w) if self.rotation in (90, 270) else (w, h)
+
+    def upright_point(self, x: float, y: float) -> tuple[float, float]:
+        """A point of the page as uploaded, on this upright page."""
+        w, h = self._uploaded_size()
+        return {90: (h - y, x), 180: (w - x, h - y), 270: (y, w - x)}.get(self.rotation, (x, y))
+
+    def page_box(self, box: Box) -> Box:
+        """A box of this upright page, back on the page as uploaded (whole pixels)."""
+        w, h = self._uploaded_size()
+        x0, y0, x1, y1 = to_page_box(box, self.rotation, w, h)
+        return (int(x0), int(y0), int(x1), int(y1))
 
     def where(self) -> dict[str, object]:
         """Where a box on this page sits, for evidence: upload page, its turn, its other slot."""
@@ -210,8 +225,9 @@ class PageText:
 
 
 def read_page(image: np.ndarray, engine: OcrEngine, options: ReadOptions | None = None,
-              orient: bool = True, eager: bool = True) -> PageText:
-    """Detect lines, turn the page upright, read title lines (and short lines when ``eager``)."""
+              orient: bool = True, eager: bool = True, titles: bool = True) -> PageText:
+    """Detect lines, turn the page upright, read title lines (when ``titles``) and short lines
+    (when ``eager``)."""
     opts = options or ReadOptions()
     page, rotation, boxes = _upright(image, engine, opts.work_side, orient)
     if boxes is None:  # the engine cannot detect alone (Tesseract): read the whole page once, full size
@@ -222,7 +238,7 @@ def read_page(image: np.ndarray, engine: OcrEngine, options: ReadOptions | None 
     lines = [Line(b) for b in boxes]
     pt = PageText(page, rotation, lines, engine, opts)
     first = [i for i, ln in enumerate(lines) if eager and _ratio(ln.box) <= opts.short_ratio]
-    first += _title_lines(lines, page.shape[0], opts.title_band)
+    first += _title_lines(lines, page.shape[0], opts.title_band) if titles else []
     pt.ensure_read(sorted(set(first)))
     return pt
 
@@ -250,10 +266,34 @@ def _detect(image: np.ndarray, engine: OcrEngine, side: int) -> list[Box] | None
     scale = _scale(image, side)
     image = drop_red_ink(image)
     small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
-    found = engine.detect(small)
+    x0, y0, x1, y1 = _content_box(small)
+    found = engine.detect(small[y0:y1, x0:x1])
     if found is None:
         return None
-    return [_up(b.box, scale) for b in found]
+    return [_up((b.box[0] + x0, b.box[1] + y0, b.box[2] + x0, b.box[3] + y0), scale) for b in found]
+
+
+def _content_box(grey: np.ndarray, pad: float = 0.03, worth: float = 0.9) -> Box:
+    """The part of a page that holds ink, padded; the whole page unless that saves a tenth.
+
+    Detection costs by the pixel: an ID card copy inks a quarter of its A4 page, a form four fifths.
+    """
+    h, w = grey.shape[:2]
+    whole = (0, 0, w, h)
+    if grey.ndim != 2 or h < 32 or w < 32:
+        return whole
+    _, ink = cv2.threshold(grey, 0, 1, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
+    min_count = max(2, int(0.003 * min(h, w)))
+    rows = np.flatnonzero(ink.sum(axis=1) >= min_count)
+    cols = np.flatnonzero(ink.sum(axis=0) >= min_count)
+    if len(rows) == 0 or len(cols) == 0:
+        return whole
+    p = int(pad * max(h, w))
+    box = (max(0, int(cols[0]) - p), max(0, int(rows[0]) - p),
+           min(w, int(cols[-1]) + 1 + p), min(h, int(rows[-1]) + 1 + p))
+    if (box[2] - box[0]) * (box[3] - box[1]) > worth * w * h:
+        return whole
+    return box
 
 
 _TURN = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}

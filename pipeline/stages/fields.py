@@ -14,7 +14,7 @@ from typing import Any
 
 from pipeline.formlayout import A4_H, A4_W
 from pipeline.forms import form_layout, form_values
-from pipeline.matching import name_score
+from pipeline.matching import find_ric, find_uscc, name_score
 from pipeline.models import Case, Finding, Status
 from pipeline.ocr import OcrEngine, get_engine
 from pipeline.pages import Page
@@ -39,11 +39,8 @@ class _Review:
     def __init__(self, ctx: StageContext) -> None:
         self.ctx = ctx
         self.case: Case = ctx.case
-        p = ctx.rules.rule("doc.kind").params
-        self.options = ReadOptions(work_side=int(p.get("work_side", 1000)),
-                                   short_ratio=float(p.get("short_ratio", 10.0)),
-                                   label_score=float(p.get("label_score", 80.0)))
-        self.max_pages = int(p.get("max_pages", 2))
+        self.options = ctx.rules.tuning("doc.kind", ReadOptions)
+        self.max_pages = int(ctx.rules.rule("doc.kind").params.get("max_pages", 2))
         self._engine: OcrEngine | None = None
         self._docs: dict[str, DocRead] = {}
 
@@ -63,7 +60,7 @@ class _Review:
                 # scans of a two-page form: page 1 in the slot, page 2 in its _extra slot
                 sources += [(f"{slot}_extra", pg) for pg in extra.pages[: form_layout(kind).pages - len(sources)]]
             pages = [pg.image for _, pg in sources]
-            mode = "lazy" if kind in FORM_KINDS else "all" if kind == "id_card" else "short"
+            mode = "lazy" if kind in FORM_KINDS else "short"
             p = self.ctx.rules.rule("doc.kind").params
             self._docs[slot] = read_upload(pages, self.engine, self.options, mode,
                                            float(p.get("min_score", 5.0)), float(p.get("min_margin", 2.0)))
@@ -135,6 +132,8 @@ class _Review:
         suffix = key.rsplit(".", 1)[-1]
         if suffix == "id_number":
             kind = "uscc" if key.startswith("org.") else "ric"
+            if not (find_uscc if kind == "uscc" else find_ric)(value.text if value is not None else ""):
+                doc.read_all()  # no number beside the label: the number shown anywhere still counts
             # a pre-filled form prints the record as entered: showing it exactly is showing it,
             # even when the entered number is invalid (data.* judges that); copies of cards and
             # licences with a wrong check digit are suspect and stay uncertain

@@ -20,8 +20,9 @@ import numpy as np
 
 from pipeline.matching import name_equal_score, name_score, normalise_name
 from pipeline.models import Finding, Status
-from pipeline.ocr import OcrEngine, TextBox, drop_red_ink, get_engine
+from pipeline.ocr import OcrEngine, TextBox, get_engine
 from pipeline.pages import Page
+from pipeline.readers.page import PageText, ReadOptions, read_page
 from pipeline.sealfind import SealCandidate, SealParams, find_seals
 from pipeline.sealtext import ArcRead, is_authority, read_arc, unroll
 from pipeline.stages.base import Stage, StageContext, guarded
@@ -108,10 +109,15 @@ def _org_name(ctx: StageContext, slot: str, found: list[FoundSeal]) -> Finding:
     def good(text: str) -> bool:
         return not is_authority(text) and name_score(entered, text).score >= pass_score
 
+    def settled(text: str) -> bool:  # the applicant's name, or the registration authority's seal
+        return good(text) or is_authority(text)
+
     per_seal = []
-    for f in red:
-        reads = read_arc(f.page.image, f.seal.centre, f.seal.radius, read_line, good)
+    for f in red:  # the strongest seal first; one that names the organisation settles the slot
+        reads = read_arc(f.page.image, f.seal.centre, f.seal.radius, read_line, settled)
         per_seal.append((f, reads))
+        if any(good(r.text) for r in reads):
+            break
     return _judge_name(ctx, slot, entered, per_seal)
 
 
@@ -213,50 +219,65 @@ def _engine(ctx: StageContext) -> OcrEngine:
 
 
 def _position(ctx: StageContext, slot: str, found: list[FoundSeal]) -> Finding:
-    """Is a seal near the form's printed 盖章 label? Read the print around each seal first (the
-    label is usually right beside it), then the whole page. The images read here (red ink
-    dropped, seal-sized windows) are not the crops the fields stage reads, so this stage never
-    changes what the OCR cache hands the fields stage."""
+    """Is a seal near the form's printed 盖章 label? The page's text lines are detected once per
+    review (the fields stage reads the same page, and the OCR cache shares both the detection
+    and each line read); only the lines within reach of a seal are read, nearest first, then
+    the page's other short lines."""
     if not found:
         return ctx.finding(POSITION, Status.SKIPPED, slot, {"reason": "no_seal"})
     labels: list[str] = list(ctx.rules.param(POSITION, "labels").get(slot, []))
     max_mm = float(ctx.rules.param(POSITION, "max_distance_mm"))
     engine = _engine(ctx)
+    options = ctx.rules.tuning("doc.kind", ReadOptions)
+    texts: dict[int, PageText] = {}
+
+    def text_of(page: Page) -> PageText:
+        if page.index not in texts:
+            texts[page.index] = read_page(page.image, engine, options, eager=False, titles=False)
+        return texts[page.index]
+
     seal_ev = [{"page": f.page.index, "bbox": list(f.seal.bbox)} for f in found]
     for f in found:
-        window, (ox, oy) = _window(f, max_mm)
-        hit = _find_label(engine.read(drop_red_ink(window)), labels)
-        if hit is not None:
-            box = (hit[1][0] + ox, hit[1][1] + oy, hit[1][2] + ox, hit[1][3] + oy)
-            distance = _distance_mm(f.seal.centre, box, f.page.px_per_mm())
-            if distance <= max_mm:
+        pt = text_of(f.page)
+        centre = pt.upright_point(*f.seal.centre)
+        px_per_mm = f.page.px_per_mm()
+        reach = sorted((_distance_mm(centre, ln.box, px_per_mm), i) for i, ln in enumerate(pt.lines)
+                       if _ratio(ln.box) <= _LABEL_RATIO)  # a label, not the prose above the seal
+        near = [i for d, i in reach if d <= max_mm]
+        for chunk in range(0, len(near), _CHUNK):
+            pt.ensure_read(near[chunk:chunk + _CHUNK])
+            hit = _find_label([pt.lines[i].as_textbox() for i in near[:chunk + _CHUNK]], labels)
+            if hit is not None:
                 return ctx.finding(POSITION, Status.PASS, slot, {
-                    "label": hit[0], "label_page": f.page.index, "label_box": list(box), "seals": seal_ev,
-                    "distance_mm": round(distance, 1)})
+                    "label": hit[0], "label_page": f.page.index, "label_box": list(pt.page_box(hit[1])),
+                    "seals": seal_ev, "distance_mm": round(_distance_mm(centre, hit[1], px_per_mm), 1)})
     for index in sorted({f.page.index for f in found}):
         seals = [f for f in found if f.page.index == index]
         page = seals[0].page
-        hit = _find_label(engine.read(drop_red_ink(page.image)), labels)
+        pt = text_of(page)
+        short = [i for i, ln in enumerate(pt.lines) if _ratio(ln.box) <= _LABEL_RATIO]
+        pt.ensure_read(short)
+        hit = _find_label([pt.lines[i].as_textbox() for i in short], labels)
         if hit is None:
             continue
         label, box = hit
-        distances = [round(_distance_mm(f.seal.centre, box, page.px_per_mm()), 1) for f in seals]
+        distances = [round(_distance_mm(pt.upright_point(*f.seal.centre), box, page.px_per_mm()), 1) for f in seals]
         status = Status.PASS if min(distances) <= max_mm else Status.UNCERTAIN
-        return ctx.finding(POSITION, status, slot, {"label": label, "label_page": index, "label_box": list(box),
+        return ctx.finding(POSITION, status, slot, {"label": label, "label_page": index,
+                                                    "label_box": list(pt.page_box(box)),
                                                     "seals": seal_ev, "distance_mm": distances})
     return ctx.finding(POSITION, Status.PASS, slot,
                        {"label": labels[0] if labels else "", "label_found": False, "seals": seal_ev})
 
 
-def _window(f: FoundSeal, margin_mm: float) -> tuple[np.ndarray, tuple[int, int]]:
-    """The seal with ``margin_mm`` beside it and less above and below: a 盖章 label sits on
-    the seal's lines; fewer lines of print make the OCR of the window cheaper."""
-    h, w = f.page.image.shape[:2]
-    mx = f.seal.radius + margin_mm * f.page.px_per_mm()
-    my = f.seal.radius + 0.4 * margin_mm * f.page.px_per_mm()
-    x0, y0 = max(0, int(f.seal.centre[0] - mx)), max(0, int(f.seal.centre[1] - my))
-    x1, y1 = min(w, int(f.seal.centre[0] + mx)), min(h, int(f.seal.centre[1] + my))
-    return f.page.image[y0:y1, x0:x1], (x0, y0)
+#: Lines read at a time around a seal while looking for its label.
+_CHUNK = 4
+#: Lines wider than this many heights are prose, not a 盖章 label.
+_LABEL_RATIO = 12.0
+
+
+def _ratio(box: tuple[int, int, int, int]) -> float:
+    return (box[2] - box[0]) / max(1, box[3] - box[1])
 
 
 def _find_label(boxes: list[TextBox], labels: list[str]) -> tuple[str, tuple[int, int, int, int]] | None:
