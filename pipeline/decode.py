@@ -261,10 +261,9 @@ def _decode_with_pillow(im: Image.Image, content_type: str, side: int) -> np.nda
     if im.mode in ("I", "F"):
         im = _replace(im, _scaled_to_8bit(im))
     rgb = _replace(im, _to_rgb(im))
-    raw = rgb.tobytes("raw", "BGR")
-    shape = (rgb.size[1], rgb.size[0], 3)
+    packed = np.asarray(rgb)  # a read-only copy, 3 bytes a pixel (Pillow holds 4)
     rgb.close()
-    return np.frombuffer(raw, np.uint8).reshape(shape).copy()
+    return cv2.cvtColor(packed, cv2.COLOR_RGB2BGR)
 
 
 def _replace(old: Image.Image, new: Image.Image) -> Image.Image:

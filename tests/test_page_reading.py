@@ -9,7 +9,7 @@ import pytest
 from pipeline.doctype import DocKind
 from pipeline.ocr import get_engine
 from pipeline.readers.documents import DocRead
-from pipeline.readers.page import Line, PageText, _content_box, _detect
+from pipeline.readers.page import Line, PageText, _detect, ink_bands
 from tests.test_ocr_engine import _line
 
 
@@ -25,21 +25,32 @@ def _page_with(lines: list[np.ndarray], at: tuple[int, int], size: tuple[int, in
 
 
 def test_the_inked_part_of_a_card_copy_is_all_that_is_detected() -> None:
-    # Given an A4 page whose only print is a small block (an ID card copy)
+    # Given an A4 page whose only print is two small blocks (the two sides of an ID card)
     grey = np.full((1000, 707), 250, np.uint8)
     grey[300:420, 200:480] = 30
-    x0, y0, x1, y1 = _content_box(grey)
-    # Then the box holds the block with a margin, and is far smaller than the page
-    assert x0 < 200 and y0 < 300 and x1 > 480 and y1 > 420
-    assert (x1 - x0) * (y1 - y0) < 0.25 * grey.size
+    grey[500:600, 220:470] = 30
+    bands = ink_bands(grey)
+    # Then each block is a band of its own, with a margin, and together far smaller than the page
+    assert len(bands) == 2
+    (a0, b0, a1, b1), (_, d0, _, d1) = bands
+    assert a0 < 200 and b0 < 300 and a1 > 480 and 420 < b1 < 500 and d0 < 500 and d1 > 600
+    assert sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in bands) < 0.25 * grey.size
+
+
+def test_faint_print_between_two_blocks_keeps_them_in_one_band() -> None:
+    grey = np.full((1000, 707), 250, np.uint8)
+    grey[300:420, 200:480] = 30
+    grey[500:600, 220:470] = 30
+    grey[428:492, 220:470] = 190  # light grey print, far lighter than the black blocks
+    assert len(ink_bands(grey)) == 1
 
 
 @pytest.mark.parametrize("kind", ["blank", "full"])
 def test_a_blank_or_fully_printed_page_is_detected_whole(kind: str) -> None:
     grey = np.full((1000, 707), 250, np.uint8)
     if kind == "full":
-        grey[20:980:40, 20:690] = 0  # lines of print from top to bottom, edge to edge
-    assert _content_box(grey) == (0, 0, 707, 1000)
+        grey[20:980:20, 20:690] = 0  # lines of print from top to bottom, edge to edge
+    assert ink_bands(grey) == [(0, 0, 707, 1000)]
 
 
 def test_lines_found_on_the_inked_part_sit_where_they_are_on_the_whole_page() -> None:

@@ -10,6 +10,7 @@ import pymupdf
 import pytest
 from PIL import Image
 
+from pipeline import decode_pdf
 from pipeline.decode import Limits, decode, sniff
 from pipeline.decode_pdf import render_dpis
 from pipeline.pages import estimate_a4_dpi
@@ -124,6 +125,42 @@ def test_a_pdf_page_is_rendered_at_the_fixed_dpi_with_producer_and_creator() -> 
     assert decoded.pages[0].image.shape == (2339, 1653, 3)  # 595 × 842 pt at 200 dpi
     assert decoded.metadata["producer"] == "Canon iR-ADV C5535" and decoded.metadata["creator"] == "ScanGear"
     assert decoded.metadata["isolated"] == "true" and decoded.warnings == ()
+
+
+def _pdf_of_every_kind_of_content() -> bytes:
+    """A scanner's page, a page of vector text, shapes and annotations, a rotated page and one
+    with a crop box off the origin."""
+    doc = pymupdf.open(stream=pdf(), filetype="pdf")
+    page = doc.new_page(width=595, height=842)
+    page.insert_text((72, 100), "Hello 你好", fontsize=24, fontname="china-s")
+    page.draw_rect(pymupdf.Rect(100, 200, 300, 400), color=(1, 0, 0), fill=(0, 0, 1), fill_opacity=0.4)
+    page.add_highlight_annot(pymupdf.Rect(72, 80, 300, 110))
+    page.add_freetext_annot(pymupdf.Rect(50, 600, 300, 650), "annotation", fontsize=14)
+    turned = doc.new_page(width=595, height=842)
+    turned.insert_text((72, 100), "turned", fontsize=30)
+    turned.set_rotation(90)
+    cropped = doc.new_page(width=612, height=792)
+    cropped.insert_text((100, 300), "cropped", fontsize=40)
+    cropped.set_cropbox(pymupdf.Rect(37.3, 51.7, 500.2, 700.9))
+    return doc.tobytes()
+
+
+@pytest.mark.parametrize("isolated", [True, False])
+def test_pdf_pages_have_exactly_the_pixels_of_mupdfs_own_rendering(monkeypatch: pytest.MonkeyPatch,
+                                                                   isolated: bool) -> None:
+    # Given a PDF of every kind of content, rendered in the forked child or in-process
+    data = _pdf_of_every_kind_of_content()
+    monkeypatch.setattr(decode_pdf, "_FORK_ISOLATION", isolated)
+    decoded = decode(data, "pdf", LIMITS)
+    assert decoded.metadata["isolated"] == str(isolated).lower()
+    # Then each page is what PyMuPDF's get_pixmap draws at the page's dpi, in BGR order
+    with pymupdf.open(stream=data, filetype="pdf") as doc:
+        for page, rendered in zip(doc, decoded.pages, strict=True):
+            zoom = rendered.dpi / 72
+            pix = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), colorspace=pymupdf.csRGB, alpha=False)
+            rgb = np.frombuffer(pix.samples_mv, np.uint8).reshape(pix.height, pix.width, 3)
+            assert np.array_equal(rendered.image, rgb[:, :, ::-1])
+            assert rendered.image.flags.c_contiguous and rendered.image.flags.writeable
 
 
 def test_a_huge_pdf_page_box_renders_within_the_side_and_area_caps() -> None:

@@ -121,7 +121,7 @@ class DocRead:
 
     def row_text(self, labels: list[str], rows: int = 2, enough: int = 2) -> tuple[str, Value | None]:
         """The text of a label's row read left to right (the next rows too while it shows fewer
-        than ``enough`` dates), for periods."""
+        than ``enough`` dates and no 长期), for periods."""
         hit = self._first_label(labels)
         if hit is None:
             return "", None
@@ -136,7 +136,7 @@ class DocRead:
             box = (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes),
                    max(b[3] for b in boxes))
             conf = min([lab.confidence] + [ln.confidence for ln in parts if ln.text])
-            if len(find_dates(text)) >= enough or n == rows:
+            if len(find_dates(text)) >= enough or n == rows or _LONG_TERM.search(text):
                 return text, Value(text, box, conf, labels[0], "row", p)
         return "", None
 
@@ -246,7 +246,9 @@ def read_period(doc: DocRead, labels: list[str], need_start: bool) -> Period | N
     head = normalise(text).split("至", 1)
     dates = _dates(head[0])
     start = dates[0] if dates else None
-    if len(head) == 1:
+    if len(head) == 1:  # no "至": only a licence's bare 长期 beside its label says something
+        if not need_start and _LONG_TERM.match(head[0]):
+            return Period(None, None, True, text, value)
         return None
     tail = head[1]
     if _LONG_TERM.match(tail) or (_LONG_TERM.search(tail[:6]) is not None):

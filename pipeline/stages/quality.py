@@ -22,9 +22,10 @@ re-photographed screen leaves. Copies of licences and ID cards are not in its sl
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
-from functools import partial
+from functools import lru_cache, partial
 
 import cv2
 import numpy as np
@@ -71,7 +72,7 @@ def measure(page: Page, p: dict[str, float]) -> PageQuality:
     f = min(1.0, p["work_px_per_mm"] * MM_PER_INCH / dpi)
     if f < 1.0:
         grey = cv2.resize(grey, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
-    ink_level, paper = (float(v) for v in np.percentile(grey[::2, ::2], [0.5, 95]))
+    ink_level, paper = _grey_percentiles(grey[::2, ::2], (0.5, 95))
     contrast = paper - ink_level
     metrics: dict[str, float | str] = {
         "paper": round(paper), "contrast": round(contrast), "dpi": round(dpi),
@@ -90,10 +91,10 @@ def measure(page: Page, p: dict[str, float]) -> PageQuality:
     elif contrast < p["contrast_uncertain"]:
         verdicts.append((Status.UNCERTAIN, "washed_out"))
 
-    norm = (grey.astype(np.float32) * np.float32(1.0 / contrast)).astype(np.float32)
+    norm = np.multiply(grey, np.float32(1.0 / contrast), dtype=np.float32)
     mag = cv2.magnitude(cv2.Sobel(norm, cv2.CV_32F, 1, 0), cv2.Sobel(norm, cv2.CV_32F, 0, 1))
-    edges = mag[mag > p["edge_min"]]
-    sharpness = float(np.percentile(edges, 99)) if edges.size >= 100 else 0.0
+    edges = mag[mag > p["edge_min"]]  # a copy: partitioned in place
+    sharpness = float(np.percentile(edges, 99, overwrite_input=True)) if edges.size >= 100 else 0.0
     metrics["sharpness"] = round(sharpness, 2)
     if sharpness < p["sharpness_fail"]:
         verdicts.append((Status.FAIL, "blurred"))
@@ -122,7 +123,8 @@ def _text_height_px(grey: np.ndarray, paper: float, contrast: float) -> float:
     dark = (grey < paper - contrast / 2).astype(np.uint8)
     # rejoin the stacked parts of a character (gaps of a pixel or two), not separate lines
     ink = cv2.morphologyEx(dark, cv2.MORPH_CLOSE, np.ones((3, 1), np.uint8))
-    n, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    # BBDT: the same components as the default algorithm, its statistics ~3× faster here
+    n, _, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(ink, 8, cv2.CV_32S, cv2.CCL_BBDT)
     if n <= 1:
         return 0.0
     w, h = stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT]
@@ -130,6 +132,23 @@ def _text_height_px(grey: np.ndarray, paper: float, contrast: float) -> float:
     if keep.sum() < 5:
         return 0.0
     return float(np.percentile(h[keep], 75))
+
+
+def _grey_percentiles(grey: np.ndarray, percents: tuple[float, ...]) -> list[float]:
+    """``np.percentile(grey, percents)`` of uint8 pixels, read off their histogram rather than
+    sorted: the same order statistics, interpolated as NumPy's default ("linear") method does."""
+    n = grey.size
+    if n >= 1 << 24:  # calcHist's float32 counts are exact below 2**24
+        return [float(v) for v in np.percentile(grey, percents)]
+    cumulative = np.cumsum(cv2.calcHist([grey], [0], None, [256], [0, 256]).ravel().astype(np.int64))
+    out = []
+    for percent in percents:
+        virtual = (n - 1) * (percent / 100)
+        below = min(math.floor(virtual), n - 1)
+        lower, upper = (float(np.searchsorted(cumulative, k, side="right")) for k in (below, min(below + 1, n - 1)))
+        gamma = virtual - below
+        out.append(upper - (upper - lower) * (1 - gamma) if gamma >= 0.5 else lower + (upper - lower) * gamma)
+    return out
 
 
 def _quality(ctx: StageContext, slot: str, upload: Upload) -> list[Finding]:
@@ -159,49 +178,63 @@ def moire_score(image: np.ndarray, p: dict[str, float]) -> tuple[float, float]:
     """
     grey = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     n = int(p["moire_tile_px"])
-    h, w = grey.shape
-    paper = float(np.percentile(grey[::4, ::4], 95))
-    tiles = []
-    for y in range(0, h - n + 1, n):
-        for x in range(0, w - n + 1, n):
-            t = grey[y:y + n, x:x + n]
-            if t.min() > paper - p["moire_max_ripple"]:
-                tiles.append(t.astype(np.float32))
-    if len(tiles) < p["moire_min_tiles"]:
+    [paper] = _grey_percentiles(grey[::4, ::4], (95,))
+    rows, cols = grey.shape[0] // n, grey.shape[1] // n
+    tiles = grey[:rows * n, :cols * n].reshape(rows, n, cols, n)  # a view: tile (row, col) is [row, :, col, :]
+    paper_tiles = tiles.swapaxes(1, 2)[tiles.min(axis=(1, 3)) > paper - p["moire_max_ripple"]]  # reading order
+    if len(paper_tiles) < p["moire_min_tiles"]:
         return 0.0, 0.0
-    step = max(1, len(tiles) // int(p["moire_max_tiles"]))
-    stack = np.stack(tiles[::step])
+    step = max(1, len(paper_tiles) // int(p["moire_max_tiles"]))
+    stack = paper_tiles[::step].astype(np.float32)
     stack -= stack.mean(axis=(1, 2), keepdims=True)
-    win = np.outer(np.hanning(n), np.hanning(n)).astype(np.float32)
-    power = np.abs(np.fft.rfft2(stack * win)) ** 2
-    fy = np.abs(np.fft.fftfreq(n) * n)[:, None]
-    fx = np.arange(power.shape[2])[None, :]
-    grid = n / 16  # JPEG: 8-px luma blocks, 16-px chroma blocks; their harmonics are not moiré
-    # scanner streaks and JPEG block artefacts lie on and near the axes: search a diagonal wedge
-    angle = np.degrees(np.arctan2(fy, np.maximum(fx, 1e-6)))
-    wedge = (angle >= p["moire_axis_deg"]) & (angle <= 90 - p["moire_axis_deg"])
-    allowed = (wedge & (np.hypot(fx, fy) >= 6) & (np.hypot(fx, fy) <= n * 0.45)
-               & (np.abs(fx / grid - np.round(fx / grid)) * grid > 1.0)
-               & (np.abs(fy / grid - np.round(fy / grid)) * grid > 1.0))
-    radius = np.rint(np.hypot(fx, fy)).astype(int) + np.zeros_like(fy, dtype=int)
+    allowed, radius, rings = _spectrum_cells(n, p["moire_axis_deg"])
+    power = np.abs(np.fft.rfft2(stack * _window(n))) ** 2
     mean = power.mean(axis=0)
-    ring_floor = _ring_medians(mean, radius, allowed)
+    ring_floor = _ring_medians(mean, radius, rings)
     norm = np.where(allowed, mean / ring_floor[radius], 0.0)
     peak = np.unravel_index(int(np.argmax(norm)), norm.shape)
     ratio = float(norm[peak])
     if ratio <= 0:
         return 0.0, 0.0
-    ring = allowed & (radius == radius[peak])
-    per_tile_floor = np.median(power[:, ring], axis=1) + 1e-6
+    ring = rings[int(radius[peak])]
+    per_tile_floor = np.median(power.reshape(len(power), -1)[:, ring], axis=1) + 1e-6
     share = float(np.mean(power[:, peak[0], peak[1]] / per_tile_floor > p["moire_tile_ratio"]))
     return ratio, share
 
 
-def _ring_medians(power: np.ndarray, radius: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+@lru_cache(maxsize=4)
+def _window(n: int) -> np.ndarray:
+    window = np.outer(np.hanning(n), np.hanning(n)).astype(np.float32)
+    window.flags.writeable = False
+    return window
+
+
+@lru_cache(maxsize=4)
+def _spectrum_cells(n: int, axis_deg: float) -> tuple[np.ndarray, np.ndarray, dict[int, np.ndarray]]:
+    """Where an n-px tile's half spectrum is searched: the allowed cells, every cell's integer
+    radius, and the flat indices of the allowed cells at each radius (the same for every page)."""
+    fy = np.abs(np.fft.fftfreq(n) * n)[:, None]
+    fx = np.arange(n // 2 + 1)[None, :]
+    grid = n / 16  # JPEG: 8-px luma blocks, 16-px chroma blocks; their harmonics are not moiré
+    # scanner streaks and JPEG block artefacts lie on and near the axes: search a diagonal wedge
+    angle = np.degrees(np.arctan2(fy, np.maximum(fx, 1e-6)))
+    wedge = (angle >= axis_deg) & (angle <= 90 - axis_deg)
+    allowed = (wedge & (np.hypot(fx, fy) >= 6) & (np.hypot(fx, fy) <= n * 0.45)
+               & (np.abs(fx / grid - np.round(fx / grid)) * grid > 1.0)
+               & (np.abs(fy / grid - np.round(fy / grid)) * grid > 1.0))
+    radius = np.rint(np.hypot(fx, fy)).astype(int) + np.zeros_like(fy, dtype=int)
+    rings = {int(r): np.flatnonzero(allowed & (radius == r)) for r in np.unique(radius[allowed])}
+    for array in (allowed, radius, *rings.values()):
+        array.flags.writeable = False
+    return allowed, radius, rings
+
+
+def _ring_medians(power: np.ndarray, radius: np.ndarray, rings: dict[int, np.ndarray]) -> np.ndarray:
     """Median power at each integer radius: the noise floor, which falls with frequency."""
     out = np.full(int(radius.max()) + 1, np.inf)
-    for r in np.unique(radius[allowed]):
-        out[r] = float(np.median(power[allowed & (radius == r)])) + 1e-6
+    flat = power.ravel()
+    for r, cells in rings.items():
+        out[r] = float(np.median(flat[cells])) + 1e-6
     return out
 
 
