@@ -261,9 +261,10 @@ def _decode_with_pillow(im: Image.Image, content_type: str, side: int) -> np.nda
     if im.mode in ("I", "F"):
         im = _replace(im, _scaled_to_8bit(im))
     rgb = _replace(im, _to_rgb(im))
-    packed = np.asarray(rgb)  # a read-only copy, 3 bytes a pixel (Pillow holds 4)
+    raw = rgb.tobytes("raw", "BGR")
+    shape = (rgb.size[1], rgb.size[0], 3)
     rgb.close()
-    return cv2.cvtColor(packed, cv2.COLOR_RGB2BGR)
+    return np.frombuffer(raw, np.uint8).reshape(shape).copy()
 
 
 def _replace(old: Image.Image, new: Image.Image) -> Image.Image:
