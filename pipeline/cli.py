@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -19,6 +18,7 @@ from pipeline.models import Decision
 from pipeline.report import DECISION_ZH, report_json
 from pipeline.ruleset import DEFAULT_RULE_SET
 from pipeline.stages.base import ReviewOptions
+from pipeline.terminal import err, out, print_error
 
 app = typer.Typer(
     name="precheck",
@@ -27,8 +27,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-out = Console(width=None if sys.stdout.isatty() else 200)  # pipes and logs get full rows
-err = Console(stderr=True)
 
 EXIT_FOR_DECISION = {
     Decision.APPROVED: ExitCode.APPROVED,
@@ -67,12 +65,6 @@ class _OneLine(logging.Formatter):
             record.exc_info, record.exc_text = saved
 
 
-def _print_case_error(exc: CaseError) -> None:
-    err.print(f"[bold red]无法读取案件[/] {exc.case}", highlight=False)
-    for path, text in exc.problems:
-        err.print(f"  {path}: {text}", highlight=False, markup=False)
-
-
 @app.command()
 def review(
     path: Annotated[Path, typer.Argument(help="案件文件夹，或装有多个案件文件夹的文件夹")],
@@ -91,7 +83,7 @@ def review(
         outcome = review_one(path, rules, out_dir, options)
         if outcome.error is not None:
             assert isinstance(outcome.error, CaseError)
-            _print_case_error(outcome.error)
+            print_error(outcome.error)
             raise typer.Exit(ExitCode.BAD_CASE)
         assert outcome.report is not None
         if json_:
@@ -120,7 +112,7 @@ def _review_folder(
             progress.update(task, advance=1, description=outcome.path.name)
             if outcome.error is not None:
                 if isinstance(outcome.error, CaseError):
-                    _print_case_error(outcome.error)
+                    print_error(outcome.error)
                 else:
                     err.print(f"[bold red]审核失败[/] {outcome.path}: {outcome.error.message}")
             elif json_:
@@ -172,12 +164,12 @@ def forms(
     try:
         raw = case_file.read_bytes()
     except OSError as exc:
-        _print_case_error(CaseError([("case.json", f"无法读取 / cannot read: {exc.strerror}")], str(case)))
+        print_error(CaseError([("case.json", f"无法读取 / cannot read: {exc.strerror}")], str(case)))
         raise typer.Exit(ExitCode.BAD_CASE) from None
     try:
         parsed = parse_case_json(raw)
     except CaseError as exc:
-        _print_case_error(CaseError(exc.problems, str(case)))
+        print_error(CaseError(exc.problems, str(case)))
         raise typer.Exit(ExitCode.BAD_CASE) from None
     for name, written in render_forms(parsed, out_dir).items():
         out.print(f"{name}: {written}")
@@ -198,5 +190,5 @@ def main() -> None:
     try:
         app()
     except PrecheckError as exc:
-        err.print(f"[bold red]错误[/] ({exc.code}): {exc.message}", highlight=False)
+        print_error(exc)
         sys.exit(exc.exit_code)

@@ -11,17 +11,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 import tokens
 from pipeline.casefolder import CaseFolder, load_case_folder
-from pipeline.errors import CaseError, ExitCode, PrecheckError
+from pipeline.errors import ExitCode, PrecheckError
 from pipeline.issuance import IssuanceSettings, issue_case, record_clerk_decision
 from pipeline.models import Decision, Report
 from pipeline.register import Register, certificate_fingerprint
 from pipeline.ruleset import DEFAULT_RULE_SET, RuleSet, load_rule_set
-
-err = Console(stderr=True)
+from pipeline.terminal import err, print_error
 
 KeyOption = Annotated[tokens.KeySpec, typer.Option("--key", help="密钥类型 / key type: ec (P-256) or rsa (2048)")]
 
@@ -115,11 +113,6 @@ class _exits:  # a context manager: PrecheckError → message on stderr and its 
         return None
 
     def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
-        if isinstance(exc, CaseError):
-            err.print(f"[bold red]无法读取案件[/] {exc.case}", highlight=False)
-            for path, text in exc.problems:
-                err.print(f"  {path}: {text}", highlight=False, markup=False)
-            raise typer.Exit(exc.exit_code)
         if isinstance(exc, PrecheckError):
-            err.print(f"[bold red]错误[/] ({exc.code}): {exc.message}", highlight=False)
+            print_error(exc)
             raise typer.Exit(exc.exit_code)

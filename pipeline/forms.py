@@ -10,6 +10,7 @@ is named in each PDF's metadata (``keywords``). Geometry and drawing primitives 
 from __future__ import annotations
 
 import calendar
+import functools
 from collections.abc import Callable, Mapping
 from datetime import date
 from pathlib import Path
@@ -305,8 +306,13 @@ def _draw(form: str, values: Values, doc: pymupdf.Document | None, fontname: str
     return layout
 
 
+@functools.cache
 def form_layout(form: str) -> FormLayout:
-    """Fields (name -> label, box), seal boxes and barcode boxes of ``form``, in PDF points."""
+    """Fields (name -> label, box), seal boxes and barcode boxes of ``form``, in PDF points.
+
+    Drawn once per process and shared by every caller (a review asks dozens of times): read it,
+    never change it.
+    """
     if form not in _DRAWERS:
         raise ValueError(f"unknown form {form!r}; known: {', '.join(FORMS)}")
     return _draw(form, {}, None, "x", None)

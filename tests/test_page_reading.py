@@ -7,9 +7,13 @@ import numpy as np
 import pytest
 
 from pipeline.doctype import DocKind
-from pipeline.ocr import get_engine
-from pipeline.readers.documents import DocRead
-from pipeline.readers.page import Line, PageText, _detect, ink_bands
+from pipeline.forms import render_forms
+from pipeline.models import Case
+from pipeline.ocr import OcrEngine, TextBox, get_engine
+from pipeline.readers.documents import DocRead, read_upload
+from pipeline.readers.page import Line, PageText, ReadOptions, _detect, ink_bands, read_page
+from tests.casedata import BASE_CASE
+from tests.fields_samples import pdf_pages
 from tests.test_ocr_engine import _line
 
 
@@ -85,3 +89,71 @@ def test_a_point_and_a_box_go_to_the_upright_page_and_back(rotation: int) -> Non
     assert 0 <= u <= shape[1] and 0 <= v <= shape[0]
     back = pt.page_box((int(u) - 5, int(v) - 5, int(u) + 5, int(v) + 5))
     assert back[0] <= 100 <= back[2] and back[1] <= 200 <= back[3]
+
+
+class _CountingEngine(OcrEngine):
+    """The real RapidOCR engine, counting how often it detects and how many lines it recognises."""
+
+    name = "counting"
+
+    def __init__(self) -> None:
+        self.inner = get_engine("rapidocr")
+        self.detections = 0
+        self.recognised = 0
+
+    def read(self, image: np.ndarray) -> list[TextBox]:
+        return self.inner.read(image)
+
+    def read_lines(self, images: list[np.ndarray]) -> list[TextBox | None]:
+        self.recognised += len(images)
+        return self.inner.read_lines(images)
+
+    def detect(self, image: np.ndarray) -> list[TextBox] | None:
+        self.detections += 1
+        return self.inner.detect(image)
+
+    def upside_down(self, images: list[np.ndarray]) -> list[float] | None:
+        return self.inner.upside_down(images)
+
+
+@pytest.fixture(scope="module")
+def application_pages(tmp_path_factory: pytest.TempPathFactory) -> list[np.ndarray]:
+    case = Case.model_validate(BASE_CASE)
+    return pdf_pages(render_forms(case, tmp_path_factory.mktemp("forms"))["application_form"])
+
+
+def test_a_forms_second_page_uploaded_alone_is_told_from_its_title_without_reading_it_whole(
+        application_pages: list[np.ndarray]) -> None:
+    # Given the application form's VI page (its title is not among the page's tallest lines)
+    engine = _CountingEngine()
+    # When it is read as a form (lazy: titles, then top down until the kind shows)
+    doc = read_upload([application_pages[1]], engine, ReadOptions(), mode="lazy")
+    # Then it is an application form, told from a small part of its lines
+    assert doc.kind.kind == "application_form", doc.kind
+    lines = len(doc.pages[0].lines)
+    assert lines > 30 and engine.recognised <= lines // 3, (engine.recognised, lines)
+
+
+def test_an_upside_down_form_is_turned_upright_and_detected_once(application_pages: list[np.ndarray]) -> None:
+    engine = _CountingEngine()
+    upright = read_page(application_pages[0], engine, ReadOptions(), eager=False, titles=False)
+    detections_upright = engine.detections
+    engine.detections = 0
+    turned = read_page(np.ascontiguousarray(application_pages[0][::-1, ::-1]), engine, ReadOptions(),
+                       eager=False, titles=False)
+    # the page is found upside down and turned, with no second detection after the turn
+    assert turned.rotation == 180
+    assert engine.detections == detections_upright
+    # and its lines (found upside down: one may split or join) sit where the upright page's do, and read the same
+    assert abs(len(turned.lines) - len(upright.lines)) <= 2
+    label = next(i for i, ln in enumerate(upright.lines) if ln.box[1] > 300 and ln.box[2] - ln.box[0] > 200)
+    want = upright.lines[label].box
+
+    def distance(i: int) -> int:
+        return sum(abs(a - b) for a, b in zip(turned.lines[i].box, want, strict=True))
+
+    match = min(range(len(turned.lines)), key=distance)
+    assert distance(match) <= 24, (turned.lines[match].box, want)
+    upright.ensure_read([label])
+    turned.ensure_read([match])
+    assert turned.lines[match].text == upright.lines[label].text != ""

@@ -17,7 +17,7 @@ import numpy as np
 from pipeline.doctype import DocKind, classify
 from pipeline.matching import find_dates, normalise
 from pipeline.ocr import OcrEngine, TextBox
-from pipeline.readers.page import Line, PageText, ReadOptions, Value, read_page
+from pipeline.readers.page import Line, PageText, ReadOptions, Value, read_page, title_lines
 
 #: Lines wider than this many heights are prose, not labels or values: read last.
 _PROSE = 30.0
@@ -177,23 +177,42 @@ def read_upload(pages: list[np.ndarray], engine: OcrEngine, options: ReadOptions
 
     ``mode``: "all" reads every line; "short" reads titles and short lines (labels) up front,
     the rest as fields ask (cards, licences); "lazy" only titles, then what the fields ask for
-    (forms, whose template says where each label is). A document not recognised from what was
-    read is read whole and classified again.
+    (forms, whose template says where each label is: their title lines are read one at a time
+    until one tells the kind). A document not recognised from what was read is read on, top
+    down, until it is or the page is read whole.
     """
     texts = []
     for index, img in enumerate(pages):
         # the kind is told from the first page: later pages of a form read only what fields ask
-        pt = read_page(img, engine, options, eager=mode != "lazy", titles=index == 0 or mode != "lazy")
+        pt = read_page(img, engine, options, eager=mode != "lazy", titles=mode != "lazy")
         pt.index = index
         if mode == "all":
             pt.read_all()
         texts.append(pt)
     first = texts[0]
     kind = classify(first.texts(), first.image.shape[0], min_score, min_margin)
-    if kind.kind == "other" and mode != "all":
-        first.read_all()
+    if mode == "lazy":
+        # a form's title says what it is: read title lines one at a time, tallest first, until one does
+        for i in title_lines(first.lines, first.image.shape[0], options.title_band):
+            if kind.kind != "other":
+                break
+            first.ensure_read([i])
+            kind = classify(first.texts(), first.image.shape[0], min_score, min_margin)
+    while kind.kind == "other" and _read_on(first):
+        # not told from titles and labels: read on down the page until it is, or all is read
         kind = classify(first.texts(), first.image.shape[0], min_score, min_margin)
     return DocRead(texts, kind, engine)
+
+
+def _read_on(page: PageText, count: int = _BATCH) -> bool:
+    """Read the ``count`` topmost lines not read yet, prose last; True when any were left.
+
+    A document's kind shows at its top (the title of a form's second page, a card's first
+    labels): reading top down tells most documents apart long before the page is read whole.
+    """
+    todo = sorted((_ratio(ln) > _PROSE, ln.box[1], i) for i, ln in enumerate(page.lines) if not ln.read)
+    page.ensure_read(sorted(i for _, _, i in todo[:count]))
+    return bool(todo)
 
 
 # ---------------------------------------------------------------------- periods

@@ -238,12 +238,13 @@ def read_page(image: np.ndarray, engine: OcrEngine, options: ReadOptions | None 
     lines = [Line(b) for b in boxes]
     pt = PageText(page, rotation, lines, engine, opts)
     first = [i for i, ln in enumerate(lines) if eager and _ratio(ln.box) <= opts.short_ratio]
-    first += _title_lines(lines, page.shape[0], opts.title_band) if titles else []
+    first += title_lines(lines, page.shape[0], opts.title_band) if titles else []
     pt.ensure_read(sorted(set(first)))
     return pt
 
 
-def _title_lines(lines: list[Line], page_h: int, band: float) -> list[int]:
+def title_lines(lines: list[Line], page_h: int, band: float) -> list[int]:
+    """The (at most four) tallest lines of the top ``band`` of the page, tallest first."""
     top = [(ln.box[3] - ln.box[1], i) for i, ln in enumerate(lines)
            if ln.box[1] < page_h * band and _ratio(ln.box) <= 12]
     return [i for _, i in sorted(top, reverse=True)[:4]]
@@ -334,6 +335,8 @@ def _upright(image: np.ndarray, engine: OcrEngine, side: int,
     probs = engine.upside_down(crops) if crops else None
     if probs and float(np.mean(probs)) > 0.6:
         rotation = (rotation + 180) % 360
+        h, w = image.shape[:2]
         image = _turn(image, 180)
-        boxes = _detect(image, engine, side) or []
+        # the lines found upside down, turned with the page: detection is not run again
+        boxes = sorted(((w - x1, h - y1, w - x0, h - y0) for x0, y0, x1, y1 in boxes), key=lambda b: (b[1], b[0]))
     return image, rotation, boxes
