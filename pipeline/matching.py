@@ -57,6 +57,18 @@ def name_score(entered: str, text: str) -> NameMatch:
     return NameMatch(float(al.score), b[al.dest_start:al.dest_end])
 
 
+#: Look-alikes in small Latin print (e-mail addresses): OCR reads l as 1, o and @ as 0.
+_EMAIL_LOOKALIKES = str.maketrans({"1": "l", "|": "l", "i": "l", "0": "o", "@": "o"})
+_REPEATS = re.compile(r"(.)\1+")
+
+
+def fold_lookalikes(email: str) -> str:
+    """A lower-case e-mail address with each group of look-alikes made one character and runs of
+    one character made one (the recogniser merges a doubled letter: qq.com read as q.com), so that
+    an OCR read differing only by these compares equal (folding never makes two reads differ)."""
+    return _REPEATS.sub(r"\1", email.lower().translate(_EMAIL_LOOKALIKES))
+
+
 def name_equal_score(entered: str, read: str) -> float:
     """Similarity of two whole names (0..100), for a value read from its own field."""
     a, b = normalise_name(entered), normalise_name(read)

@@ -1,7 +1,8 @@
 """OCR engines behind one small interface; the engine is chosen by option.
 
 The engines themselves run in ``pipeline/tools/`` (one module per external program); this
-module wraps them, caches results by the sha256 of the pixels (a re-review costs nothing), and
+module wraps them, caches results by the sha256 of the pixels, in memory and on disk for every
+process (``pipeline.ocrstore``, ``PRECHECK_OCR_CACHE``: a re-review costs no OCR), and
 implements the "auto" policy: RapidOCR reads, Tesseract gives a second opinion on a field the
 first engine leaves uncertain (``engine.second``). ``get_engine`` keeps one engine per name per
 process, so models load once.
@@ -10,12 +11,15 @@ process, so models load once.
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
+
+from pipeline.ocrstore import ResultStore, store_from_environment
 
 ENGINE_NAMES = ("auto", "rapidocr", "tesseract")
 
@@ -31,6 +35,9 @@ class TextBox:
 
 class OcrEngine(ABC):
     name: str
+    #: What decides this engine's answers (package version, settings): kept results are only
+    #: reused by an engine of the same identity.
+    identity: str = ""
     #: An engine to ask when this one leaves a field uncertain (None: no second opinion).
     second: OcrEngine | None = None
 
@@ -69,7 +76,8 @@ class RapidOcrEngine(OcrEngine):
         from pipeline.tools import rapidocr
 
         self._tool = rapidocr
-        rapidocr.probe()
+        found = rapidocr.probe()
+        self.identity = f"rapidocr-onnxruntime {found['version']}; {rapidocr.SETTINGS}"
 
     def read(self, image: np.ndarray) -> list[TextBox]:
         return [TextBox(t, b, c) for t, b, c in self._tool.read(image)]
@@ -108,7 +116,8 @@ class TesseractEngine(OcrEngine):
         from pipeline.tools import tesseract
 
         self._tool = tesseract
-        tesseract.probe()
+        found = tesseract.probe()
+        self.identity = f"tesseract {found['version']}; {tesseract.SETTINGS}"
 
     def read(self, image: np.ndarray) -> list[TextBox]:
         return [TextBox(t, b, c) for t, b, c in self._tool.read(image)]
@@ -119,12 +128,15 @@ class TesseractEngine(OcrEngine):
 
 
 class CachedEngine(OcrEngine):
-    """Results by sha256 of the pixels (and shape), least recently used dropped first."""
+    """Results by sha256 of the pixels (and shape), least recently used dropped first; with a
+    ``store``, also kept on disk for every process (``pipeline.ocrstore``)."""
 
-    def __init__(self, inner: OcrEngine, max_entries: int = 4096) -> None:
+    def __init__(self, inner: OcrEngine, max_entries: int = 4096, store: ResultStore | None = None) -> None:
         self.inner = inner
         self.name = inner.name
+        self.identity = inner.identity or inner.name
         self.second = inner.second
+        self.store = store
         self._max = max_entries
         self._cache: OrderedDict[tuple[str, str], object] = OrderedDict()
         self._lock = threading.Lock()
@@ -180,9 +192,11 @@ class CachedEngine(OcrEngine):
         return probs
 
     def clear(self) -> None:
-        """Forget every result (a benchmark or test that needs a cold start)."""
+        """Forget every result, on disk too (a benchmark or test that needs a cold start)."""
         with self._lock:
             self._cache.clear()
+        if self.store is not None:
+            self.store.clear()
 
     def _get(self, key: tuple[str, str]) -> object | None:
         with self._lock:
@@ -190,17 +204,72 @@ class CachedEngine(OcrEngine):
                 self._cache.move_to_end(key)
                 self.hits += 1
                 return self._cache[key]
-            self.misses += 1
-            return None
+        kept = self.store.get(self._store_key(key)) if self.store is not None else None
+        value = _decode(kept) if kept is not None else None
+        with self._lock:
+            if value is None:
+                self.misses += 1
+                return None
+            self.hits += 1
+            self._remember(key, value)
+            return value
 
     def _put(self, key: tuple[str, str], value: object) -> None:
         with self._lock:
-            self._cache[key] = value
-            while len(self._cache) > self._max:
-                self._cache.popitem(last=False)
+            self._remember(key, value)
+        if self.store is not None:
+            self.store.put(self._store_key(key), _encode(value))
+
+    def _remember(self, key: tuple[str, str], value: object) -> None:
+        self._cache[key] = value
+        while len(self._cache) > self._max:
+            self._cache.popitem(last=False)
+
+    def _store_key(self, key: tuple[str, str]) -> str:
+        return f"{self.identity}|{key[0]}|{key[1]}"
 
 
 _NOTHING = ("nothing",)
+
+
+def _encode(value: object) -> str:
+    """A cached answer as JSON: nothing, one box, a tuple of boxes, or a tuple of numbers."""
+    if value is _NOTHING:
+        return "null"
+    if isinstance(value, TextBox):
+        return json.dumps(["box", _box_json(value)], ensure_ascii=False)
+    items = list(value)  # type: ignore[call-overload]
+    if all(isinstance(v, TextBox) for v in items):
+        return json.dumps(["boxes", [_box_json(v) for v in items]], ensure_ascii=False)
+    return json.dumps(["numbers", [float(v) for v in items]])
+
+
+def _box_json(box: TextBox) -> list[object]:
+    return [box.text, list(box.box), box.confidence]
+
+
+def _decode(text: str) -> object | None:
+    """The answer ``_encode`` wrote, or None (a miss) for anything else."""
+    try:
+        data = json.loads(text)
+        if data is None:
+            return _NOTHING
+        kind, body = data
+        if kind == "box":
+            return _box_from(body)
+        if kind == "boxes":
+            return tuple(_box_from(b) for b in body)
+        if kind == "numbers":
+            return tuple(float(v) for v in body)
+    except (ValueError, TypeError):
+        pass
+    return None
+
+
+def _box_from(body: list[object]) -> TextBox:
+    text, box, confidence = body
+    x0, y0, x1, y1 = (int(v) for v in box)  # type: ignore[attr-defined]
+    return TextBox(str(text), (x0, y0, x1, y1), float(confidence))  # type: ignore[arg-type]
 
 
 def image_key(image: np.ndarray) -> str:
@@ -232,16 +301,17 @@ def get_engine(name: str = "auto") -> OcrEngine:
 def _build(name: str) -> OcrEngine:
     from pipeline.errors import ToolMissingError
 
+    store = store_from_environment()
     if name == "rapidocr":
-        return CachedEngine(RapidOcrEngine())
+        return CachedEngine(RapidOcrEngine(), store=store)
     if name == "tesseract":
-        return CachedEngine(TesseractEngine())
+        return CachedEngine(TesseractEngine(), store=store)
     primary = RapidOcrEngine()
     try:
-        primary.second = CachedEngine(TesseractEngine())
+        primary.second = CachedEngine(TesseractEngine(), store=store)
     except ToolMissingError:
         primary.second = None
-    return CachedEngine(primary)
+    return CachedEngine(primary, store=store)
 
 
 def drop_red_ink(image: np.ndarray) -> np.ndarray:

@@ -11,6 +11,7 @@ APT_PACKAGES=(
   libzbar0                            # zbar barcode reader behind pyzbar
   libgl1 libglib2.0-0                 # runtime libraries opencv-python links against
   fonts-noto-cjk                      # CJK font embedded in the rendered forms and fixtures
+  fonts-arphic-uming                  # a second CJK face (Song style): forms in a font we did not choose
   softhsm2                            # PKCS#11 software token: the default and test token
   openssl                             # certificate verification in the tests
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,14 @@ import pytest
 pytest_plugins = ["tests.office"]
 
 REAL_SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "real-samples"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _own_ocr_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The tests keep OCR results in a store of their own, never in var/ of the checkout."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PRECHECK_OCR_CACHE", str(tmp_path_factory.mktemp("ocr-cache") / "ocr.sqlite"))
+        yield
 
 
 @pytest.fixture(scope="session")

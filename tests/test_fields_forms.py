@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pymupdf
 import pytest
 
+from pipeline import forms
 from pipeline.forms import render_forms
 from pipeline.models import Case, Status
 from pipeline.stages import fields
@@ -37,6 +39,27 @@ def test_clean_stamped_forms_pass_every_field_rule(clean_forms: dict[str, list[n
         ("ocr.handler", "application_form"), ("ocr.handler", "authorization"), ("ocr.user", "application_form"),
         ("ocr.form_fields", "application_form"), ("auth.period", "authorization")]
     not_passed = {k: found[k].evidence for k in expected if found[k].status is not Status.PASS}
+    assert not not_passed
+
+
+#: Faces other than the Noto CJK the forms embed: acceptance prints forms we have not seen.
+OTHER_FONTS = {
+    "Droid Sans Fallback (MuPDF built-in)": lambda: bytes(pymupdf.Font("china-s").buffer),
+    "AR PL UMing (a Song face like the portal's SimSun; Debian fonts-arphic-uming)":
+        lambda: Path("/usr/share/fonts/truetype/arphic/uming.ttc").read_bytes(),
+}
+
+
+@pytest.mark.parametrize("font", sorted(OTHER_FONTS))
+def test_forms_printed_in_another_font_pass_every_field_rule(font: str, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    buffer = OTHER_FONTS[font]()
+    monkeypatch.setattr(forms, "font_for", lambda face, chars: (buffer, font))
+    pages = _pages(tmp_path)
+    pages["seal_form"] = [stamp(pages["seal_form"][0], (1150, 300), 230)]
+    found = by_rule(fields.run(fields_context(pages)))
+    not_passed = {k: (f.status.value, f.evidence.get("field"), f.evidence.get("entered"), f.evidence.get("read"))
+                  for k, f in found.items() if f.status is not Status.PASS}
     assert not not_passed
 
 

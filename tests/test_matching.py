@@ -11,6 +11,9 @@ from pipeline.matching import (
     name_score,
     normalise,
 )
+from pipeline.models import Status
+from pipeline.readers.compare import Thresholds, judge_exact
+from pipeline.readers.page import Value
 from tests.casedata import make_ric, make_uscc
 
 
@@ -72,3 +75,22 @@ def test_a_resident_id_of_a_region_missing_from_stdnum_is_valid_when_check_digit
 
 def test_dates_in_chinese_and_dotted_forms_are_found() -> None:
     assert find_dates("2026 年 11 月 20 日至2027.05.20") == [(2026, 11, 20), (2027, 5, 20)]
+
+
+def _email_verdict(read: str, confidence: float = 0.95) -> Status:
+    value = Value(read, (0, 0, 10, 10), confidence, "电子邮箱：", "right")
+    return judge_exact("handler.email", "lina1990@163.com", value, Thresholds(), "email").status
+
+
+def test_an_email_read_with_look_alike_characters_is_shown() -> None:
+    # small serif print: l read as 1 and @ as 0 (seen with AR PL UMing forms)
+    assert _email_verdict("1ina19900163.com") is Status.PASS
+    assert _email_verdict("LINA1990@163.COM") is Status.PASS
+    # a doubled letter merged by the recogniser
+    value = Value("chenjing95@q.com", (0, 0, 10, 10), 0.95, "电子邮箱：", "right")
+    assert judge_exact("handler.email", "chenjing95@qq.com", value, Thresholds(), "email").status is Status.PASS
+
+
+def test_an_email_differing_beyond_look_alikes_is_not_shown() -> None:
+    assert _email_verdict("zhaolei@haiwan-wl.com") is Status.FAIL
+    assert _email_verdict("lina1991@163.com") is not Status.PASS

@@ -17,6 +17,7 @@ from pipeline.matching import (
     find_dates,
     find_ric,
     find_uscc,
+    fold_lookalikes,
     name_equal_score,
     name_score,
     normalise,
@@ -125,6 +126,8 @@ def judge_exact(fname: str, entered: str, value: Value | None, th: Thresholds, k
     elif kind == "email":
         a, b = normalise(entered).lower(), normalise(read).lower().replace(",", ".")
         same, differ = a == b or a in b, "@" in b and name_equal_score(a, b) <= th.fail_score
+        if not same and fold_lookalikes(a) in fold_lookalikes(b):  # e.g. lina1990@ read as 1ina19900
+            return Verdict(Status.PASS, fname, entered, read, 100.0, value, {"lookalikes": True})
     else:
         return judge_name(fname, entered, value, th)
     if same:

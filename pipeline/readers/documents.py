@@ -17,7 +17,7 @@ import numpy as np
 from pipeline.doctype import DocKind, classify
 from pipeline.matching import find_dates, normalise
 from pipeline.ocr import OcrEngine, TextBox
-from pipeline.readers.page import Line, PageText, ReadOptions, Value, read_page, title_lines
+from pipeline.readers.page import Line, PageText, ReadOptions, Value, read_page
 
 #: Lines wider than this many heights are prose, not labels or values: read last.
 _PROSE = 30.0
@@ -177,9 +177,9 @@ def read_upload(pages: list[np.ndarray], engine: OcrEngine, options: ReadOptions
 
     ``mode``: "all" reads every line; "short" reads titles and short lines (labels) up front,
     the rest as fields ask (cards, licences); "lazy" only titles, then what the fields ask for
-    (forms, whose template says where each label is: their title lines are read one at a time
-    until one tells the kind). A document not recognised from what was read is read on, top
-    down, until it is or the page is read whole.
+    (forms, whose template says where each label is: their first lines are read one at a time
+    until one, the title, tells the kind). A document not recognised from what was read is read
+    on, top down, until it is or the page is read whole.
     """
     texts = []
     for index, img in enumerate(pages):
@@ -191,17 +191,15 @@ def read_upload(pages: list[np.ndarray], engine: OcrEngine, options: ReadOptions
         texts.append(pt)
     first = texts[0]
     kind = classify(first.texts(), first.image.shape[0], min_score, min_margin)
-    if mode == "lazy":
-        # a form's title says what it is: read title lines one at a time, tallest first, until one does
-        for i in title_lines(first.lines, first.image.shape[0], options.title_band):
-            if kind.kind != "other":
-                break
-            first.ensure_read([i])
-            kind = classify(first.texts(), first.image.shape[0], min_score, min_margin)
-    while kind.kind == "other" and _read_on(first):
-        # not told from titles and labels: read on down the page until it is, or all is read
+    # not told yet (a form: nothing read; a card: not from its titles and labels): read on down the
+    # page until it is, or all is read; a form's first lines one at a time (its title is among them)
+    while kind.kind == "other" and _read_on(first, 1 if mode == "lazy" and _read_count(first) < _BATCH * 2 else _BATCH):
         kind = classify(first.texts(), first.image.shape[0], min_score, min_margin)
     return DocRead(texts, kind, engine)
+
+
+def _read_count(page: PageText) -> int:
+    return sum(ln.read for ln in page.lines)
 
 
 def _read_on(page: PageText, count: int = _BATCH) -> bool:

@@ -238,13 +238,12 @@ def read_page(image: np.ndarray, engine: OcrEngine, options: ReadOptions | None 
     lines = [Line(b) for b in boxes]
     pt = PageText(page, rotation, lines, engine, opts)
     first = [i for i, ln in enumerate(lines) if eager and _ratio(ln.box) <= opts.short_ratio]
-    first += title_lines(lines, page.shape[0], opts.title_band) if titles else []
+    first += _title_lines(lines, page.shape[0], opts.title_band) if titles else []
     pt.ensure_read(sorted(set(first)))
     return pt
 
 
-def title_lines(lines: list[Line], page_h: int, band: float) -> list[int]:
-    """The (at most four) tallest lines of the top ``band`` of the page, tallest first."""
+def _title_lines(lines: list[Line], page_h: int, band: float) -> list[int]:
     top = [(ln.box[3] - ln.box[1], i) for i, ln in enumerate(lines)
            if ln.box[1] < page_h * band and _ratio(ln.box) <= 12]
     return [i for _, i in sorted(top, reverse=True)[:4]]

@@ -21,6 +21,18 @@ INSTALL_HINT = "pip install rapidocr-onnxruntime==1.4.4 (its wheel carries the m
 
 _lock = threading.Lock()
 _model: Any = None
+_OPTIONS: dict[str, Any] = {
+    "use_cls": False,
+    "text_score": 0.3,
+    "det_limit_type": "max",  # never upscale: callers choose the resolution
+    "rec_img_shape": [3, 48, 128],  # less padding of short lines: -30 % time, same text (bench)
+    # one line per recognition run: in a batch every line is padded to the widest, which
+    # changes what a line reads as, so a cached read would depend on which lines shared its
+    # batch; alone is also cheaper here (less padding; bench/ocr.py)
+    "rec_batch_num": 1,
+}
+#: What decides the answers besides the package version (part of the OCR cache's key).
+SETTINGS = "; ".join(f"{k}={v}" for k, v in sorted(_OPTIONS.items()))
 
 
 def _threads() -> int:
@@ -40,19 +52,7 @@ def _load() -> Any:
             raise ToolMissingError(f"RapidOCR is not installed ({exc}); {INSTALL_HINT}") from None
         n = _threads()
         try:
-            _model = RapidOCR(
-                use_cls=False,
-                text_score=0.3,
-                det_limit_type="max",  # never upscale: callers choose the resolution
-                rec_img_shape=[3, 48, 128],  # less padding of short lines: -30 % time, same text (bench)
-                # one line per recognition run: in a batch every line is padded to the widest,
-                # which changes what a line reads as, so a cached read would depend on which
-                # lines shared its batch; alone is also cheaper here (less padding; bench/ocr.py)
-                rec_batch_num=1,
-                print_verbose=False,
-                intra_op_num_threads=n,
-                inter_op_num_threads=1,
-            )
+            _model = RapidOCR(**_OPTIONS, print_verbose=False, intra_op_num_threads=n, inter_op_num_threads=1)
             _detection_with_arena(_model, n)
         except Exception as exc:
             raise ToolMissingError(f"RapidOCR models could not be loaded: {exc}; {INSTALL_HINT}") from None

@@ -20,6 +20,8 @@ from pipeline.errors import ToolError, ToolMissingError
 
 INSTALL_HINT = "apt-get install tesseract-ocr tesseract-ocr-chi-sim"
 LANGUAGES = ("chi_sim", "eng")
+#: What decides the answers besides the program's version (part of the OCR cache's key).
+SETTINGS = f"lang={'+'.join(LANGUAGES)}; psm 3 for pages, 7 for lines"
 
 Line = tuple[str, tuple[int, int, int, int], float]
 
