@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from rapidfuzz import fuzz
+
 from pipeline.matching import normalise
 from pipeline.ocr import TextBox
 
@@ -75,6 +77,19 @@ class DocKind:
         return KIND_TITLES.get(self.kind, self.kind)
 
 
+#: Cue words this long still count with one character misread (申 read as 中 in a noisy scan).
+FUZZY_FROM = 6
+
+
+def _shows(word: str, text: str) -> bool:
+    """``word`` in ``text``; a long cue word also with one character misread, never as a fragment."""
+    if word in text:
+        return True
+    if len(word) < FUZZY_FROM or len(text) < len(word) - 1:
+        return False
+    return fuzz.partial_ratio(word, text) >= 100.0 * (1 - 1 / len(word)) - 1e-9
+
+
 def classify(lines: Sequence[TextBox], page_height: int, min_score: float = 5.0,
              min_margin: float = 2.0) -> DocKind:
     """The kind whose cue words score highest, title words (top quarter, tall) counting double."""
@@ -96,7 +111,7 @@ def classify(lines: Sequence[TextBox], page_height: int, min_score: float = 5.0,
         taken: list[str] = []
         for word, weight in cues:
             against = CONTEXTS_AGAINST.get(word, ())
-            hits = [title for t, title in texts if word in t and not any(a in t for a in against)]
+            hits = [title for t, title in texts if _shows(word, t) and not any(a in t for a in against)]
             if hits:
                 taken.append(word)
                 total += weight * (2.0 if any(hits) else 1.0)

@@ -50,6 +50,9 @@ class FormLayout:
     fields: dict[str, FieldBox] = field(default_factory=dict)
     seal_boxes: list[SealBox] = field(default_factory=list)
     barcodes: list[tuple[int, Box]] = field(default_factory=list)
+    #: Every text the template prints whatever the record (labels, headings, notes): page, text.
+    #: Recorded only while the geometry alone is drawn, when every entered value is empty.
+    texts: list[tuple[int, str]] = field(default_factory=list)
 
     def field_rects(self) -> dict[str, tuple[str, Box]]:
         """field name -> (label, value box in points)."""
@@ -98,6 +101,8 @@ class Canvas:
             x -= w / 2
         elif align == "right":
             x -= w
+        if self.page is None:
+            self.layout.texts.append((self.index, text))
         if self.page is not None and self.font is not None:
             key = tuple(color)
             if key not in self._writers:

@@ -186,9 +186,11 @@ def _appendix(c: Canvas, v: Values) -> None:
                 c.checkbox(x, line_y, checked=first and key == kind)
                 x += 9 + c.text(x + 9, line_y, label, 7) + 6
         if first:
-            c.value("user.name", "姓名", (L, y, 112, y + 30), v.get("user.name", ""), 10)
-            c.value("user.id_number", "身份证号码", (352, y, 462, y + 30), v.get("user.id_number", ""), 8.5)
-            c.value("user.email", "电子邮件", (462, y, R, y + 30), v.get("user.email", ""), 7.5)
+            # each value sits in the first row, below its column's heading
+            c.value("user.name", "姓名", (L, y, 112, y + 30), v.get("user.name", ""), 10, (L, 106, 112, 126))
+            c.value("user.id_number", "身份证号码", (352, y, 462, y + 30), v.get("user.id_number", ""), 8.5,
+                    (352, 106, 462, 126))
+            c.value("user.email", "电子邮件", (462, y, R, y + 30), v.get("user.email", ""), 7.5, (462, 106, R, 126))
             c.layout.fields["business_type"] = FieldBox(
                 "business_type", "业务类型", c.index, (112, y, 352, y + 30), (112, 106, 352, 126))
         y += 30
@@ -232,7 +234,7 @@ def _seal_form(new: PageFactory, v: Values) -> None:
             c.text(A4_W / 2, top + 34, hint, 8, align="center", color=(0.45, 0.45, 0.45))
     c.text(R - 4, 314, "如果使用人就是法人，这行不用采集", 7.5, align="right", color=(0.45, 0.45, 0.45))
     c.text(R - 4, 414, "盖骑缝章", 7.5, align="right", color=(0.45, 0.45, 0.45))
-    c.value("user.name", "使用人", (L, 500, 212, 540), v.get("user.name", ""), 9)
+    c.value("user.name", "使用人", (L, 500, 212, 540), v.get("user.name", ""), 9, (L, 480, 132, 500))
     c.text(A4_W / 2, 514, "采集“用户名称”写的人员三个签字", 8, align="center", color=(0.45, 0.45, 0.45))
     c.cell("ca_clerk", "CA 客服受理人：", (L, 560, 132, 582), (132, 560, 300, 582), "")
     c.cell("ca_date", "日期：", (300, 560, 380, 582), (380, 560, R, 582), "")
@@ -250,16 +252,19 @@ def _authorization(new: PageFactory, v: Values) -> None:
     L, R, x = MARGIN + 24, A4_W - MARGIN - 24, MARGIN + 24 + 24
     c.text(A4_W / 2, 120, "法人授权书", 22, align="center")
     c.text(x, 180, "兹授权", 12)
-    c.value("handler.name", "兹授权", (x + 40, 164, x + 150, 186), v.get("handler.name", ""), 12)
+    c.value("handler.name", "兹授权", (x + 40, 164, x + 150, 186), v.get("handler.name", ""), 12,
+            (x, 164, x + 40, 186))
     c.line(x + 40, 184, x + 150, 184)
     c.text(x + 154, 180, "同志为我司办理数字证书相关业务的经办人，", 12)
     c.wrap(L, 206, "授权其代理我公司办理数字证书的相关业务，包括数字证书申请、电子印章申请、"
            "领取、激活、解锁。", R - L, 12, 1.9)
     c.text(x, 262, "授权期限", 12)
-    c.value("auth.period_start", "授权期限", (x + 52, 246, x + 200, 268), v.get("auth.period_start", ""), 12)
+    c.value("auth.period_start", "授权期限", (x + 52, 246, x + 200, 268), v.get("auth.period_start", ""), 12,
+            (x, 246, x + 52, 268))
     c.line(x + 52, 266, x + 200, 266)
     c.text(x + 206, 262, "至", 12)
-    c.value("auth.period_end", "至", (x + 224, 246, x + 372, 268), v.get("auth.period_end", ""), 12)
+    c.value("auth.period_end", "至", (x + 224, 246, x + 372, 268), v.get("auth.period_end", ""), 12,
+            (x + 206, 246, x + 224, 268))
     c.line(x + 224, 266, x + 372, 266)
     c.wrap(L, 306, "　　本单位已认真阅读并承诺遵守《网证通电子认证服务协议》中的各项规定，"
            "保证授权人为申请数字证书而提供的资料完全真实，"

@@ -43,3 +43,15 @@ def test_an_authorization_letter_and_a_seal_form_are_told_apart() -> None:
 
 def test_a_page_without_cue_words_is_other() -> None:
     assert classify(_page("今天天气很好", "我们去公园散步"), 1000).kind == "other"
+
+
+def test_a_long_cue_word_with_one_character_misread_still_counts() -> None:
+    # a noisy 300-dpi scan of the application form's VI page: 申 read as 中 in its heading
+    kind = classify(_page("姓名", "业务类型", "身份证号码", title="VI.附页：机构中员工证书中请材料"), 2339)
+    assert kind.kind == "application_form"
+    assert "机构中员工证书申请材料" in kind.words
+
+
+def test_a_fragment_of_a_long_cue_word_or_two_misreads_do_not_count() -> None:
+    assert classify(_page("证书申请材料", "今天天气很好"), 2339).kind == "other"
+    assert classify(_page("机构中员工正书中请材料", "今天天气很好"), 2339).kind == "other"

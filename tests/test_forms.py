@@ -85,6 +85,17 @@ def test_every_value_sits_in_the_box_the_layout_reports(case: Case, rendered: di
     assert checked >= 20
 
 
+def test_every_label_is_printed_in_the_box_the_layout_reports_for_it(case: Case, rendered: dict[str, Path]) -> None:
+    # fields are found by their labels near where the template prints them, and a value below its
+    # label (a table column) is read below it first: both need the label's own box
+    for form in FORMS:
+        layout = form_layout(form)
+        with pymupdf.open(rendered[form]) as doc:
+            for name, box in layout.fields.items():
+                got = doc[box.page].get_textbox(pymupdf.Rect(box.label_rect)).replace(" ", "")
+                assert box.label.replace(" ", "").rstrip("：") in got, (form, name, got)
+
+
 def test_each_form_has_a_seal_box_big_enough_for_a_45_mm_seal() -> None:
     seal_mm = 45 / 25.4 * 72
     for form in FORMS:

@@ -52,18 +52,19 @@ class DocRead:
 
     def field(self, key: str, labels: list[str], page: int | None = None,
               near: tuple[float, float] | None = None, stop_labels: tuple[str, ...] = (),
-              below: bool = True) -> Value | None:
-        """The value printed with the first of ``labels`` found (reading wider lines if needed)."""
+              order: tuple[str, ...] = ("right", "below")) -> Value | None:
+        """The value printed with the first of ``labels`` found (reading wider lines if needed);
+        ``order``: where to look after the label's own line (a table column's value is below)."""
         if key in self.values:
             return self.values[key]
         if near is not None and self._nearest(labels, page, near) > self.near_enough:
             # the label may be printed twice (电子邮箱 of the organisation and of the handler):
             # read around the template's position before taking a far-away instance
-            found = self._search_near(labels, page, near, stop_labels, below)
+            found = self._search_near(labels, page, near, stop_labels, order)
         else:
-            found = self._field(labels, page, near, stop_labels, below)
+            found = self._field(labels, page, near, stop_labels, order)
         while found is None and self.read_next(page):
-            found = self._field(labels, page, near, stop_labels, below)
+            found = self._field(labels, page, near, stop_labels, order)
         self.values[key] = found
         return found
 
@@ -81,7 +82,8 @@ class DocRead:
         return best
 
     def _search_near(self, labels: list[str], page: int | None, near: tuple[float, float],
-                     stop_labels: tuple[str, ...], below: bool, chunk: int = 1, rounds: int = 12) -> Value | None:
+                     stop_labels: tuple[str, ...], order: tuple[str, ...], chunk: int = 1,
+                     rounds: int = 12) -> Value | None:
         """Read unread lines nearest to where the template prints the label, a few at a time.
 
         Position only orders the reading; the label must still be read to count.
@@ -100,10 +102,10 @@ class DocRead:
             todo.sort()
             for pi in {pi for _, pi, _ in todo[:chunk]}:
                 self.pages[pi].ensure_read([li for _, p2, li in todo[:chunk] if p2 == pi])
-        return self._field(labels, page, near, stop_labels, below)
+        return self._field(labels, page, near, stop_labels, order)
 
     def _field(self, labels: list[str], page: int | None, near: tuple[float, float] | None,
-               stop_labels: tuple[str, ...], below: bool) -> Value | None:
+               stop_labels: tuple[str, ...], order: tuple[str, ...]) -> Value | None:
         cands: list[tuple[float, int, int, int, str]] = []
         for pi, p in enumerate(self.pages):
             if page is not None and pi != page:
@@ -114,7 +116,7 @@ class DocRead:
                 dist = 0.0 if near is None else abs(x0 / w - near[0]) + abs(y0 / h - near[1])
                 cands.append((dist - score / 1000.0, pi, li, end, labels[0]))
         for _, pi, li, end, label in sorted(cands):
-            value = self.pages[pi].value_for(li, end, label, below=below, stop_labels=stop_labels)
+            value = self.pages[pi].value_for(li, end, label, order=order, stop_labels=stop_labels)
             if value is not None:
                 return value
         return None
@@ -165,7 +167,8 @@ def _row(p: PageText, lab: Line, rows: int) -> list[int]:
             continue
         a0, b0, a1, b1 = ln.box
         same_row = min(y1, b1) - max(y0, b0) >= 0.5 * min(h, b1 - b0) and a0 >= x1 - h
-        below = b0 >= y1 - 0.3 * h and b0 <= y1 + (rows - 1) * 1.8 * h and a1 > x0 - h
+        # below: starts under the label's middle (on a turned scan a wrapped date overlaps the row a little)
+        below = b0 >= y0 + 0.5 * h and b0 <= y1 + (rows - 1) * 1.8 * h and a1 > x0 - h
         if same_row or (rows > 1 and below):
             out.append(i)
     return sorted(out, key=lambda i: (p.lines[i].box[1] // max(1, h), p.lines[i].box[0]))

@@ -152,9 +152,10 @@ class PageText:
                 out.append((i, end, best[1]))
         return out
 
-    def value_for(self, label_line: int, label_end: int, label: str, below: bool = True,
+    def value_for(self, label_line: int, label_end: int, label: str, order: tuple[str, ...] = ("right", "below"),
                   stop_labels: tuple[str, ...] = ()) -> Value | None:
-        """The value printed with a label: rest of its line, the line right of it, or below it."""
+        """The value printed with a label: the rest of its line, else the nearest line in each
+        direction of ``order`` ("right", "below") that is not itself a label."""
         ln = self.lines[label_line]
         rest = ln.norm[label_end:]
         if len(rest.strip(":：.,，、|_-")) >= 2:
@@ -162,19 +163,14 @@ class PageText:
             frac = label_end / max(1, len(ln.norm))
             vbox = (int(x0 + (x1 - x0) * frac), y0, x1, y1)
             return Value(rest, vbox, ln.confidence, label, "same-line", self)
-        right = self._neighbour(label_line, "right")
-        if right is not None:
-            self.ensure_read([right])
-            if self.lines[right].text and not self._is_label(self.lines[right].norm, stop_labels):
-                r = self.lines[right]
-                return Value(r.norm, r.box, r.confidence, label, "right", self)
-        if below:
-            down = self._neighbour(label_line, "below")
-            if down is not None:
-                self.ensure_read([down])
-                d = self.lines[down]
-                if d.text and not self._is_label(d.norm, stop_labels):
-                    return Value(d.norm, d.box, d.confidence, label, "below", self)
+        for where in order:
+            near = self._neighbour(label_line, where)
+            if near is None:
+                continue
+            self.ensure_read([near])
+            n = self.lines[near]
+            if n.text and not self._is_label(n.norm, stop_labels):
+                return Value(n.norm, n.box, n.confidence, label, where, self)
         return None
 
     @staticmethod
@@ -182,6 +178,7 @@ class PageText:
         return any(normalise(s).rstrip(":：") and text.startswith(normalise(s).rstrip(":：")) for s in stop_labels)
 
     def _neighbour(self, idx: int, where: str) -> int | None:
+        """The nearest line right of (on the same row) or below a line, None when there is none."""
         x0, y0, x1, y1 = self.lines[idx].box
         h = max(1, y1 - y0)
         best, best_d = None, float("inf")
@@ -193,9 +190,11 @@ class PageText:
                 overlap = min(y1, b1) - max(y0, b0)
                 if overlap < 0.5 * min(h, b1 - b0) or a0 < x1 - h:
                     continue
-                d = a0 - x1
-                if d > 12 * h:
+                if a0 - x1 > 12 * h:
                     continue
+                # the gap, and how far off the row: on a turned scan the next row's line can start
+                # as close as the line of this row
+                d = a0 - x1 + abs((b0 + b1) - (y0 + y1)) / 2
             else:
                 overlap = min(x1, a1) - max(x0, a0)
                 if overlap <= 0 or b0 < y1 - 0.3 * h:

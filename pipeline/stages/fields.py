@@ -9,6 +9,7 @@ OCR engine caches by pixels, so a re-review costs almost nothing.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -31,6 +32,17 @@ FORM_KINDS = ("application_form", "seal_form", "authorization")
 FIELD_TITLES = {"org.name": "单位名称", "org.id_number": "统一社会信用代码",
                 "name": "姓名", "id_number": "身份证号码", "mobile": "手机号码", "email": "电子邮箱",
                 "address": "地址", "phone": "联系电话"}
+
+
+@dataclass(frozen=True)
+class FieldPlace:
+    """Where a field is looked for: its labels, the page and position the template prints the
+    label at (None: anywhere), and where its value sits next to the label."""
+
+    labels: list[str]
+    page: int | None
+    near: tuple[float, float] | None
+    order: tuple[str, ...] = ("right", "below")
 
 
 class _Review:
@@ -78,9 +90,9 @@ class _Review:
             node = getattr(node, part)
         return str(node)
 
-    def labels_for(self, slot: str, key: str,
-                   extra: list[str]) -> tuple[list[str], int | None, tuple[float, float] | None]:
-        """Labels of a field on a slot's document; page and relative position from the template."""
+    def labels_for(self, slot: str, key: str, extra: list[str]) -> FieldPlace:
+        """Labels of a field on a slot's document; page, relative position and where its value
+        sits (right of the label, or below it in a table column) from the template."""
         kind = self.ctx.rules.slots[slot].doc_kind
         if kind in FORM_KINDS:
             layout = form_layout(kind)
@@ -90,24 +102,30 @@ class _Review:
                 if len(doc.pages) < layout.pages and box.page >= len(doc.pages):
                     # that page was not uploaded: another page's same label (page 1's 姓名 is the
                     # handler's, the VI page's the employee's) must not stand in for it
-                    return [], None, None
+                    return FieldPlace([], None, None)
                 page = box.page if len(doc.pages) <= layout.pages else None
                 near = (box.label_rect[0] / A4_W, box.label_rect[1] / A4_H)
-                return [box.label, *extra], page, near
-        return list(extra), None, None
+                below = box.rect[1] >= box.label_rect[3] - 1
+                return FieldPlace([box.label, *extra], page, near, ("below", "right") if below else ("right", "below"))
+        return FieldPlace(list(extra), None, None)
 
     def stop_labels(self, slot: str, extra: list[str]) -> tuple[str, ...]:
-        """Labels that are never a value: every label the slot's form template prints."""
+        """Texts that are never a value: every label, heading and note the slot's form template
+        prints (a row heading such as 机构有效证件 is no organisation name)."""
         kind = self.ctx.rules.slots[slot].doc_kind
-        printed = [f.label for f in form_layout(kind).fields.values()] if kind in FORM_KINDS else []
-        return tuple(lab for lab in printed + extra if len(lab.rstrip("：:")) >= 2)
+        printed = []
+        if kind in FORM_KINDS:
+            layout = form_layout(kind)
+            printed = [f.label for f in layout.fields.values()] + [text for _, text in layout.texts]
+        return tuple(dict.fromkeys(lab for lab in printed + extra if len(lab.strip().rstrip("：:")) >= 2))
 
     def verdict(self, slot: str, key: str, extra_labels: list[str], th: Thresholds) -> Verdict:
         doc = self.doc(slot)
-        labels, page, near = self.labels_for(slot, key, extra_labels)
+        place = self.labels_for(slot, key, extra_labels)
         entered = self.entered(key)
         stops = self.stop_labels(slot, extra_labels)
-        value = doc.field(f"{key}@{page}", labels, page, near, stop_labels=stops) if labels else None
+        value = (doc.field(f"{key}@{place.page}", place.labels, place.page, place.near, stop_labels=stops,
+                           order=place.order) if place.labels else None)
         v = self._judge(slot, doc, key, entered, value, th)
         if v.status is Status.UNCERTAIN and value is not None:
             v = self._second_look(slot, doc, key, entered, v, th)
@@ -272,8 +290,8 @@ def _period_check(r: _Review, rule_id: str, slot: str) -> list[Finding]:
     submitted: date = r.case.submitted_at.date()
     kind = ctx.rules.slots[slot].doc_kind
     if kind in FORM_KINDS and "auth.period_start" in form_layout(kind).fields:
-        found, page, near = r.labels_for(slot, "auth.period_start", labels)
-        r.doc(slot).field("auth.period_start", found, page, near)  # reads near the template's label first
+        place = r.labels_for(slot, "auth.period_start", labels)
+        r.doc(slot).field("auth.period_start", place.labels, place.page, place.near)  # near the template's label first
     period = read_period(r.doc(slot), labels, need_start)
     ev: dict[str, Any] = {"submitted": submitted.isoformat()}
     if period is None:
