@@ -253,4 +253,3 @@ def test_a_phone_photo_with_a_video_appended_after_its_end_marker_is_readable(tm
     data = jpeg(300, 424) + b"\x00\x00\x00\x18ftypmp42" + b"\xff\xda\x00\x08" + bytes(5000)
     finding = judge(tmp_path, rules, "employee_id.jpg", data)["upload.unreadable"]
     assert finding.status is Status.PASS
-
