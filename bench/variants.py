@@ -1,5 +1,5 @@
 """Robustness of the whole review on clean cases made in ways the fixture set does not make:
-other scanners (noise, blur, JPEG quality, resolution, rotation) and other fonts on the forms.
+other scanners (noise, blur, JPEG quality, resolution, a turn of up to 7°) and other fonts on the forms.
 
     .venv/bin/python bench/variants.py [--cases clean_shenyang_jpg_150,...] [--variants noisy300q50,...]
 
@@ -40,6 +40,7 @@ SCANNERS: dict[str, dict[str, Any]] = {
     "noisy300q50": {"dpi": 300, "noise": 5.0, "blur": 1.0, "quality": 50, "max_rotate": 3.0},
     "blurry200": {"dpi": 200, "blur": 1.4, "noise": 3.0, "quality": 60},
     "rot4_png": {"max_rotate": 4.0, "png": True},
+    "rot7": {"max_rotate": 7.0},
     "dpi120": {"dpi": 120, "quality": 70},
 }
 FONTS: dict[str, Callable[[], bytes]] = {

@@ -31,6 +31,7 @@ class TextBox:
     text: str
     box: tuple[int, int, int, int]  # x0, y0, x1, y1
     confidence: float
+    angle: float = 0.0  # slope of a detected line, degrees (image axes: > 0 runs down to the right)
 
 
 class OcrEngine(ABC):
@@ -98,9 +99,12 @@ class RapidOcrEngine(OcrEngine):
     def detect(self, image: np.ndarray) -> list[TextBox] | None:
         boxes = []
         for q in self._tool.detect(image):
-            pts = np.asarray(q)
+            pts = np.asarray(q)  # clockwise from the top left corner
+            (ax, ay), (bx, by) = pts[0], pts[1]
+            angle = float(np.degrees(np.arctan2(by - ay, bx - ax))) if bx != ax or by != ay else 0.0
             boxes.append(TextBox("", (int(pts[:, 0].min()), int(pts[:, 1].min()),
-                                      int(np.ceil(pts[:, 0].max())), int(np.ceil(pts[:, 1].max()))), 1.0))
+                                      int(np.ceil(pts[:, 0].max())), int(np.ceil(pts[:, 1].max()))), 1.0,
+                                 round(angle, 2)))
         return boxes
 
     def upside_down(self, images: list[np.ndarray]) -> list[float] | None:
@@ -226,10 +230,12 @@ class CachedEngine(OcrEngine):
             self._cache.popitem(last=False)
 
     def _store_key(self, key: tuple[str, str]) -> str:
-        return f"{self.identity}|{key[0]}|{key[1]}"
+        return f"{self.identity}|{_SCHEMA}|{key[0]}|{key[1]}"
 
 
 _NOTHING = ("nothing",)
+#: The shape of kept answers: results kept in another shape are never read back.
+_SCHEMA = "v2"
 
 
 def _encode(value: object) -> str:
@@ -245,7 +251,7 @@ def _encode(value: object) -> str:
 
 
 def _box_json(box: TextBox) -> list[object]:
-    return [box.text, list(box.box), box.confidence]
+    return [box.text, list(box.box), box.confidence, box.angle]
 
 
 def _decode(text: str) -> object | None:
@@ -267,9 +273,9 @@ def _decode(text: str) -> object | None:
 
 
 def _box_from(body: list[object]) -> TextBox:
-    text, box, confidence = body
+    text, box, confidence, angle = body
     x0, y0, x1, y1 = (int(v) for v in box)  # type: ignore[attr-defined]
-    return TextBox(str(text), (x0, y0, x1, y1), float(confidence))  # type: ignore[arg-type]
+    return TextBox(str(text), (x0, y0, x1, y1), float(confidence), float(angle))  # type: ignore[arg-type]
 
 
 def image_key(image: np.ndarray) -> str:

@@ -16,6 +16,7 @@ given on the upright page carries ``rotation`` (degrees clockwise the page was t
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -87,6 +88,7 @@ class Mark:
     label: str  # what the box is, e.g. "user.name" or 「单位盖章」; "" when the rule says it all
     kind: str  # "found" (a thing the check found) or "label" (a printed label it was measured from)
     rotation: int = 0  # the box is on the page turned this many degrees clockwise
+    skew: float = 0.0  # and then levelled by this many degrees (readers.page.level)
 
 
 _STATUSES = {s.value: s for s in Status}
@@ -100,7 +102,8 @@ def locate(findings: Sequence[Finding]) -> list[Mark]:
         if f.slot is None:
             continue
         seen: set[tuple[str, int, Box, str]] = set()
-        for m in _walk(f.evidence, i, f, {"page": None, "status": f.status, "slot": f.slot, "rotation": 0}):
+        for m in _walk(f.evidence, i, f, {"page": None, "status": f.status, "slot": f.slot, "rotation": 0,
+                                          "skew": 0.0}):
             key = (m.slot, m.page, m.box, m.kind)
             if key not in seen:
                 seen.add(key)
@@ -124,18 +127,21 @@ def _walk(node: Any, i: int, f: Finding, up: dict[str, Any]) -> Iterator[Mark]:
         here["slot"] = node["slot"]
     if _is_int(node.get("rotation")) and int(node["rotation"]) % 90 == 0:
         here["rotation"] = int(node["rotation"]) % 360
+    if isinstance(node.get("skew"), int | float) and not isinstance(node["skew"], bool) and abs(node["skew"]) <= 45:
+        here["skew"] = float(node["skew"])
     name = str(node.get("field") or "")
     for key in _BOX_KEYS:
         box = _box(node.get(key))
         if box is not None and here["page"] is not None:
-            yield Mark(i, f.rule, here["slot"], here["page"], box, here["status"], name, "found", here["rotation"])
+            yield Mark(i, f.rule, here["slot"], here["page"], box, here["status"], name, "found", here["rotation"],
+                       here["skew"])
             break
     label_box = _box(node.get("label_box"))
     label_page = node.get("label_page", here["page"])
     if label_box is not None and _is_int(label_page):
         text = str(node.get("label") or "")
         yield Mark(i, f.rule, here["slot"], int(label_page), label_box, here["status"],
-                   f"「{text}」" if text else "", "label", here["rotation"])
+                   f"「{text}」" if text else "", "label", here["rotation"], here["skew"])
     for key, value in node.items():
         if key not in (*_BOX_KEYS, "label_box") and isinstance(value, dict | list):
             yield from _walk(value, i, f, here)
@@ -154,13 +160,31 @@ def _box(value: Any) -> Box | None:
     return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
 
 
-def to_page_box(box: Box, rotation: int, page_w: float, page_h: float) -> Box:
-    """A box on the page turned ``rotation``° clockwise, back on the page as uploaded."""
-    x0, y0, x1, y1 = box
+def to_page_box(box: Box, rotation: int, page_w: float, page_h: float, skew: float = 0.0) -> Box:
+    """A box on the page turned ``rotation``° clockwise (and then levelled by ``skew``° about its
+    centre), back on the page as uploaded."""
+    x0, y0, x1, y1 = _unlevel(box, skew, *((page_h, page_w) if rotation in (90, 270) else (page_w, page_h)))
     if rotation == 90:  # upright (u, v) = (h - y, x)
         return (y0, page_h - x1, y1, page_h - x0)
     if rotation == 180:
         return (page_w - x1, page_h - y1, page_w - x0, page_h - y0)
     if rotation == 270:  # upright (u, v) = (y, w - x)
         return (page_w - y1, x0, page_w - y0, x1)
-    return box
+    return (x0, y0, x1, y1)
+
+
+def _unlevel(box: Box, skew: float, width: float, height: float) -> Box:
+    """The box's corners turned back by ``skew``° about the centre of a ``width`` × ``height``
+    page (what ``readers.page.level`` did), as the box around them."""
+    if not skew:
+        return box
+    x0, y0, x1, y1 = box
+    t = math.radians(skew)  # level() turned the page by +skew (counter-clockwise on screen)
+    cx, cy, cos, sin = width / 2, height / 2, math.cos(t), math.sin(t)
+    # level() maps p to R(p - c) + c with R = [[cos, sin], [-sin, cos]]; back is R^T
+    xs, ys = [], []
+    for x, y in ((x0, y0), (x1, y0), (x0, y1), (x1, y1)):
+        dx, dy = x - cx, y - cy
+        xs.append(cos * dx - sin * dy + cx)
+        ys.append(sin * dx + cos * dy + cy)
+    return (min(xs), min(ys), max(xs), max(ys))

@@ -267,7 +267,7 @@ def _overlays(marks: list[Mark], scale: float, width: int, height: int,
     """Marks at the same place merge into one box (a seal found by three rules is one seal)."""
     merged: dict[tuple[int, int, int, int, str], Overlay] = {}
     for m in marks:
-        x0, y0, x1, y1 = to_page_box(m.box, m.rotation, page_w, page_h)
+        x0, y0, x1, y1 = to_page_box(m.box, m.rotation, page_w, page_h, m.skew)
         x0, y0, x1, y1 = max(0.0, x0), max(0.0, y0), min(page_w, x1), min(page_h, y1)
         if x1 <= x0 or y1 <= y0:
             continue  # off the page: a box for another page size; never draw it somewhere wrong

@@ -3,6 +3,7 @@ read narrowest first, and boxes go back and forth between the upright page and t
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -81,10 +82,11 @@ def test_lines_are_read_narrowest_first_when_a_label_is_looked_for() -> None:
 
 
 @pytest.mark.parametrize("rotation", [0, 90, 180, 270])
-def test_a_point_and_a_box_go_to_the_upright_page_and_back(rotation: int) -> None:
+@pytest.mark.parametrize("skew", [0.0, 6.5, -4.0])
+def test_a_point_and_a_box_go_to_the_upright_page_and_back(rotation: int, skew: float) -> None:
     w, h = 990, 1400
     shape = (w, h) if rotation in (90, 270) else (h, w)  # the upright image's rows, columns
-    pt = PageText(np.zeros((*shape, 3), np.uint8), rotation, [], get_engine("rapidocr"))
+    pt = PageText(np.zeros((*shape, 3), np.uint8), rotation, [], get_engine("rapidocr"), skew=skew)
     u, v = pt.upright_point(100, 200)
     assert 0 <= u <= shape[1] and 0 <= v <= shape[0]
     back = pt.page_box((int(u) - 5, int(v) - 5, int(u) + 5, int(v) + 5))
@@ -157,3 +159,28 @@ def test_an_upside_down_form_is_turned_upright_and_detected_once(application_pag
     upright.ensure_read([label])
     turned.ensure_read([match])
     assert turned.lines[match].text == upright.lines[label].text != ""
+
+
+def test_a_form_scanned_askew_is_levelled_and_its_boxes_go_back_onto_the_scan(
+        application_pages: list[np.ndarray]) -> None:
+    # Given the application form scanned 6° askew (on a white canvas of the same size)
+    page = application_pages[0]
+    h, w = page.shape[:2]
+    turn = cv2.getRotationMatrix2D((w / 2, h / 2), -6.0, 1.0)  # clockwise on screen: lines run down to the right
+    askew = cv2.warpAffine(page, turn, (w, h), borderValue=(255, 255, 255))
+    # When it is read
+    pt = read_page(askew, get_engine("rapidocr"), ReadOptions(), eager=False, titles=False)
+    # Then it is levelled by the slope of its lines, and a label reads as it does on the level page
+    assert pt.rotation == 0 and 5.0 <= pt.skew <= 7.0, pt.skew
+    hits = [i for i, ln in enumerate(pt.lines) if 0.12 * h < ln.box[1] < 0.22 * h and ln.box[0] < 0.3 * w]
+    pt.ensure_read(hits)
+    assert any(ln.norm.startswith("机构名称") for ln in (pt.lines[i] for i in hits)), [pt.lines[i].text for i in hits]
+    # and each line's box, taken back onto the askew scan, holds that line's ink there
+    label = next(pt.lines[i] for i in hits if pt.lines[i].norm.startswith("机构名称"))
+    x0, y0, x1, y1 = pt.page_box(label.box)
+    level_x0, level_y0, _, _ = label.box
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    ux, uy = pt.upright_point(cx, cy)  # the centre goes to the levelled line's centre
+    assert abs(ux - (label.box[0] + label.box[2]) / 2) < 3 and abs(uy - (label.box[1] + label.box[3]) / 2) < 3
+    ink = askew[int(y0):int(y1), int(x0):int(x1)].min(axis=2) < 128
+    assert ink.mean() > 0.02 and level_x0 >= 0 and level_y0 >= 0

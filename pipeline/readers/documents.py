@@ -174,8 +174,7 @@ def _row(p: PageText, lab: Line, rows: int) -> list[int]:
     return sorted(out, key=lambda i: (p.lines[i].box[1] // max(1, h), p.lines[i].box[0]))
 
 
-def read_upload(pages: list[np.ndarray], engine: OcrEngine, options: ReadOptions, mode: str = "short",
-                min_score: float = 5.0, min_margin: float = 2.0) -> DocRead:
+def read_upload(pages: list[np.ndarray], engine: OcrEngine, options: ReadOptions, mode: str = "short") -> DocRead:
     """Read the pages of one upload and classify it from the first page's text.
 
     ``mode``: "all" reads every line; "short" reads titles and short lines (labels) up front,
@@ -193,11 +192,11 @@ def read_upload(pages: list[np.ndarray], engine: OcrEngine, options: ReadOptions
             pt.read_all()
         texts.append(pt)
     first = texts[0]
-    kind = classify(first.texts(), first.image.shape[0], min_score, min_margin)
+    kind = classify(first.texts(), first.image.shape[0], options.min_score, options.min_margin)
     # not told yet (a form: nothing read; a card: not from its titles and labels): read on down the
     # page until it is, or all is read; a form's first lines one at a time (its title is among them)
     while kind.kind == "other" and _read_on(first, 1 if mode == "lazy" and _read_count(first) < _BATCH * 2 else _BATCH):
-        kind = classify(first.texts(), first.image.shape[0], min_score, min_margin)
+        kind = classify(first.texts(), first.image.shape[0], options.min_score, options.min_margin)
     return DocRead(texts, kind, engine)
 
 

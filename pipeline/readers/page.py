@@ -24,13 +24,17 @@ Box = tuple[int, int, int, int]
 
 @dataclass(frozen=True)
 class ReadOptions:
-    """How hard to look (rule-set params of doc.kind; defaults measured in bench/ocr.py)."""
+    """How hard to look, and when a document's kind is told (rule-set params of doc.kind;
+    defaults measured in bench/ocr.py)."""
 
     work_side: int = 1000  # longest side (px) the page is detected at
     short_ratio: float = 4.5  # lines wider than this many heights are not read up front
     title_band: float = 0.3  # top part of the page whose tallest lines are read as titles
     label_score: float = 80.0  # fuzzy score a line needs to count as showing a label
     label_slack: int = 3  # characters a label may start after the start of its line
+    max_pages: int = 2  # pages of an upload read
+    min_score: float = 5.0  # cue-word score a kind needs (pipeline.doctype.classify)
+    min_margin: float = 2.0  # and its lead over the runner-up
 
 
 @dataclass
@@ -73,25 +77,33 @@ class PageText:
     options: ReadOptions = field(default_factory=ReadOptions)
     index: int = 0  # page of the upload it came from (0 first)
     slot: str | None = None  # that upload when it is not the one being read (a form's _extra page)
+    skew: float = 0.0  # degrees the turned page was then levelled by (``level``)
 
     def _uploaded_size(self) -> tuple[int, int]:
         h, w = self.image.shape[:2]
         return (h, w) if self.rotation in (90, 270) else (w, h)
 
     def upright_point(self, x: float, y: float) -> tuple[float, float]:
-        """A point of the page as uploaded, on this upright page."""
+        """A point of the page as uploaded, on this upright (turned, then levelled) page."""
         w, h = self._uploaded_size()
-        return {90: (h - y, x), 180: (w - x, h - y), 270: (y, w - x)}.get(self.rotation, (x, y))
+        u, v = {90: (h - y, x), 180: (w - x, h - y), 270: (y, w - x)}.get(self.rotation, (x, y))
+        if not self.skew:
+            return u, v
+        ih, iw = self.image.shape[:2]
+        (a, b, c), (d, e, f) = cv2.getRotationMatrix2D((iw / 2, ih / 2), self.skew, 1.0)
+        return a * u + b * v + c, d * u + e * v + f
 
     def page_box(self, box: Box) -> Box:
         """A box of this upright page, back on the page as uploaded (whole pixels)."""
         w, h = self._uploaded_size()
-        x0, y0, x1, y1 = to_page_box(box, self.rotation, w, h)
+        x0, y0, x1, y1 = to_page_box(box, self.rotation, w, h, self.skew)
         return (int(x0), int(y0), int(x1), int(y1))
 
     def where(self) -> dict[str, object]:
-        """Where a box on this page sits, for evidence: upload page, its turn, its other slot."""
+        """Where a box on this page sits, for evidence: upload page, its turn and slope, its other slot."""
         out: dict[str, object] = {"page": self.index, "rotation": self.rotation}
+        if self.skew:
+            out["skew"] = round(self.skew, 2)
         if self.slot is not None:
             out["slot"] = self.slot
         return out
@@ -228,14 +240,14 @@ def read_page(image: np.ndarray, engine: OcrEngine, options: ReadOptions | None 
     """Detect lines, turn the page upright, read title lines (when ``titles``) and short lines
     (when ``eager``)."""
     opts = options or ReadOptions()
-    page, rotation, boxes = _upright(image, engine, opts.work_side, orient)
+    page, rotation, skew, boxes = _upright(image, engine, opts.work_side, orient)
     if boxes is None:  # the engine cannot detect alone (Tesseract): read the whole page once, full size
         scale = 1.0
         small = cv2.resize(page, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else page
         lines = [Line(_up(b.box, scale), b.text, b.confidence, True) for b in engine.read(small)]
         return PageText(page, rotation, lines, engine, opts)
     lines = [Line(b) for b in boxes]
-    pt = PageText(page, rotation, lines, engine, opts)
+    pt = PageText(page, rotation, lines, engine, opts, skew=skew)
     first = [i for i, ln in enumerate(lines) if eager and _ratio(ln.box) <= opts.short_ratio]
     first += _title_lines(lines, page.shape[0], opts.title_band) if titles else []
     pt.ensure_read(sorted(set(first)))
@@ -261,7 +273,14 @@ def _up(box: Box, scale: float) -> Box:
 
 
 def _detect(image: np.ndarray, engine: OcrEngine, side: int) -> list[Box] | None:
-    """Line boxes of the printed text: seal ink dropped first, so a seal neither hides nor joins a label.
+    """Line boxes of the printed text (see ``_detect_lines``)."""
+    found = _detect_lines(image, engine, side)
+    return None if found is None else found[0]
+
+
+def _detect_lines(image: np.ndarray, engine: OcrEngine, side: int) -> tuple[list[Box], list[float]] | None:
+    """Line boxes of the printed text and each line's slope (degrees): seal ink dropped first, so
+    a seal neither hides nor joins a label.
 
     Only the inked bands of the page are detected (detection costs by the pixel).
     """
@@ -269,12 +288,38 @@ def _detect(image: np.ndarray, engine: OcrEngine, side: int) -> list[Box] | None
     image = drop_red_ink(image)
     small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
     boxes: list[Box] = []
+    angles: list[float] = []
     for x0, y0, x1, y1 in ink_bands(small):
         found = engine.detect(small[y0:y1, x0:x1])
         if found is None:
             return None
         boxes += [_up((b.box[0] + x0, b.box[1] + y0, b.box[2] + x0, b.box[3] + y0), scale) for b in found]
-    return boxes
+        angles += [b.angle for b in found]
+    return boxes, angles
+
+
+#: A page whose lines slope this much (degrees) is turned level before reading: a slanted line's
+#: upright box takes in parts of the lines above and below, and the recogniser reads garbage.
+MIN_SKEW = 2.0
+MAX_SKEW = 15.0  # beyond this the slopes measured are no page skew (vertical text, handwriting)
+
+
+def page_skew(boxes: list[Box], angles: list[float], min_lines: int = 5) -> float:
+    """The page's slope (degrees): the median slope of its long lines, 0 when too few to tell."""
+    slopes = [a for b, a in zip(boxes, angles, strict=True) if _ratio(b) >= 3 and abs(a) <= MAX_SKEW]
+    if len(slopes) < min_lines:
+        return 0.0
+    return float(np.median(slopes))
+
+
+def level(image: np.ndarray, skew: float) -> np.ndarray:
+    """The image turned about its centre so lines sloping ``skew`` degrees lie level (same size,
+    white where the turn uncovers the canvas)."""
+    h, w = image.shape[:2]
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), skew, 1.0)
+    border = (255,) * (1 if image.ndim == 2 else image.shape[2])
+    return cv2.warpAffine(image, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                          borderValue=border)
 
 
 def ink_bands(grey: np.ndarray, gap: float = 0.04, pad: float = 0.02, worth: float = 0.9) -> list[Box]:
@@ -316,18 +361,26 @@ def _turn(image: np.ndarray, degrees: int) -> np.ndarray:
 
 
 def _upright(image: np.ndarray, engine: OcrEngine, side: int,
-             orient: bool) -> tuple[np.ndarray, int, list[Box] | None]:
-    """The page turned by 0/90/180/270° so its text lines lie flat and read the right way up."""
-    boxes = _detect(image, engine, side)
-    if boxes is None or not orient:
-        return image, 0, boxes
+             orient: bool) -> tuple[np.ndarray, int, float, list[Box] | None]:
+    """The page turned by 0/90/180/270° so its text lines lie flat and read the right way up,
+    then levelled when its lines slope (the turn, the slope in degrees, the line boxes)."""
+    found = _detect_lines(image, engine, side)
+    if found is None or not orient:
+        return image, 0, 0.0, None if found is None else found[0]
+    boxes, angles = found
     rotation = 0
     long_ = [b for b in boxes if max(_ratio(b), 1 / max(_ratio(b), 1e-6)) >= 2.0]
     tall = sum(1 for b in long_ if _ratio(b) < 1)
     if long_ and tall > len(long_) / 2:
         rotation = 90
         image = _turn(image, 90)
+        boxes, angles = _detect_lines(image, engine, side) or ([], [])
+    skew = page_skew(boxes, angles)
+    if abs(skew) >= MIN_SKEW:
+        image = level(image, skew)
         boxes = _detect(image, engine, side) or []
+    else:
+        skew = 0.0
     widest = sorted(boxes, key=lambda b: (b[2] - b[0]) * min(_ratio(b), 12), reverse=True)[:9]
     crops = [drop_red_ink(image[b[1]:b[3], b[0]:b[2]]) for b in widest if b[3] > b[1] and b[2] > b[0]]
     probs = engine.upside_down(crops) if crops else None
@@ -337,4 +390,4 @@ def _upright(image: np.ndarray, engine: OcrEngine, side: int,
         image = _turn(image, 180)
         # the lines found upside down, turned with the page: detection is not run again
         boxes = sorted(((w - x1, h - y1, w - x0, h - y0) for x0, y0, x1, y1 in boxes), key=lambda b: (b[1], b[0]))
-    return image, rotation, boxes
+    return image, rotation, skew, boxes

@@ -52,7 +52,6 @@ class _Review:
         self.ctx = ctx
         self.case: Case = ctx.case
         self.options = ctx.rules.tuning("doc.kind", ReadOptions)
-        self.max_pages = int(ctx.rules.rule("doc.kind").params.get("max_pages", 2))
         self._engine: OcrEngine | None = None
         self._docs: dict[str, DocRead] = {}
 
@@ -66,16 +65,14 @@ class _Review:
         if slot not in self._docs:
             upload = self.ctx.uploads[slot]
             kind = self.ctx.rules.slots[slot].doc_kind
-            sources: list[tuple[str | None, Page]] = [(None, pg) for pg in upload.pages[: self.max_pages]]
+            sources: list[tuple[str | None, Page]] = [(None, pg) for pg in upload.pages[: self.options.max_pages]]
             extra = self.ctx.uploads.get(f"{slot}_extra")
             if kind in FORM_KINDS and extra is not None and len(sources) < form_layout(kind).pages:
                 # scans of a two-page form: page 1 in the slot, page 2 in its _extra slot
                 sources += [(f"{slot}_extra", pg) for pg in extra.pages[: form_layout(kind).pages - len(sources)]]
             pages = [pg.image for _, pg in sources]
             mode = "lazy" if kind in FORM_KINDS else "short"
-            p = self.ctx.rules.rule("doc.kind").params
-            self._docs[slot] = read_upload(pages, self.engine, self.options, mode,
-                                           float(p.get("min_score", 5.0)), float(p.get("min_margin", 2.0)))
+            self._docs[slot] = read_upload(pages, self.engine, self.options, mode)
             for pt, (source, pg) in zip(self._docs[slot].pages, sources, strict=True):
                 pt.index, pt.slot = pg.index, source  # evidence boxes go on the upload's own page
         return self._docs[slot]
@@ -196,12 +193,6 @@ class _Review:
         return first
 
 
-def _thresholds(ctx: StageContext, rule_id: str) -> Thresholds:
-    p = ctx.rules.rule(rule_id).params
-    return Thresholds(float(p.get("pass_score", 90)), float(p.get("fail_score", 60)),
-                      float(p.get("min_confidence", 0.8)))
-
-
 def _finding(ctx: StageContext, rule_id: str, slot: str, verdicts: list[Verdict],
              extra: dict[str, Any] | None = None) -> Finding:
     status = worst(verdicts)
@@ -251,7 +242,7 @@ def _shows(r: _Review, rule_id: str, slot: str) -> list[Finding]:
               "entered": r.entered(keys[0]), "field": _title(keys[0])}
         return [ctx.finding(rule_id, Status.UNCERTAIN, slot, ev)]
     labels: dict[str, list[str]] = params.get("labels", {})
-    th = _thresholds(ctx, rule_id)
+    th = ctx.rules.tuning(rule_id, Thresholds)
     verdicts = []
     for key in keys:
         v = r.verdict(slot, key, list(labels.get(key, [])), th)
@@ -271,7 +262,7 @@ def _form_fields(r: _Review, slot: str) -> list[Finding]:
     skip = set(params.get("skip_fields", []))
     printed = form_values(r.case)
     layout = form_layout("application_form")
-    th = _thresholds(ctx, "ocr.form_fields")
+    th = ctx.rules.tuning("ocr.form_fields", Thresholds)
     verdicts = []
     for name in layout.fields:
         if name in skip or not printed.get(name):
