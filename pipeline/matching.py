@@ -172,6 +172,19 @@ def digits_only(text: str) -> str:
     return "".join(TO_DIGIT.get(c.upper(), c) for c in normalise(text) if c.isalnum() or c in "|")
 
 
+def merged_repeats(entered: str, read: str) -> bool:
+    """``read`` is ``entered`` with some runs of one character shortened (13942366655 read as
+    1394236655): the recogniser merges a repeated character that it sees without a gap, and
+    nothing else makes a read lose exactly that."""
+    a, b = _runs(entered), _runs(read)
+    return len(a) == len(b) and read != entered and all(
+        ca == cb and 1 <= nb <= na for (ca, na), (cb, nb) in zip(a, b, strict=True))
+
+
+def _runs(text: str) -> list[tuple[str, int]]:
+    return [(ch, len(list(group))) for ch, group in itertools.groupby(text)]
+
+
 # ---------------------------------------------------------------------- dates
 
 _DATE = re.compile(r"(\d{4})\s*[年.\-/]\s*(\d{1,2})\s*[月.\-/]\s*(\d{1,2})\s*日?")

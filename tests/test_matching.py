@@ -7,6 +7,7 @@ from pipeline.matching import (
     find_ric,
     find_uscc,
     is_valid_ric,
+    merged_repeats,
     name_equal_score,
     name_score,
     normalise,
@@ -94,3 +95,21 @@ def test_an_email_read_with_look_alike_characters_is_shown() -> None:
 def test_an_email_differing_beyond_look_alikes_is_not_shown() -> None:
     assert _email_verdict("zhaolei@haiwan-wl.com") is Status.FAIL
     assert _email_verdict("lina1991@163.com") is not Status.PASS
+
+
+def _phone_verdict(read: str) -> Status:
+    value = Value(read, (0, 0, 10, 10), 0.95, "手机号码：", "right")
+    return judge_exact("handler.mobile", "13942366655", value, Thresholds(), "phone").status
+
+
+def test_a_phone_number_read_with_a_repeated_digit_merged_is_shown() -> None:
+    assert _phone_verdict("1394236655") is Status.PASS  # 666 read as 66
+    assert _phone_verdict("139423665") is Status.PASS  # and 55 as 5
+    assert merged_repeats("04273345566", "0427334566")
+
+
+def test_a_phone_number_with_a_digit_changed_dropped_or_added_is_not_shown() -> None:
+    assert _phone_verdict("13942366656") is Status.FAIL
+    assert _phone_verdict("1394366655") is not Status.PASS  # the 2 dropped: no repeat to merge
+    assert not merged_repeats("13942366655", "139423666555")  # a run grown, not merged
+    assert not merged_repeats("04273345566", "0427335566")  # the 4 dropped
