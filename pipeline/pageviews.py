@@ -11,7 +11,8 @@ Evidence conventions read here (see ``locate``): a dict holding ``bbox`` or ``bo
 (``Page.index``: 0 is the first page), its status the nearest ``status`` key, else the
 finding's, its slot the nearest ``slot`` key (a form's page read from its ``_extra`` upload).
 ``label_box`` with ``label_page`` is the printed label a thing was judged against. A box
-given on the upright page carries ``rotation`` (degrees clockwise the page was turned).
+given on the upright page carries ``rotation`` (degrees clockwise the page was turned) and, when
+the page was then levelled, ``skew`` (degrees, about the page's centre).
 """
 
 from __future__ import annotations

@@ -121,7 +121,7 @@ def judge_exact(fname: str, entered: str, value: Value | None, th: Thresholds, k
     if kind == "phone":
         a, b = digits_only(entered), digits_only(read)
         same, differ = a == b or (len(a) >= 7 and a in b), len(b) >= 7 and a not in b
-        if not same and merged_repeats(a, b):  # 0427-3345566 read as 0427-335566
+        if not same and merged_repeats(a, b):  # 13942366655 read as 1394236655
             return Verdict(Status.PASS, fname, entered, read, 100.0, value, {"merged_repeats": True})
     elif kind == "date":
         da, db = find_dates(entered), find_dates(read)
