@@ -31,9 +31,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from fixtures.scans.imaging import INKS, draw_seal, scan, stamp, turn_on_canvas  # noqa: E402
-from pipeline.forms import form_layout, render_forms  # noqa: E402
+from pipeline.forms.render import form_layout, render_forms  # noqa: E402
+from pipeline.intake.pages import estimate_a4_dpi  # noqa: E402
 from pipeline.models import Case  # noqa: E402
-from pipeline.pages import estimate_a4_dpi  # noqa: E402
 from pipeline.stages.barcode import read_code128  # noqa: E402
 from pipeline.tools import zbar, zxing  # noqa: E402
 from tests.casedata import case_dict  # noqa: E402

@@ -40,8 +40,8 @@ import pymupdf  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from pipeline.casefolder import CaseFolder, parse_case_json  # noqa: E402
-from pipeline.decode import Limits, decode, sniff  # noqa: E402
 from pipeline.errors import CaseError  # noqa: E402
+from pipeline.intake.images import Limits, decode, sniff  # noqa: E402
 from pipeline.ruleset import load_rule_set  # noqa: E402
 from pipeline.stages.upload import intake  # noqa: E402
 from tests import uploadfiles as files  # noqa: E402

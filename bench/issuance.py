@@ -40,9 +40,9 @@ def p95(values: list[float]) -> float:
 
 def token_runs(key: str, runs: int, work: Path) -> tuple[list[float], dict[str, list[float]]]:
     from pipeline.casefolder import load_case_folder
-    from pipeline.issuance import IssuanceSettings, issue_case, record_clerk_decision
+    from pipeline.issuance.gate import IssuanceSettings, issue_case, record_clerk_decision
+    from pipeline.issuance.register import Register
     from pipeline.models import Decision
-    from pipeline.register import Register
     from pipeline.ruleset import load_rule_set
     from tests.casedata import case_dict, write_case
     from tokens import KeySpec
@@ -102,7 +102,7 @@ def main() -> None:
         os.environ["SOFTHSM2_CONF"] = str(conf)
         os.environ["PRECHECK_DATABASE_URL"] = f"sqlite:///{work / 'precheck.db'}"
         os.chdir(work)
-        from pipeline.issuance import IssuanceSettings
+        from pipeline.issuance.gate import IssuanceSettings
 
         IssuanceSettings.from_env().init_ca()
         results = {}

@@ -38,10 +38,10 @@ sys.path.insert(0, str(ROOT))
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from pipeline import ocr  # noqa: E402
 from pipeline.casefolder import load_case_folder  # noqa: E402
-from pipeline.matching import normalise  # noqa: E402
 from pipeline.models import Status  # noqa: E402
+from pipeline.reading import ocr  # noqa: E402
+from pipeline.reading.matching import normalise  # noqa: E402
 from pipeline.ruleset import load_rule_set  # noqa: E402
 from pipeline.stages import fields, upload  # noqa: E402
 from pipeline.stages.base import ReviewOptions, StageContext  # noqa: E402
@@ -220,7 +220,7 @@ def baseline(cases: list[Path], which: str) -> dict[str, float]:
 
 
 def load_time() -> float:
-    code = ("import time; t=time.perf_counter(); from pipeline.ocr import get_engine; get_engine('auto');"
+    code = ("import time; t=time.perf_counter(); from pipeline.reading.ocr import get_engine; get_engine('auto');"
             " print(time.perf_counter()-t)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     return float(out.stdout.strip().splitlines()[-1])

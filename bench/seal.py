@@ -29,9 +29,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from fixtures.scans import imaging  # noqa: E402
-from pipeline.pages import estimate_a4_dpi  # noqa: E402
+from pipeline.intake.pages import estimate_a4_dpi  # noqa: E402
 from pipeline.ruleset import load_rule_set  # noqa: E402
-from pipeline.sealfind import SealParams, find_seals  # noqa: E402
+from pipeline.seal.find import SealParams, find_seals  # noqa: E402
 from tests import test_seal_drawing as draw  # noqa: E402
 
 REAL = ROOT.parent / "shared" / "real-samples"

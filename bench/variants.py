@@ -30,8 +30,9 @@ import pymupdf  # noqa: E402
 
 from fixtures.scans import generate  # noqa: E402
 from fixtures.scans.cases import CASES, Base, Spec  # noqa: E402
-from pipeline import forms, ocr  # noqa: E402
+from pipeline.forms import render as forms  # noqa: E402
 from pipeline.models import Status  # noqa: E402
+from pipeline.reading import ocr  # noqa: E402
 
 UMING = Path("/usr/share/fonts/truetype/arphic/uming.ttc")
 #: name -> (what changes in the scan, the forms' font buffer or None for the fixture's own)

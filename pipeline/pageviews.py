@@ -26,8 +26,8 @@ from typing import Any
 
 import cv2
 
+from pipeline.intake.pages import Page, Upload
 from pipeline.models import Finding, Status
-from pipeline.pages import Page, Upload
 
 #: Longest side of a preview in pixels: sharp enough to read a field at report size.
 PREVIEW_LONG_SIDE = 1400

@@ -101,7 +101,7 @@ def all_rule_ids_with_checks() -> set[str]:
     for stage in STAGES:
         ids.update(stage.rule_ids)
     try:
-        from pipeline.issuance import RULE_IDS as issuance_ids
+        from pipeline.issuance.gate import RULE_IDS as issuance_ids
     except ImportError:
         issuance_ids = ()
     return ids | set(issuance_ids)

@@ -5,4 +5,5 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 .venv/bin/ruff check pipeline tokens tests fixtures bench
 .venv/bin/mypy pipeline tokens
+.venv/bin/lint-imports
 exec .venv/bin/python -m pytest -p no:cacheprovider "$@"

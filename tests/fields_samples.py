@@ -14,8 +14,8 @@ import numpy as np
 import pymupdf
 from PIL import Image, ImageDraw, ImageFont
 
+from pipeline.intake.pages import Page, Upload
 from pipeline.models import Finding
-from pipeline.pages import Page, Upload
 from pipeline.stages.base import StageContext
 
 FONT = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"

@@ -1,6 +1,6 @@
 """A registration office for issuance tests: its own SoftHSM2 tokens, database and CA in tmp_path.
 
-The commands are registered on a local typer app exactly as pipeline/cli.py registers them.
+The commands are registered on a local typer app exactly as pipeline/cli/main.py registers them.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 import typer
 from typer.testing import CliRunner, Result
 
-from pipeline.cli_issue import register
+from pipeline.cli.issue import register
 from tests.test_tokens_softhsm import softhsm_conf
 from tokens.module import unload_all
 

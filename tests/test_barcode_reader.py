@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from fixtures.scans.imaging import turn_on_canvas
-from pipeline.pages import estimate_a4_dpi
+from pipeline.intake.pages import estimate_a4_dpi
 from pipeline.stages.barcode import read_code128
 from pipeline.tools import zbar, zxing
 

@@ -17,8 +17,8 @@ import numpy as np
 import zxingcpp
 
 from fixtures.scans.imaging import turn_on_canvas
+from pipeline.intake.pages import Page, Upload, estimate_a4_dpi
 from pipeline.models import Case
-from pipeline.pages import Page, Upload, estimate_a4_dpi
 from pipeline.ruleset import load_rule_set
 from pipeline.stages.base import Artifacts, StageContext
 from pipeline.tools import zxing

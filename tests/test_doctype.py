@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from pipeline.doctype import classify
-from pipeline.ocr import TextBox
+from pipeline.reading.doctype import classify
+from pipeline.reading.ocr import TextBox
 
 
 def _page(*lines: str, title: str = "") -> list[TextBox]:

@@ -10,8 +10,8 @@ import numpy as np
 import pymupdf
 import pytest
 
-from pipeline import forms
-from pipeline.forms import render_forms
+from pipeline.forms import render as forms
+from pipeline.forms.render import render_forms
 from pipeline.models import Case, Status
 from pipeline.stages import fields
 from tests.casedata import BASE_CASE, case_dict

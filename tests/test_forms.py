@@ -11,7 +11,7 @@ import pytest
 import zxingcpp
 
 from pipeline.casefolder import parse_case_json
-from pipeline.forms import FORMS, authorization_period, form_layout, form_values, render_forms
+from pipeline.forms.render import FORMS, authorization_period, form_layout, form_values, render_forms
 from pipeline.models import Case
 
 CASE_JSON = """{
@@ -150,7 +150,7 @@ def test_an_empty_barcode_override_leaves_the_form_without_a_barcode(case: Case,
 
 def test_without_the_noto_font_the_builtin_fallback_is_embedded_and_named(
         case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from pipeline import formfonts
+    from pipeline.forms import fonts as formfonts
 
     monkeypatch.setitem(formfonts.NOTO, "sans", ("/nonexistent/NotoSansCJK-Regular.ttc", "Noto Sans CJK SC"))
     monkeypatch.setattr(formfonts, "_font_cache", {})

@@ -14,9 +14,9 @@ import cv2
 import pytest
 
 from pipeline.models import Report
-from pipeline.ocr import CachedEngine, get_engine
-from pipeline.readers.documents import read_upload
-from pipeline.readers.page import ReadOptions
+from pipeline.reading.documents import read_upload
+from pipeline.reading.ocr import CachedEngine, get_engine
+from pipeline.reading.page import ReadOptions
 from pipeline.review import review_case
 from pipeline.ruleset import load_rule_set
 

@@ -1,7 +1,7 @@
 """`precheck ca init|cert`, `precheck approve` and `precheck issue` against the real SoftHSM2.
 
 Each test has its own SoftHSM2 token directory, database and var/ in tmp_path; the commands
-are registered on a local typer app exactly as pipeline/cli.py registers them.
+are registered on a local typer app exactly as pipeline/cli/main.py registers them.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
 from pipeline.casefolder import load_case_folder
-from pipeline.issuance import case_digest
-from pipeline.register import Register
+from pipeline.issuance.gate import case_digest
+from pipeline.issuance.register import Register
 from pipeline.ruleset import load_rule_set
 from tests.casedata import case_dict, write_case
 from tests.office import ORDER, run

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from pkcs11 import Attribute, ObjectClass
 from sqlalchemy import select
 
-from pipeline.register import Register, issuance_events
+from pipeline.issuance.register import Register, issuance_events
 from tests.casedata import case_dict, write_case
 from tests.office import ORDER, run
 from tokens import load_module
@@ -30,8 +30,8 @@ CRASHING_ISSUE = """
 import os, signal, sys
 from pathlib import Path
 from pipeline.casefolder import load_case_folder
-from pipeline.issuance import IssuanceSettings, issue_case
-from pipeline.register import Register
+from pipeline.issuance.gate import IssuanceSettings, issue_case
+from pipeline.issuance.register import Register
 from pipeline.ruleset import load_rule_set
 
 def crash_at(step):

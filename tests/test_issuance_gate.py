@@ -9,9 +9,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
 
 from pipeline.casefolder import load_case_folder
-from pipeline.issuance import case_digest, current_decision, gate, record_clerk_decision, subject_for
+from pipeline.issuance.gate import case_digest, current_decision, gate, record_clerk_decision, subject_for
+from pipeline.issuance.register import RecordedDecision, Register
 from pipeline.models import Case, Decision, Status
-from pipeline.register import RecordedDecision, Register
 from pipeline.ruleset import load_rule_set
 from tests.casedata import case_dict, write_case
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pipeline.matching import (
+from pipeline.models import Status
+from pipeline.reading.compare import Thresholds, judge_exact
+from pipeline.reading.matching import (
     find_dates,
     find_ric,
     find_uscc,
@@ -12,9 +14,7 @@ from pipeline.matching import (
     name_score,
     normalise,
 )
-from pipeline.models import Status
-from pipeline.readers.compare import Thresholds, judge_exact
-from pipeline.readers.page import Value
+from pipeline.reading.page import Value
 from tests.casedata import make_ric, make_uscc
 
 

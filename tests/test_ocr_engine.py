@@ -1,4 +1,4 @@
-"""The OCR engines behind pipeline.ocr: one per process, cached by pixels, red ink dropped."""
+"""The OCR engines behind pipeline.reading.ocr: one per process, cached by pixels, red ink dropped."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from pipeline.errors import ToolError
-from pipeline.ocr import CachedEngine, drop_red_ink, get_engine, image_key
+from pipeline.reading.ocr import CachedEngine, drop_red_ink, get_engine, image_key
 from tests.fields_samples import _font, stamp
 
 

@@ -1,4 +1,4 @@
-"""OCR results kept on disk (pipeline.ocrstore): another process reading the same pixels with the
+"""OCR results kept on disk (pipeline.reading.cache): another process reading the same pixels with the
 same engine gets them without running the engine; another engine, or a broken file, never does."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.ocr import CachedEngine, OcrEngine, TextBox, get_engine
-from pipeline.ocrstore import ResultStore, store_from_environment
+from pipeline.reading.cache import ResultStore, store_from_environment
+from pipeline.reading.ocr import CachedEngine, OcrEngine, TextBox, get_engine
 from tests.test_ocr_engine import _line
 
 
@@ -80,7 +80,7 @@ def test_a_broken_store_file_is_left_alone_and_the_engine_reads(tmp_path: Path, 
     path = tmp_path / "ocr.sqlite"
     path.write_bytes(b"this is not a database" * 100)
     engine = CachedEngine(real_engine, store=ResultStore(path))
-    with caplog.at_level(logging.WARNING, logger="pipeline.ocrstore"):
+    with caplog.at_level(logging.WARNING, logger="pipeline.reading.cache"):
         read = engine.read_line(_line("李娜"))
         again = engine.read_line(_line("王秀英"))
     assert read is not None and read.text == "李娜"

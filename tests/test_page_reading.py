@@ -1,4 +1,4 @@
-"""Reading a page the cheap way (pipeline.readers): only the inked part is detected, lines are
+"""Reading a page the cheap way (pipeline.reading): only the inked part is detected, lines are
 read narrowest first, and boxes go back and forth between the upright page and the upload."""
 
 from __future__ import annotations
@@ -7,12 +7,12 @@ import cv2
 import numpy as np
 import pytest
 
-from pipeline.doctype import DocKind
-from pipeline.forms import render_forms
+from pipeline.forms.render import render_forms
 from pipeline.models import Case
-from pipeline.ocr import OcrEngine, TextBox, get_engine
-from pipeline.readers.documents import DocRead, read_upload
-from pipeline.readers.page import Line, PageText, ReadOptions, _detect, ink_bands, read_page
+from pipeline.reading.doctype import DocKind
+from pipeline.reading.documents import DocRead, read_upload
+from pipeline.reading.ocr import OcrEngine, TextBox, get_engine
+from pipeline.reading.page import Line, PageText, ReadOptions, _detect, ink_bands, read_page
 from tests.casedata import BASE_CASE
 from tests.fields_samples import pdf_pages
 from tests.test_ocr_engine import _line

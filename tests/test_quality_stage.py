@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
+from pipeline.intake.pages import Page, Upload
 from pipeline.models import Finding, Status
-from pipeline.pages import Page, Upload
 from pipeline.stages import quality
 from tests.test_barcode_synth import stage_context, synth_page, upload_of
 

@@ -18,8 +18,8 @@ import cv2
 import numpy as np
 import pytest
 
+from pipeline.intake.pages import Page
 from pipeline.models import Case, Decision, Finding, Report, Status
-from pipeline.pages import Page
 from pipeline.pageviews import save_preview, to_page_box
 from pipeline.report import render_html, write_report
 from pipeline.ruleset import RuleSet, load_rule_set

@@ -91,7 +91,7 @@ def test_messages_are_filled_from_evidence_and_unknown_placeholders_stay_blank()
 
 
 def test_a_stage_tuning_takes_its_known_params_with_their_defaults_types(tmp_path: Path) -> None:
-    from pipeline.decode import Limits
+    from pipeline.intake.images import Limits
 
     limits = load_rule_set().tuning("upload.unreadable", Limits)
     assert limits.max_pages == 20 and isinstance(limits.render_dpi, float)

@@ -9,9 +9,9 @@ import cv2
 import numpy as np
 import pytest
 
-from pipeline.pages import estimate_a4_dpi
+from pipeline.intake.pages import estimate_a4_dpi
 from pipeline.ruleset import load_rule_set
-from pipeline.sealfind import SealParams, find_seals
+from pipeline.seal.find import SealParams, find_seals
 from tests.test_seal_drawing import (
     blank_page,
     draw_pen_circle,

@@ -12,9 +12,9 @@ import pymupdf
 import pytest
 
 from pipeline.casefolder import load_case_folder
-from pipeline.forms import form_layout, render_forms
+from pipeline.forms.render import form_layout, render_forms
+from pipeline.intake.pages import Page, Upload, estimate_a4_dpi
 from pipeline.models import Case, Finding, Status
-from pipeline.pages import Page, Upload, estimate_a4_dpi
 from pipeline.ruleset import load_rule_set
 from pipeline.stages import seal, upload
 from pipeline.stages.base import Artifacts, StageContext

@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.matching import name_score
-from pipeline.ocr import get_engine
-from pipeline.pages import estimate_a4_dpi
+from pipeline.intake.pages import estimate_a4_dpi
+from pipeline.reading.matching import name_score
+from pipeline.reading.ocr import get_engine
 from pipeline.ruleset import load_rule_set
-from pipeline.sealfind import find_seals
-from pipeline.sealtext import ArcRead, gap_angle, is_authority, read_arc, unroll
+from pipeline.seal.arctext import ArcRead, gap_angle, is_authority, read_arc, unroll
+from pipeline.seal.find import find_seals
 from pipeline.stages.seal import _verdict, core_name
 from tests.test_seal_drawing import draw_seal, imread
 

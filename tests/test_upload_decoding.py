@@ -10,10 +10,10 @@ import pymupdf
 import pytest
 from PIL import Image
 
-from pipeline import decode_pdf
-from pipeline.decode import Limits, decode, sniff
-from pipeline.decode_pdf import render_dpis
-from pipeline.pages import estimate_a4_dpi
+from pipeline.intake import pdf as decode_pdf
+from pipeline.intake.images import Limits, decode, sniff
+from pipeline.intake.pages import estimate_a4_dpi
+from pipeline.intake.pdf import render_dpis
 from tests.uploadfiles import bmp, encode, gif_animated, page_image, pdf
 
 pytestmark = pytest.mark.timeout(60)

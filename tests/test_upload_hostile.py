@@ -1,4 +1,4 @@
-"""Hostile files: each is judged by the upload gate, within the bounds pipeline/decode.py states.
+"""Hostile files: each is judged by the upload gate, within the bounds pipeline/intake/images.py states.
 
 Bounds are proven by measurement, not by wall-clock: the PDF renderer's CPU time is read from
 ``RUSAGE_CHILDREN`` (the forked renderer is reaped before intake returns), and the peak memory

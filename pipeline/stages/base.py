@@ -12,8 +12,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from pipeline.intake.pages import Upload
 from pipeline.models import Case, Finding, Status
-from pipeline.pages import Upload
 from pipeline.ruleset import RuleSet
 
 log = logging.getLogger(__name__)

@@ -13,15 +13,15 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from pipeline.formlayout import A4_H, A4_W
-from pipeline.forms import form_layout, form_values
-from pipeline.matching import find_ric, find_uscc, name_score
+from pipeline.forms.layout import A4_H, A4_W
+from pipeline.forms.render import form_layout, form_values
+from pipeline.intake.pages import Page
 from pipeline.models import Case, Finding, Status
-from pipeline.ocr import OcrEngine, get_engine
-from pipeline.pages import Page
-from pipeline.readers.compare import Thresholds, Verdict, judge_exact, judge_name, judge_number, worst
-from pipeline.readers.documents import DocRead, read_period, read_upload
-from pipeline.readers.page import ReadOptions
+from pipeline.reading.compare import Thresholds, Verdict, judge_exact, judge_name, judge_number, worst
+from pipeline.reading.documents import DocRead, read_period, read_upload
+from pipeline.reading.matching import find_ric, find_uscc, name_score
+from pipeline.reading.ocr import OcrEngine, get_engine
+from pipeline.reading.page import ReadOptions
 from pipeline.stages.base import Stage, StageContext, guarded
 
 RULE_IDS = ("doc.kind", "ocr.org_name", "ocr.uscc", "ocr.handler", "ocr.user", "ocr.form_fields",

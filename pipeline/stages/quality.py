@@ -30,8 +30,8 @@ from functools import lru_cache, partial
 import cv2
 import numpy as np
 
+from pipeline.intake.pages import MM_PER_INCH, Page, Upload, estimate_a4_dpi
 from pipeline.models import Finding, Status
-from pipeline.pages import MM_PER_INCH, Page, Upload, estimate_a4_dpi
 from pipeline.stages.base import Stage, StageContext, guarded
 
 QUALITY = "scan.quality"

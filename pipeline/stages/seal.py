@@ -2,8 +2,8 @@
 (``seal.present``), the seal names the applying organisation (``seal.org_name``), and on the
 forms it sits where the form asks for it (``seal.position``).
 
-Detection is pure image analysis (``pipeline.sealfind``); the arc text is read by unrolling the
-ring (``pipeline.sealtext``) and OCR. Only what is certain fails: a grey (photocopied) seal,
+Detection is pure image analysis (``pipeline.seal.find``); the arc text is read by unrolling the
+ring (``pipeline.seal.arctext``) and OCR. Only what is certain fails: a grey (photocopied) seal,
 an unreadable arc or a seal away from its label are ``uncertain`` for a clerk to look at.
 """
 
@@ -18,13 +18,13 @@ from typing import Any
 import cv2
 import numpy as np
 
-from pipeline.matching import name_equal_score, name_score, normalise_name
+from pipeline.intake.pages import Page
 from pipeline.models import Finding, Status
-from pipeline.ocr import OcrEngine, TextBox, get_engine
-from pipeline.pages import Page
-from pipeline.readers.page import PageText, ReadOptions, read_page
-from pipeline.sealfind import SealCandidate, SealParams, find_seals
-from pipeline.sealtext import ArcRead, is_authority, read_arc, unroll
+from pipeline.reading.matching import name_equal_score, name_score, normalise_name
+from pipeline.reading.ocr import OcrEngine, TextBox, get_engine
+from pipeline.reading.page import PageText, ReadOptions, read_page
+from pipeline.seal.arctext import ArcRead, is_authority, read_arc, unroll
+from pipeline.seal.find import SealCandidate, SealParams, find_seals
 from pipeline.stages.base import Stage, StageContext, guarded
 
 PRESENT, ORG_NAME, POSITION = "seal.present", "seal.org_name", "seal.position"

@@ -33,9 +33,9 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.casefolder import CaseFolder
-from pipeline.decode import TYPE_NAMES_ZH, Decoded, Limits, Unreadable, decode, sniff
+from pipeline.intake.images import TYPE_NAMES_ZH, Decoded, Limits, Unreadable, decode, sniff
+from pipeline.intake.pages import Upload
 from pipeline.models import Finding, Status
-from pipeline.pages import Upload
 from pipeline.ruleset import RuleSet
 
 log = logging.getLogger(__name__)

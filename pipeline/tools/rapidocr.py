@@ -3,7 +3,7 @@
 The models load once per process (about a quarter of a second) and are shared by every caller;
 onnxruntime sessions are safe to call from several threads, the Python wrapper is not, so a
 lock serialises calls. Threads per call default to one: review processes scale by process.
-Results are plain tuples ``(text, (x0, y0, x1, y1), confidence)``; ``pipeline.ocr`` wraps them
+Results are plain tuples ``(text, (x0, y0, x1, y1), confidence)``; ``pipeline.reading.ocr`` wraps them
 (this ground-floor module does not import the service above it).
 """
 

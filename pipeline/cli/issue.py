@@ -14,12 +14,12 @@ import typer
 
 import tokens
 from pipeline.casefolder import CaseFolder, load_case_folder
+from pipeline.cli.terminal import err, print_error
 from pipeline.errors import ExitCode, PrecheckError
-from pipeline.issuance import IssuanceSettings, issue_case, record_clerk_decision
+from pipeline.issuance.gate import IssuanceSettings, issue_case, record_clerk_decision
+from pipeline.issuance.register import Register, certificate_fingerprint
 from pipeline.models import Decision, Report
-from pipeline.register import Register, certificate_fingerprint
 from pipeline.ruleset import DEFAULT_RULE_SET, RuleSet, load_rule_set
-from pipeline.terminal import err, print_error
 
 KeyOption = Annotated[tokens.KeySpec, typer.Option("--key", help="密钥类型 / key type: ec (P-256) or rsa (2048)")]
 

@@ -12,7 +12,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.matching import (
+from pipeline.models import Status
+from pipeline.reading.matching import (
     digits_only,
     find_dates,
     find_ric,
@@ -23,8 +24,7 @@ from pipeline.matching import (
     name_score,
     normalise,
 )
-from pipeline.models import Status
-from pipeline.readers.page import Value
+from pipeline.reading.page import Value
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,9 @@
 
 Layout after the seed's 辽宁采购-机构员工数字证书申请表, 电子印章申请表 and 法人授权书. The order
 number is printed as a Code 128 barcode (vector bars) so the barcode stage can match it. Text
-uses Noto Sans/Serif CJK SC, embedded as a subset (see ``pipeline.formfonts``); the font used
+uses Noto Sans/Serif CJK SC, embedded as a subset (see ``pipeline.forms.fonts``); the font used
 is named in each PDF's metadata (``keywords``). Geometry and drawing primitives live in
-``pipeline.formlayout``; ``form_layout`` exposes the boxes to later stages.
+``pipeline.forms.layout``; ``form_layout`` exposes the boxes to later stages.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pymupdf
 
-from pipeline.formfonts import font_for
-from pipeline.formlayout import A4_H, A4_W, MARGIN, Canvas, FieldBox, FormLayout
+from pipeline.forms.fonts import font_for
+from pipeline.forms.layout import A4_H, A4_W, MARGIN, Canvas, FieldBox, FormLayout
 from pipeline.models import Case
 
 FORMS = ("application_form", "seal_form", "authorization")

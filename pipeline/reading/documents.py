@@ -14,10 +14,10 @@ from datetime import date
 
 import numpy as np
 
-from pipeline.doctype import DocKind, classify
-from pipeline.matching import find_dates, normalise
-from pipeline.ocr import OcrEngine, TextBox
-from pipeline.readers.page import Line, PageText, ReadOptions, Value, read_page
+from pipeline.reading.doctype import DocKind, classify
+from pipeline.reading.matching import find_dates, normalise
+from pipeline.reading.ocr import OcrEngine, TextBox
+from pipeline.reading.page import Line, PageText, ReadOptions, Value, read_page
 
 #: Lines wider than this many heights are prose, not labels or values: read last.
 _PROSE = 30.0

@@ -15,9 +15,9 @@ import cv2
 import numpy as np
 from rapidfuzz import fuzz
 
-from pipeline.matching import normalise
-from pipeline.ocr import OcrEngine, TextBox, drop_red_ink
 from pipeline.pageviews import to_page_box
+from pipeline.reading.matching import normalise
+from pipeline.reading.ocr import OcrEngine, TextBox, drop_red_ink
 
 Box = tuple[int, int, int, int]
 

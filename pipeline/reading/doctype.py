@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz
 
-from pipeline.matching import normalise
-from pipeline.ocr import TextBox
+from pipeline.reading.matching import normalise
+from pipeline.reading.ocr import TextBox
 
 #: Chinese names of the kinds, for messages ("looks like ...").
 KIND_TITLES = {

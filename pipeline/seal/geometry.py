@@ -1,7 +1,7 @@
 """Circles on ink masks: fitting them (RANSAC), measuring how much of a rim is inked, and
 finding grey rings (a photocopied or black-and-white scanned round seal) on a grey page.
 
-Pure geometry: the caller (``pipeline.sealfind``) decides what counts as a seal.
+Pure geometry: the caller (``pipeline.seal.find``) decides what counts as a seal.
 
 Grey rings. Black print is everywhere on a page, so ink along a circle proves nothing: a ring must be
 darker than the page just inside and just outside it, along most of its rim. Circles come

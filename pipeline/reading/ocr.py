@@ -2,7 +2,7 @@
 
 The engines themselves run in ``pipeline/tools/`` (one module per external program); this
 module wraps them, caches results by the sha256 of the pixels, in memory and on disk for every
-process (``pipeline.ocrstore``, ``PRECHECK_OCR_CACHE``: a re-review costs no OCR), and
+process (``pipeline.reading.cache``, ``PRECHECK_OCR_CACHE``: a re-review costs no OCR), and
 implements the "auto" policy: RapidOCR reads, Tesseract gives a second opinion on a field the
 first engine leaves uncertain (``engine.second``). ``get_engine`` keeps one engine per name per
 process, so models load once.
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.ocrstore import ResultStore, store_from_environment
+from pipeline.reading.cache import ResultStore, store_from_environment
 
 ENGINE_NAMES = ("auto", "rapidocr", "tesseract")
 
@@ -133,7 +133,7 @@ class TesseractEngine(OcrEngine):
 
 class CachedEngine(OcrEngine):
     """Results by sha256 of the pixels (and shape), least recently used dropped first; with a
-    ``store``, also kept on disk for every process (``pipeline.ocrstore``)."""
+    ``store``, also kept on disk for every process (``pipeline.reading.cache``)."""
 
     def __init__(self, inner: OcrEngine, max_entries: int = 4096, store: ResultStore | None = None) -> None:
         self.inner = inner

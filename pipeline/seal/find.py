@@ -20,7 +20,7 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 
-from pipeline.sealgeom import fit_circle_ransac, grey_rings, inner_fraction, polish, reduce, ring_profile
+from pipeline.seal.geometry import fit_circle_ransac, grey_rings, inner_fraction, polish, reduce, ring_profile
 
 MM_PER_INCH = 25.4
 SealColour = Literal["red", "grey"]

@@ -2,7 +2,7 @@
 
 Why a child: MuPDF's work per page is not bounded by the file's size (a 150 KB PDF of repeated
 drawing operators costs 4 s of CPU, 5 MB of them minutes) and MuPDF holds the GIL, so no thread
-can stop it. The bounds are stated in ``pipeline.decode``'s docstring; the parent only waits,
+can stop it. The bounds are stated in ``pipeline.intake.images``'s docstring; the parent only waits,
 reads the answer from a pipe and the pixels from shared memory, and reaps the child.
 
 MuPDF draws each page straight into the shared memory (RGB, its order of channels); the parent
@@ -31,8 +31,8 @@ import numpy as np
 import pymupdf
 from pymupdf import mupdf
 
-from pipeline.decode import Decoded, Limits, Unreadable, clean_text, creator_tool
-from pipeline.pages import Page
+from pipeline.intake.decoded import Decoded, Limits, Unreadable, clean_text, creator_tool
+from pipeline.intake.pages import Page
 
 
 def render_pdf(data: bytes, limits: Limits) -> Decoded:

@@ -12,13 +12,13 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from pipeline.batch import Outcome, case_folders, is_case_folder, review_many, review_one
+from pipeline.cli.batch import Outcome, case_folders, is_case_folder, review_many, review_one
+from pipeline.cli.terminal import err, out, print_error
 from pipeline.errors import CaseError, ExitCode, PrecheckError
 from pipeline.models import Decision
 from pipeline.report import DECISION_ZH, report_json
 from pipeline.ruleset import DEFAULT_RULE_SET
 from pipeline.stages.base import ReviewOptions
-from pipeline.terminal import err, out, print_error
 
 app = typer.Typer(
     name="precheck",
@@ -158,7 +158,7 @@ def forms(
 ) -> None:
     """生成预填的申请表、电子印章申请表和法人授权书 PDF / render the pre-filled forms."""
     from pipeline.casefolder import parse_case_json
-    from pipeline.forms import render_forms
+    from pipeline.forms.render import render_forms
 
     case_file = case / "case.json" if case.is_dir() else case
     try:
@@ -176,7 +176,7 @@ def forms(
 
 
 def _register_faces() -> None:
-    from pipeline.cli_issue import register
+    from pipeline.cli.issue import register
 
     register(app)
 

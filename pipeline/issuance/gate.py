@@ -25,9 +25,9 @@ import tokens
 from pipeline import __version__
 from pipeline.casefolder import CaseFolder
 from pipeline.errors import TokenError
-from pipeline.matching import normalise
+from pipeline.issuance.register import RecordedDecision, Register, certificate_fingerprint, certificate_serial
 from pipeline.models import Case, Decision, Finding, Report, Status
-from pipeline.register import RecordedDecision, Register, certificate_fingerprint, certificate_serial
+from pipeline.reading.matching import normalise
 from pipeline.ruleset import RuleSet
 
 #: The rule ids the gate produces (the meta-test checks each has a check, a message and a test).

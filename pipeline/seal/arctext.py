@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from pipeline.matching import normalise_name
-from pipeline.sealfind import red_mask
+from pipeline.reading.matching import normalise_name
+from pipeline.seal.find import red_mask
 
 #: The text band of a seal, as fractions of its outer radius (the rim itself is ~0.93–1.0).
 BAND = (0.52, 0.93)

@@ -1,6 +1,6 @@
 """Where things sit on the pre-filled forms, and the few drawing primitives that put them there.
 
-The forms renderer (``pipeline.forms``) draws every label, value, seal box and barcode through a
+The forms renderer (``pipeline.forms.render``) draws every label, value, seal box and barcode through a
 ``Canvas``. The same drawing code run on a ``Canvas`` without a page only records geometry, so
 the boxes later stages may use (``form_layout``) can never drift from what is printed.
 Geometry is fixed: it never depends on the entered data (long values shrink to fit their box).

@@ -22,7 +22,7 @@ S = ``max_render_side`` 4000 px, R = ``max_render_pixels`` 12 Mpx, D = ``max_doc
   this machine (PNG inflate is the slow part). Animated GIFs: the first frame only. Truncated
   JPEGs are errors (``LOAD_TRUNCATED_IMAGES`` stays False; the OpenCV fast path takes only files
   whose segments reach the end-of-image marker, Pillow judges the rest).
-* PDFs (``pipeline.decode_pdf``): more than P pages (the page tree's count, read without loading
+* PDFs (``pipeline.intake.pdf``): more than P pages (the page tree's count, read without loading
   any page) is unreadable before anything is rendered. Each page is rendered at ``render_dpi``,
   lowered until its long side is ≤ S and its area ≤ R pixels (a 14400 pt page still renders
   small), all pages together ≤ D: retained memory ≤ D × 3 bytes (144 MB). MuPDF's work per page
@@ -42,14 +42,17 @@ import re
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import cv2
 import numpy as np
 from PIL import Image, ImageFile
 
-from pipeline.pages import Page, estimate_a4_dpi
+from pipeline.intake.decoded import Decoded, Limits, Unreadable, clean_text, creator_tool
+from pipeline.intake.pages import Page, estimate_a4_dpi
+from pipeline.intake.pdf import render_pdf
+
+__all__ = ["Decoded", "Limits", "Unreadable", "decode", "decode_image", "sniff"]
 
 #: Content types we can name from the first bytes (longest signatures first where they overlap).
 _MAGIC: tuple[tuple[bytes, str], ...] = (
@@ -71,7 +74,6 @@ TYPE_NAMES_ZH = {
 #: In entropy-coded JPEG data, 0xFF is a marker unless stuffed (FF 00) or a restart (FF D0–D7).
 _NEXT_MARKER = re.compile(rb"\xff(?![\x00\xd0-\xd7])")
 _PIL_FORMAT = {"jpeg": "JPEG", "png": "PNG", "gif": "GIF", "bmp": "BMP"}
-_META_MAX_CHARS = 200
 _PLAUSIBLE_DPI = (100.0, 2400.0)  # 72/96 are tool defaults, not measurements: treated as unknown
 _ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
 #: Bytes per pixel held while decoding a mode at full size (the copies a conversion needs included).
@@ -84,42 +86,6 @@ _STD_LUMA_SUM = sum((16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60,
                      103, 99))
 #: EXIF orientation -> (rotate clockwise by k × 90°, then flip left-right?) applied to the stored pixels.
 _ORIENT = {2: (0, True), 3: (2, False), 4: (2, True), 5: (1, True), 6: (1, False), 7: (3, True), 8: (3, False)}
-
-
-class Unreadable(Exception):
-    """The file cannot be decoded within the limits; ``reason`` is technical, ``reason_zh`` for people."""
-
-    def __init__(self, reason: str, reason_zh: str = "文件已损坏", **evidence: Any) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.reason_zh = reason_zh
-        self.evidence = evidence
-
-
-@dataclass(frozen=True)
-class Limits:
-    """The bounds every decode runs within (from the ``upload.unreadable`` rule's params)."""
-
-    max_pixels: int = 40_000_000
-    max_decode_mb: int = 128
-    max_pages: int = 20
-    render_dpi: float = 200.0
-    max_render_side: int = 4000
-    max_render_pixels: int = 12_000_000
-    max_document_pixels: int = 48_000_000
-    pdf_cpu_seconds: int = 8
-    pdf_page_cpu_seconds: float = 1.0
-    pdf_memory_mb: int = 512
-
-
-@dataclass(frozen=True)
-class Decoded:
-    """Pages of a decoded file, what later stages need of its metadata, and decoder complaints
-    that did not stop decoding (a person should look: the upload stage reports ``uncertain``)."""
-
-    pages: tuple[Page, ...]
-    metadata: dict[str, str]
-    warnings: tuple[str, ...] = ()
 
 
 def sniff(head: bytes) -> str:
@@ -140,8 +106,6 @@ def decode(data: bytes, content_type: str, limits: Limits) -> Decoded:
     """Decode ``data`` (already sniffed as ``content_type``) into pages, or raise Unreadable."""
     try:
         if content_type == "pdf":
-            from pipeline.decode_pdf import render_pdf  # it builds on this module's types
-
             return render_pdf(data, limits)
         if content_type in _PIL_FORMAT:
             return decode_image(data, content_type, limits)
@@ -382,14 +346,6 @@ def _image_metadata(im: Image.Image, content_type: str) -> dict[str, str]:
     return meta
 
 
-def creator_tool(xmp: bytes) -> str | None:
-    """XMP ``xmp:CreatorTool`` (attribute or element form)."""
-    found = re.search(rb"CreatorTool(?:\s*=\s*\"([^\"]{0,400})\"|>([^<]{0,400})<)", xmp[:1_000_000])
-    if not found:
-        return None
-    return clean_text((found.group(1) or found.group(2)).decode("utf-8", "replace")) or None
-
-
 def _jpeg_quality(tables: Any) -> int | None:
     """libjpeg-scale quality from the luminance table (order-free: the sum against the standard)."""
     try:
@@ -401,12 +357,3 @@ def _jpeg_quality(tables: Any) -> int | None:
         return None
     quality = (200.0 - scale) / 2.0 if scale <= 100.0 else 5000.0 / scale
     return round(min(max(quality, 1.0), 100.0))
-
-
-def clean_text(value: object) -> str:
-    """Metadata as short printable UTF-8 text: hostile files put megabytes, control bytes or lone
-    surrogates (which would crash the report's encoder) there."""
-    if isinstance(value, bytes):
-        value = value[: _META_MAX_CHARS * 4].decode("utf-8", "replace")
-    text = str(value)[: _META_MAX_CHARS * 4].encode("utf-8", "replace").decode("utf-8")
-    return re.sub(r"[\x00-\x1f\x7f]+", " ", text).strip()[:_META_MAX_CHARS]

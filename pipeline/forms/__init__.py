@@ -1,0 +1,1 @@
+"""Forms: the pre-filled PDFs the applicant prints — layout, fonts, rendering."""

@@ -1,0 +1,1 @@
+"""Intake: bounded decoding of uploaded images and PDFs into pages."""

@@ -1,0 +1,1 @@
+"""Seals: finding red rings on a page, their geometry, and reading their arc text."""
