@@ -35,6 +35,7 @@ class ReadOptions:
     max_pages: int = 2  # pages of an upload read
     min_score: float = 5.0  # cue-word score a kind needs (pipeline.doctype.classify)
     min_margin: float = 2.0  # and its lead over the runner-up
+    full_side: int = 2400  # longest side (px) of the slow path: the whole page detected again
 
 
 @dataclass
@@ -78,6 +79,7 @@ class PageText:
     index: int = 0  # page of the upload it came from (0 first)
     slot: str | None = None  # that upload when it is not the one being read (a form's _extra page)
     skew: float = 0.0  # degrees the turned page was then levelled by (``level``)
+    full: bool = False  # lines detected again on the whole page at ``full_side`` (the slow path)
 
     def _uploaded_size(self) -> tuple[int, int]:
         h, w = self.image.shape[:2]
@@ -106,7 +108,23 @@ class PageText:
             out["skew"] = round(self.skew, 2)
         if self.slot is not None:
             out["slot"] = self.slot
+        out["read_path"] = "whole page" if self.full else "fast"
         return out
+
+    def detect_whole(self) -> bool:
+        """The slow, plain path: detect the lines of the whole page again (no ink bands) at
+        ``full_side`` — small print in a face the fast detection at ``work_side`` misses (a Song
+        face at 200 dpi) is found there. Lines read before are kept; True when new lines came."""
+        if self.full:
+            return False
+        self.full = True
+        boxes = _detect_plain(self.image, self.engine, self.options.full_side)
+        if not boxes:
+            return False
+        known = {ln.box for ln in self.lines}
+        fresh = [Line(b) for b in boxes if not any(_same_box(b, k) for k in known)]
+        self.lines += fresh
+        return bool(fresh)
 
     # ---------------------------------------------------------------- reading lines
     def ensure_read(self, indices: list[int]) -> None:
@@ -270,6 +288,25 @@ def _scale(image: np.ndarray, side: int) -> float:
 
 def _up(box: Box, scale: float) -> Box:
     return (int(box[0] / scale), int(box[1] / scale), int(np.ceil(box[2] / scale)), int(np.ceil(box[3] / scale)))
+
+
+def _detect_plain(image: np.ndarray, engine: OcrEngine, side: int) -> list[Box] | None:
+    """Line boxes of the whole page at ``side`` (seal ink dropped), without cutting it into bands."""
+    scale = _scale(image, side)
+    image = drop_red_ink(image)
+    small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
+    found = engine.detect(small)
+    return None if found is None else [_up(b.box, scale) for b in found]
+
+
+def _same_box(a: Box, b: Box) -> bool:
+    """Two detections of one line: they overlap by most of the smaller one."""
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    if w <= 0 or h <= 0:
+        return False
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return w * h >= 0.6 * max(1, smaller)
 
 
 def _detect(image: np.ndarray, engine: OcrEngine, side: int) -> list[Box] | None:
