@@ -167,3 +167,19 @@ def test_documents_naming_someone_one_character_away_pass_no_reading_rule(
     passed = [(f.rule, f.slot) for f in report.findings if f.rule in RULES[field] and f.status is Status.PASS]
     assert passed == [], (shown, entered)
     assert report.decision.value != "approved"
+
+
+# ------------------------------------------------------------------ seal arc text
+@pytest.mark.parametrize(("read", "verdict"), [
+    ("辽宁宏图建设集团有限公司", "different"),  # another organisation of the same trade name, read clearly
+    ("沈阳宏图建设工程限公司", "unknown"),  # one character lost: a misread as likely as another seal
+    ("沈阳宏图建设工程有限公司", "unknown"),  # the name itself is judged by shows_name, not here
+])
+def test_a_clearly_read_seal_of_another_organisation_is_different_and_a_near_miss_is_not(
+        read: str, verdict: str) -> None:
+    from pipeline.ruleset import load_rule_set
+    from pipeline.seal.arctext import ArcRead
+    from pipeline.stages.seal import _verdict
+
+    params = load_rule_set().rule("seal.org_name").params
+    assert _verdict("沈阳宏图建设工程有限公司", [ArcRead(read, 0.97, 90.0, False)], params) == verdict
