@@ -183,3 +183,9 @@ def test_a_clearly_read_seal_of_another_organisation_is_different_and_a_near_mis
 
     params = load_rule_set().rule("seal.org_name").params
     assert _verdict("沈阳宏图建设工程有限公司", [ArcRead(read, 0.97, 90.0, False)], params) == verdict
+
+
+def test_a_seal_arc_read_from_inside_the_name_shows_it_whole_and_a_near_miss_does_not() -> None:
+    assert shows_name("丹东鸭绿江食品股份有限公司", "品股份有限公司丹东鸭绿江食", seal=True)
+    assert not shows_name("丹东鸭绿江食品股份有限公司", "江食品股份有限公司丹东鸭综", seal=True)
+    assert not shows_name("丹东鸭绿江食品股份有限公司", "品股份有限公司丹东鸭绿江食", seal=False)

@@ -71,6 +71,8 @@ def shows_name(entered: str, text: str, seal: bool = False) -> bool:
     """``text`` shows ``entered`` exactly (after normalisation, brackets of either width alike),
     and nothing that would make it another name stands around it."""
     a, b = normalise_name(entered), normalise_name(text)
+    if seal and a and a not in b and len(b) >= len(a) and a in b + b:
+        return True  # a ring has no start: the strip began inside the name and read all of it
     if not a or a not in b:
         return False
     for start in _starts(b, a):
