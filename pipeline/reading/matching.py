@@ -167,16 +167,22 @@ def _repair(raw: str, options: Callable[[int, str], list[str]], valid: Callable[
     return NumberRead(raw, raw, False, False)
 
 
+#: Letters a Song or Ming face makes look like two digits: the check character decides which.
+TWO_DIGITS = {"S": ["5", "8"]}
+
+
 def _ric_options(i: int, c: str) -> list[str]:
     if i == 17:
         return ["X"] if c in "Xx×乂" else [c]
-    return [TO_DIGIT.get(c.upper(), c)]
+    return TWO_DIGITS.get(c.upper()) or [TO_DIGIT.get(c.upper(), c)]
 
 
 def _uscc_options(i: int, c: str) -> list[str]:
     c = c.upper()
     if i < 8:
-        return [TO_DIGIT.get(c, c)]
+        return TWO_DIGITS.get(c) or [TO_DIGIT.get(c, c)]
+    if c in TWO_DIGITS:  # S is no letter of the code (GB 32100): 5 or 8, as the check decides
+        return TWO_DIGITS[c]
     c = USCC_LETTER_FIX.get(c, c)
     if c == "B":
         return ["B", "8"]

@@ -9,6 +9,7 @@ read again from the full-resolution page with red seal ink dropped, then by the 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import cv2
@@ -188,6 +189,8 @@ class PageText:
         direction of ``order`` ("right", "below") that is not itself a label."""
         ln = self.lines[label_line]
         rest = ln.norm[label_end:]
+        if _label_tail(rest):  # 手机号码： found as 手机: the rest of the line is still label
+            rest = ""
         if len(rest.strip(":：.,，、|_-")) >= 2:
             x0, y0, x1, y1 = ln.box
             frac = label_end / max(1, len(ln.norm))
@@ -270,6 +273,15 @@ def read_page(image: np.ndarray, engine: OcrEngine, options: ReadOptions | None 
     first += _title_lines(lines, page.shape[0], opts.title_band) if titles else []
     pt.ensure_read(sorted(set(first)))
     return pt
+
+
+_TAIL = re.compile(r"^[^:：]{0,8}[:：]$|^[(（][^)）]{1,12}[)）][:：]?$")
+
+
+def _label_tail(rest: str) -> bool:
+    """What follows a found label on its line is the rest of a longer label, not a value: words
+    up to a colon (another form version's 手机号码： for 手机：) or a bracketed note ((营业执照号))."""
+    return bool(_TAIL.match(rest.strip()))
 
 
 def _title_lines(lines: list[Line], page_h: int, band: float) -> list[int]:
