@@ -21,7 +21,7 @@ from pipeline.reading.compare import Thresholds, Verdict, judge_exact, judge_nam
 from pipeline.reading.documents import DocRead, TableRow, read_period, read_upload, table_rows
 from pipeline.reading.matching import find_dates, find_ric, find_uscc, name_score, normalise, normalise_name, shows_name
 from pipeline.reading.ocr import OcrEngine, get_engine
-from pipeline.reading.page import ReadOptions
+from pipeline.reading.page import ReadOptions, Value
 from pipeline.stages.base import Stage, StageContext, guarded
 
 RULE_IDS = ("doc.kind", "ocr.org_name", "ocr.uscc", "ocr.handler", "ocr.user", "ocr.form_fields",
@@ -196,7 +196,8 @@ class _Review:
             if clear is not None and other.status is not Status.PASS and _same_reading(key, clear.read,
                                                                                         other_value.text):
                 clear.status = Status.FAIL
-                clear.notes.update(engines_agree=True, second_opinion=first.notes["second_opinion"])
+                clear.notes.update(engines_agree=True, second_opinion=first.notes["second_opinion"],
+                                   reason="both engines read this other value")
                 return clear
         elif failing is not None and second is None and len(readings) > 1 and _same_reading(
                 key, readings[0].read, readings[1].read):
@@ -210,8 +211,13 @@ class _Review:
         suffix = key.rsplit(".", 1)[-1]
         if suffix == "id_number":
             kind = "uscc" if key.startswith("org.") else "ric"
-            if not (find_uscc if kind == "uscc" else find_ric)(value.text if value is not None else ""):
+            finder = find_uscc if kind == "uscc" else find_ric
+            if not finder(value.text if value is not None else ""):
                 doc.read_all()  # no number beside the label: the number shown anywhere still counts
+                if self.ctx.rules.slots[slot].doc_kind == "id_card":
+                    # a card shows one number: the line that holds it is the field, wherever
+                    # the label's neighbour was taken from (so a second reading reads that line)
+                    value = _number_line(doc, finder) or value
             # a pre-filled form prints the record as entered: showing it exactly is showing it,
             # even when the entered number is invalid (data.* judges that); copies of cards and
             # licences with a wrong check digit are suspect and stay uncertain
@@ -247,6 +253,15 @@ class _Review:
                 if len(raw) == 18 and raw != normalise(v.entered).upper() and raw[:17].isdigit():
                     return v
         return None
+
+
+def _number_line(doc: DocRead, finder: Any) -> Value | None:
+    """The first line of a document (in reading order) that holds a number-like run."""
+    for p in doc.pages:
+        for ln in sorted(p.lines, key=lambda ln: (ln.box[1], ln.box[0])):
+            if ln.text and finder(ln.text):
+                return Value(ln.norm, ln.box, ln.confidence, "", "anywhere", p)
+    return None
 
 
 #: Case fields read from the employee table (VI), by the column they stand in.
