@@ -334,22 +334,28 @@ def _headers(doc: DocRead, p: PageText, columns: dict[str, list[str]],
                 if len(p.lines[li].norm) - end <= 1]  # a heading cell holds its heading only
 
     first, second = key_columns
-    if not hits(first) or not hits(second):
-        p.ensure_read([i for i, ln in enumerate(p.lines) if _ratio(ln) <= 8])  # headings are short lines
-    out = []
-    for a in hits(first):
-        for b in hits(second):
-            ba, bb = p.lines[a].box, p.lines[b].box
-            if bb[0] > ba[2] and _overlap_y(ba, bb) >= 0.5 * min(ba[3] - ba[1], bb[3] - bb[1]):
-                header = {first: ba, second: bb}
-                for name in columns:
-                    if name in header:
-                        continue
-                    for c in hits(name):
-                        if _overlap_y(p.lines[c].box, ba) >= 0.5 * (ba[3] - ba[1]):
-                            header[name] = p.lines[c].box
-                out.append(header)
-    return out
+
+    def pairs() -> list[dict[str, Box]]:
+        out = []
+        for a in hits(first):
+            for b in hits(second):
+                ba, bb = p.lines[a].box, p.lines[b].box
+                if bb[0] > ba[2] and _overlap_y(ba, bb) >= 0.5 * min(ba[3] - ba[1], bb[3] - bb[1]):
+                    header = {first: ba, second: bb}
+                    for name in columns:
+                        if name in header:
+                            continue
+                        for c in hits(name):
+                            if _overlap_y(p.lines[c].box, ba) >= 0.5 * (ba[3] - ba[1]):
+                                header[name] = p.lines[c].box
+                    out.append(header)
+        return out
+
+    found = pairs()
+    if not found:  # the headings may not be read yet (they are short lines: read those)
+        p.ensure_read([i for i, ln in enumerate(p.lines) if _ratio(ln) <= 8])
+        found = pairs()
+    return found
 
 
 def _rows_under(p: PageText, pi: int, header: dict[str, Box], max_rows: int) -> list[TableRow]:
