@@ -20,7 +20,7 @@ DECISIONS = {"approved", "rejected", "needs_review"}
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     if missing_faces():
-        pytest.skip(f"fonts not installed: {', '.join(missing_faces())} (scripts/setup.sh installs them)")
+        pytest.fail(f"fonts not installed: {', '.join(missing_faces())} (scripts/setup.sh installs them)")
     return unseen.generate_set(tmp_path_factory.mktemp("unseen"), "all", list(SAMPLE))
 
 
