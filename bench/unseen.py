@@ -1,6 +1,7 @@
 """How the review does on documents it has never seen (fixtures/scans/unseen.py): figures only.
 
-    .venv/bin/python bench/unseen.py [--jobs 2] [--set tune|holdout|all] [--out DIR] [--only NAME] [--no-generate]
+    .venv/bin/python bench/unseen.py [--jobs 2] [--set tune|holdout|all] [--out DIR] [--only NAME] [--fields]
+                                     [--no-generate]
 
 Generates both sets (tune and holdout) into ``var/bench/unseen/<set>/``, reviews every case
 (``pipeline.review.review_case``, one process per job, OCR results kept in memory only) and prints,
@@ -45,7 +46,15 @@ def _review(folder: str) -> dict[str, object]:
 
     t = cpu()
     report = review_case(Path(folder))
-    return {"folder": folder, "decision": report.decision.value, "cpu": cpu() - t,
+    fields = []  # the field reads behind every finding that did not pass: where reading fails
+    for f in report.findings:
+        if f.status in (Status.FAIL, Status.UNCERTAIN):
+            listed = (f.evidence or {}).get("fields", [])
+            rows = [x for x in listed if isinstance(x, dict) and x.get("status") != "pass"]
+            for x in rows or [f.evidence or {}]:
+                fields.append(f"{f.rule}@{f.slot} {x.get('field', '')} {x.get('status', f.status.value)}: "
+                              f"entered {x.get('entered')!r} read {x.get('read')!r} {x.get('reason') or ''}".rstrip())
+    return {"folder": folder, "decision": report.decision.value, "cpu": cpu() - t, "fields": fields,
             "failing": sorted({f"{f.rule}@{f.slot}" for f in report.findings if f.status is Status.FAIL}),
             "uncertain": sorted({f"{f.rule}@{f.slot}" for f in report.findings if f.status is Status.UNCERTAIN})}
 
@@ -56,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--set", default="all", choices=(*unseen.SETS, "all"))
     ap.add_argument("--out", type=Path, default=ROOT / "var" / "bench" / "unseen")
     ap.add_argument("--only", action="append", metavar="NAME", help="only this case (repeatable)")
+    ap.add_argument("--fields", action="store_true", help="for every case not right, the field reads behind it")
     ap.add_argument("--no-generate", action="store_true", help="review the folders already in --out")
     args = ap.parse_args(argv)
     os.environ.setdefault("PRECHECK_OCR_CACHE", "off")  # every review cold, the shared cache untouched
@@ -110,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name} ({res['decision']})")
             print(f"    fail:      {' '.join(res['failing']) or '-'}")  # type: ignore[arg-type]
             print(f"    uncertain: {' '.join(res['uncertain']) or '-'}")  # type: ignore[arg-type]
+            if args.fields:
+                for line in res["fields"]:  # type: ignore[attr-defined]
+                    print(f"      {line}")
     return 0
 
 

@@ -43,7 +43,7 @@ def _marks(image: np.ndarray) -> list[tuple[float, float]]:
     return [min(found, key=lambda p, m=m: (p[0] - m[0]) ** 2 + (p[1] - m[1]) ** 2) for m in MARKS]
 
 
-@pytest.mark.parametrize("keystone", [0.08, 0.12, 0.16])
+@pytest.mark.parametrize("keystone", [0.08, 0.12, 0.16, 0.24])
 @pytest.mark.parametrize("side", ["top", "left"])
 def test_a_phone_photo_with_keystone_is_warped_to_an_upright_a4_page(keystone: float, side: str) -> None:
     # Given a page photographed at an angle: a trapezoid on a dark desk
