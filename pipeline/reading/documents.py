@@ -9,6 +9,7 @@ it never finds a field on its own.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -313,20 +314,32 @@ class TableRow:
 
 
 def table_rows(doc: DocRead, columns: dict[str, list[str]], key_columns: tuple[str, str],
-               max_rows: int = 12) -> list[TableRow]:
+               max_rows: int = 12, enough: Callable[[TableRow], bool] | None = None) -> list[TableRow]:
     """The rows of every table whose headings include both ``key_columns`` on one row, on any
     page and wherever the form version prints it (its own page, under another section, a
     continuation page): each line under the headings goes to the column whose heading it sits
-    under, rows are lines that share a height. ``columns``: heading name -> printed headings."""
+    under, rows are lines that share a height. ``columns``: heading name -> printed headings.
+
+    Headings among the lines read so far are used first; only pages without them have their
+    short lines read to look for headings, page by page, until a row is ``enough``."""
     rows: list[TableRow] = []
-    for pi, p in enumerate(doc.pages):
-        for header in _headers(doc, p, columns, key_columns):
-            rows += _rows_under(p, pi, header, max_rows)
+    done: set[int] = set()
+    for read_more in (False, True):
+        for pi, p in enumerate(doc.pages):
+            if pi in done:
+                continue
+            headers = _headers(p, columns, key_columns, read_more)
+            if headers:
+                done.add(pi)
+            for header in headers:
+                rows += _rows_under(p, pi, header, max_rows)
+            if enough is not None and any(enough(r) for r in rows):
+                return rows
     return rows
 
 
-def _headers(doc: DocRead, p: PageText, columns: dict[str, list[str]],
-             key_columns: tuple[str, str]) -> list[dict[str, Box]]:
+def _headers(p: PageText, columns: dict[str, list[str]], key_columns: tuple[str, str],
+             read_more: bool) -> list[dict[str, Box]]:
     """Heading rows: the key columns' headings side by side (overlapping heights), the others
     of ``columns`` found on the same row."""
     def hits(name: str) -> list[int]:
@@ -352,7 +365,7 @@ def _headers(doc: DocRead, p: PageText, columns: dict[str, list[str]],
         return out
 
     found = pairs()
-    if not found:  # the headings may not be read yet (they are short lines: read those)
+    if not found and read_more:  # the headings may not be read yet (they are short lines: read those)
         p.ensure_read([i for i, ln in enumerate(p.lines) if _ratio(ln) <= 8])
         found = pairs()
     return found

@@ -123,8 +123,12 @@ class _Review:
         or several rows and none is the employee's."""
         if slot not in self._rows:
             columns: dict[str, list[str]] = dict(self.ctx.rules.param("ocr.user", "table_columns"))
-            rows = [r for r in table_rows(self.doc(slot), columns, ("name", "id_number")) if _is_person_row(r)]
-            mine = [r for r in rows if _row_is(r, self.case.user.name, self.case.user.id_number)]
+            def mine_(r: TableRow) -> bool:
+                return _row_is(r, self.case.user.name, self.case.user.id_number)
+
+            rows = [r for r in table_rows(self.doc(slot), columns, ("name", "id_number"), enough=mine_)
+                    if _is_person_row(r)]
+            mine = [r for r in rows if mine_(r)]
             self._rows[slot] = (mine[0] if mine else rows[0] if len(rows) == 1 else None, len(rows))
         return self._rows[slot]
 
