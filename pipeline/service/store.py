@@ -157,6 +157,12 @@ class Store:
         with self.engine.connect() as conn:
             return [StoredCase(**row) for row in conn.execute(query).mappings()]
 
+    def pending_case_ids(self) -> list[str]:
+        """Cases waiting for the review of their current inputs (to queue again after a restart)."""
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(cases.c.id).where(cases.c.decision.is_(None))
+                                     .order_by(cases.c.created_at)).scalars())
+
     def current_uploads(self, case_id: str) -> dict[str, StoredUpload]:
         """The newest version of each slot's file."""
         with self.engine.connect() as conn:
