@@ -67,6 +67,8 @@ def serve(
 def worker(
     threads: Annotated[int, typer.Option("--threads", min=1, help="本进程中的审核线程数 / review threads")] = 1,
     rules: RulesOption = DEFAULT_RULE_SET,
+    requeue: Annotated[bool, typer.Option("--requeue-pending", help="先为所有待审案件重新排队 / first queue every "
+                                          "pending case again (after Redis lost its data)")] = False,
 ) -> None:
     """从 Redis 队列取案件审核（PRECHECK_BROKER_URL）/ review queued cases from Redis until stopped."""
     from pipeline.worker.actors import ReviewJob, declare_review_actor, start_worker
@@ -78,7 +80,8 @@ def worker(
     store = Store.open(settings)
     broker = make_broker(settings.broker_url)
     declare_review_actor(broker, ReviewJob(store, load_rule_set(rules)))
-    _requeue_pending(store, broker)
+    if requeue:
+        _requeue_pending(store, broker)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

@@ -59,8 +59,11 @@ def make_broker(url: str | None) -> dramatiq.Broker:
     elif url.startswith(("redis://", "rediss://", "unix://")):
         from dramatiq.brokers.redis import RedisBroker
 
+        # a worker silent this long is dead: its unfinished messages go back on the queue (checked
+        # on a random `maintenance_chance` in a million Redis commands)
         heartbeat = int(os.environ.get("PRECHECK_WORKER_HEARTBEAT_MS") or 60_000)
-        broker = RedisBroker(url=url, heartbeat_timeout=heartbeat)
+        chance = int(os.environ.get("PRECHECK_REDIS_MAINTENANCE_CHANCE") or 1000)
+        broker = RedisBroker(url=url, heartbeat_timeout=heartbeat, maintenance_chance=chance)
     else:
         raise ConfigError(f"PRECHECK_BROKER_URL must be a redis:// URL, not {url!r}")
     broker.add_middleware(CurrentMessage())
