@@ -1,0 +1,105 @@
+"""The queue on a real Redis (tests/services.py), the review a fake: messages survive a Redis
+restart in the middle of a batch, and a PostgreSQL connection dropped under the store is replaced."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import text
+
+from pipeline.ruleset import load_rule_set
+from pipeline.service.config import ServiceSettings
+from pipeline.service.keys import Role, create_key
+from pipeline.service.queue import ReviewPolicy, make_broker
+from pipeline.service.store import Store
+from pipeline.web.api import create_app
+from pipeline.worker.actors import ReviewJob, declare_review_actor, start_worker
+from tests.servicekit import FakeReview, Service
+from tests.services import Postgres, Redis
+
+
+@dataclass
+class SlowReview(FakeReview):
+    delay: float = 0.2
+
+    def __call__(self, path, rules):  # type: ignore[no-untyped-def]
+        time.sleep(self.delay)
+        return super().__call__(path, rules)
+
+
+@pytest.fixture()
+def on_redis(store: Store, redis_server: Redis) -> Iterator[Service]:
+    from fastapi.testclient import TestClient
+
+    if redis_server.process is None:
+        redis_server.start()
+    rules = load_rule_set()
+    broker = make_broker(redis_server.url)
+    review = SlowReview()
+    declare_review_actor(broker, ReviewJob(store, rules, review), ReviewPolicy(min_backoff_ms=100, max_backoff_ms=500))
+    keys = {"submitter": create_key(store.engine, Role.SUBMITTER)[1]}
+    with TestClient(create_app(store, broker, rules), raise_server_exceptions=False) as client:
+        yield Service(client, store, broker, review, keys)
+    broker.close()
+    import redis
+
+    redis.Redis.from_url(redis_server.url).flushall()
+
+
+def test_redis_restarted_during_a_batch_loses_no_case(on_redis: Service, redis_server: Redis) -> None:
+    # Given ten cases queued on Redis and a worker busy with them
+    ids = [on_redis.submit() for _ in range(10)]
+    worker = start_worker(on_redis.broker)
+    try:
+        while len(on_redis.review.seen) < 2:
+            time.sleep(0.05)
+        # When Redis is restarted in the middle of the batch
+        redis_server.stop()
+        time.sleep(0.5)
+        redis_server.start()
+        # Then every case gets exactly one current review
+        for case_id in ids:
+            assert on_redis.wait_report(case_id, timeout=90)["decision"] == "approved"
+    finally:
+        worker.stop()
+    for case_id in ids:
+        assert len(on_redis.store.reviews_of(case_id)) == 1
+
+
+def test_a_case_submitted_while_redis_is_down_is_stored_and_queued_again_later(on_redis: Service,
+                                                                              redis_server: Redis) -> None:
+    from pipeline.cli.service import _requeue_pending
+
+    redis_server.stop()
+    try:
+        case_id = on_redis.submit()  # 202: the case is stored, its message could not be sent
+    finally:
+        redis_server.start()
+    assert on_redis.store.pending_case_ids() == [case_id]
+    _requeue_pending(on_redis.store, on_redis.broker)  # what `precheck worker --requeue-pending` does first
+    worker = start_worker(on_redis.broker)
+    try:
+        assert on_redis.wait_report(case_id, timeout=60)["decision"] == "approved"
+    finally:
+        worker.stop()
+
+
+def test_a_dropped_postgresql_connection_is_replaced(postgres: Postgres, tmp_path: object) -> None:
+    store = Store.open(ServiceSettings(database_url=postgres.new_database(), broker_url=None, blob_store="database",
+                                       blob_dir=tmp_path))  # type: ignore[arg-type]
+    key, _ = create_key(store.engine, Role.ADMIN)
+    with store.engine.connect() as conn:
+        database = conn.execute(text("SELECT current_database()")).scalar()
+    # When the server ends every connection of the store (as a restart or a network cut would)
+    import psycopg
+
+    with psycopg.connect(f"host=127.0.0.1 port={postgres.port} user=precheck dbname=postgres", autocommit=True) as c:
+        ended = c.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = %s",
+                          (database,)).fetchone()
+    assert ended is not None and ended[0] >= 1
+    # Then the store's next use reconnects and carries on
+    assert store.list_cases(visible_to=key) == []
+    store.engine.dispose()
