@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import dramatiq
 import pytest
@@ -20,7 +21,7 @@ from pipeline.service.keys import Role, create_key
 from pipeline.service.queue import ReviewPolicy, make_broker
 from pipeline.service.store import Store
 from pipeline.web.api import create_app
-from pipeline.worker.actors import ReviewJob, declare_review_actor, start_worker
+from pipeline.worker.actors import ReviewFunction, ReviewJob, declare_review_actor, start_worker
 from tests.casedata import case_dict
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
@@ -48,7 +49,7 @@ class Service:
     client: TestClient
     store: Store
     broker: dramatiq.Broker
-    review: FakeReview
+    review: Any
     keys: dict[str, str]
 
     def auth(self, role: str = "submitter") -> dict[str, str]:
@@ -75,7 +76,8 @@ class Service:
         raise AssertionError(f"case {case_id} was not reviewed within {timeout} s")
 
 
-def running_service(store: Store, review: FakeReview, policy: ReviewPolicy | None = None) -> Iterator[Service]:
+def running_service(store: Store, review: FakeReview | ReviewFunction,
+                    policy: ReviewPolicy | None = None) -> Iterator[Service]:
     rules = load_rule_set()
     broker = make_broker(None)
     declare_review_actor(broker, ReviewJob(store, rules, review), policy or ReviewPolicy(min_backoff_ms=10,

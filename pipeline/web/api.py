@@ -68,10 +68,11 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _multipart_body(names: list[str]) -> dict[str, Any]:
+def _multipart_body(names: list[str], required: list[str]) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
         "type": "object",
         "properties": {name: {"type": "string", "format": "binary"} for name in names},
+        "required": required,
     }}}}}
 
 
@@ -116,8 +117,10 @@ def create_app(store: Store, broker: dramatiq.Broker, rules: RuleSet) -> FastAPI
             log.exception("could not queue the review of case %s", case.id)
         return Submitted(id=case.id, report_url=f"/api/cases/{case.id}/report")
 
-    @app.post("/api/cases", status_code=202, response_model=Submitted, openapi_extra=_multipart_body(
-        [CASE_PART, *slots]), responses={**_ERRORS, 413: {"model": errors.ErrorBody, "description": "file ≥ 5 MB"}})
+    too_large = {413: {"model": errors.ErrorBody, "description": "a file of 5 MB or more"}}
+
+    @app.post("/api/cases", status_code=202, response_model=Submitted,
+              openapi_extra=_multipart_body([CASE_PART, *slots], [CASE_PART]), responses={**_ERRORS, **too_large})
     async def submit_case(request: Request, key: Writer) -> Submitted:
         """Submit a case: a part ``case`` (case.json) and one file part per slot, named by the slot."""
         parts = await read_parts(request.headers.get("content-type", ""), request.stream(), submit_limits)
@@ -131,8 +134,8 @@ def create_app(store: Store, broker: dramatiq.Broker, rules: RuleSet) -> FastAPI
         return queue(stored)
 
     @app.put("/api/cases/{case_id}/uploads/{slot}", status_code=202, response_model=Submitted,
-             openapi_extra=_multipart_body(["file"]),
-             responses={**_ERRORS, 413: {"model": errors.ErrorBody, "description": "file ≥ 5 MB"}})
+             openapi_extra=_multipart_body(["file"], ["file"]),
+             responses={**_ERRORS, **too_large})
     async def replace_upload(request: Request, key: Writer, case_id: Annotated[str, Path(max_length=64)],
                              slot: Annotated[str, Path(max_length=64)]) -> Submitted:
         """Replace one slot's file (multipart, one file part named ``file`` or by the slot); review again."""

@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 ReviewFunction = Callable[[Path, RuleSet], Report]
 
 
-def _review_folder(path: Path, rules: RuleSet) -> Report:
+def review_folder(path: Path, rules: RuleSet) -> Report:
     return review_case(path, rules)
 
 
@@ -45,7 +45,7 @@ def worker_name() -> str:
 class ReviewJob:
     """Everything one review needs besides the case id."""
 
-    def __init__(self, store: Store, rules: RuleSet, review: ReviewFunction = _review_folder,
+    def __init__(self, store: Store, rules: RuleSet, review: ReviewFunction = review_folder,
                  workdir: Path | None = None) -> None:
         self.store, self.rules, self.review, self.workdir = store, rules, review, workdir
 
