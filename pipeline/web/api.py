@@ -117,7 +117,8 @@ def create_app(store: Store, broker: dramatiq.Broker, rules: RuleSet) -> FastAPI
             log.exception("could not queue the review of case %s", case.id)
         return Submitted(id=case.id, report_url=f"/api/cases/{case.id}/report")
 
-    too_large = {413: {"model": errors.ErrorBody, "description": "a file of 5 MB or more"}}
+    too_large: dict[int | str, dict[str, Any]] = {
+        413: {"model": errors.ErrorBody, "description": "a file of 5 MB or more"}}
 
     @app.post("/api/cases", status_code=202, response_model=Submitted,
               openapi_extra=_multipart_body([CASE_PART, *slots], [CASE_PART]), responses={**_ERRORS, **too_large})
