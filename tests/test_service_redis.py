@@ -3,21 +3,28 @@ restart in the middle of a batch, and a PostgreSQL connection dropped under the 
 
 from __future__ import annotations
 
+import json
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
-from pipeline.ruleset import load_rule_set
+from pipeline.casefolder import parse_case_json
+from pipeline.models import Report
+from pipeline.ruleset import RuleSet, load_rule_set
+from pipeline.service import audit
 from pipeline.service.config import ServiceSettings
 from pipeline.service.keys import Role, create_key
-from pipeline.service.queue import ReviewPolicy, make_broker
-from pipeline.service.store import Store
+from pipeline.service.queue import ReviewPolicy, make_broker, send_review
+from pipeline.service.store import NewFile, Store
 from pipeline.web.api import create_app
 from pipeline.worker.actors import ReviewJob, declare_review_actor, start_worker
-from tests.servicekit import FakeReview, Service
+from tests.casedata import case_dict
+from tests.servicekit import PNG, FakeReview, Service
 from tests.services import Postgres, Redis
 
 
@@ -102,4 +109,54 @@ def test_a_dropped_postgresql_connection_is_replaced(postgres: Postgres, tmp_pat
     assert ended is not None and ended[0] >= 1
     # Then the store's next use reconnects and carries on
     assert store.list_cases(visible_to=key) == []
+    store.engine.dispose()
+
+
+def test_a_thousand_queued_cases_drained_by_two_workers_each_have_exactly_one_review(
+        postgres: Postgres, redis_server: Redis, tmp_path: Path) -> None:
+    # Given 1,000 cases stored in PostgreSQL and queued on Redis (what POST /api/cases does)
+    if redis_server.process is None:
+        redis_server.start()
+    store = Store.open(ServiceSettings(database_url=postgres.new_database(), broker_url=None, blob_store="database",
+                                       blob_dir=tmp_path))
+    rules = load_rule_set()
+    sender = make_broker(redis_server.url)
+    raw = json.dumps(case_dict(), ensure_ascii=False).encode()
+    case = parse_case_json(raw)
+    ids = []
+    for n in range(1000):
+        stored = store.submit(case, raw, [NewFile("org_license", "licence.png", PNG + n.to_bytes(4, "big"))],
+                              rule_set_sha256=rules.sha256, by=None, actor="test")
+        send_review(sender, stored.id)
+        ids.append(stored.id)
+    # When two workers, each with its own broker connection, drain the queue
+    review = FakeReview()
+    threads_seen: set[str] = set()
+
+    def counting(path: Path, rule_set: RuleSet) -> Report:
+        threads_seen.add(threading.current_thread().name)
+        return review(path, rule_set)
+
+    workers = []
+    for _ in range(2):
+        broker = make_broker(redis_server.url)
+        declare_review_actor(broker, ReviewJob(store, rules, counting), ReviewPolicy())
+        workers.append((broker, start_worker(broker)))
+    try:
+        deadline = time.monotonic() + 240
+        while store.pending_case_ids():
+            assert time.monotonic() < deadline, f"{len(store.pending_case_ids())} cases still pending"
+            time.sleep(0.5)
+    finally:
+        for broker, worker in workers:
+            worker.stop()
+            broker.close()
+        sender.close()
+    # Then every case has exactly one review, finished, and both workers took part
+    with store.engine.connect() as conn:
+        counts = dict(conn.execute(text("SELECT case_id, count(*) FROM reviews WHERE state = 'done' "
+                                        "GROUP BY case_id")).all())
+    assert len(counts) == 1000 and set(counts.values()) == {1} and set(counts) == set(ids)
+    assert len(review.seen) == 1000 and len(threads_seen) >= 2
+    assert audit.verify(store.engine).intact
     store.engine.dispose()
