@@ -13,6 +13,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, insert, select, update
@@ -167,6 +168,22 @@ class Store:
         """The newest version of each slot's file."""
         with self.engine.connect() as conn:
             return _newest(conn, case_id)
+
+    def write_case_folder(self, case_id: str, parent: Path) -> Path:
+        """The stored case as a case folder (CONTRACT §1) under ``parent``: case.json and the
+        current version of each slot's file, named ``<slot>.<extension as uploaded>``."""
+        stored = self.case(case_id)
+        folder = parent / case_id
+        (folder / "uploads").mkdir(parents=True)
+        (folder / "case.json").write_text(stored.case_json, encoding="utf-8")
+        for slot, upload in self.current_uploads(case_id).items():
+            (folder / "uploads" / f"{slot}.{upload.extension}").write_bytes(self.blobs.get(upload.sha256))
+        return folder
+
+    def record_event(self, kind: str, *, actor: str, case_id: str | None, payload: dict[str, Any]) -> None:
+        """An audit event for a step taken outside the store (a certificate issued)."""
+        with self.engine.begin() as conn:
+            audit.append(conn, kind, actor=actor, case_id=case_id, payload=payload)
 
     def upload_history(self, case_id: str) -> list[StoredUpload]:
         with self.engine.connect() as conn:

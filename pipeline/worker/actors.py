@@ -60,7 +60,7 @@ class ReviewJob:
         me = worker_name()
         self.store.start_review(case_id, key, self.rules.sha256, me)
         try:
-            report = self._run(case_id, stored.case_json)
+            report = self._run(case_id)
         except Exception as exc:
             log.exception("review of case %s failed", case_id)
             if not final_attempt:
@@ -75,15 +75,10 @@ class ReviewJob:
         self.store.finish_review(key, decision=report.decision.value, report_json=report_json(report),
                                  error=None, worker=me)
 
-    def _run(self, case_id: str, case_json: str) -> Report:
+    def _run(self, case_id: str) -> Report:
         """Write the case folder into a private temporary directory and review it there."""
         with tempfile.TemporaryDirectory(prefix=f"precheck-{case_id[:8]}-", dir=self.workdir) as tmp:
-            folder = Path(tmp) / case_id
-            (folder / "uploads").mkdir(parents=True)
-            (folder / "case.json").write_text(case_json, encoding="utf-8")
-            for slot, upload in self.store.current_uploads(case_id).items():
-                (folder / "uploads" / f"{slot}.{upload.extension}").write_bytes(self.store.blobs.get(upload.sha256))
-            return self.review(folder, self.rules)
+            return self.review(self.store.write_case_folder(case_id, Path(tmp)), self.rules)
 
 
 def declare_review_actor(broker: dramatiq.Broker, job: ReviewJob,
