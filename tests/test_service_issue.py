@@ -47,7 +47,9 @@ def test_a_stored_approved_case_is_issued_by_its_id_and_the_issuance_is_audited(
     assert (office / "out" / "certificate.pem").is_file()
     with store.engine.connect() as conn:
         kinds = list(conn.execute(select(audit_events.c.kind).order_by(audit_events.c.id)).scalars())
-    assert kinds[-1] == "certificate_issued" and audit.verify(store.engine).intact
+    assert kinds[-5:] == ["decision_approved", "issuance_prepared", "issuance_certified", "issuance_completed",
+                          "certificate_issued"]
+    assert audit.verify(store.engine).intact
     # And issuing again returns the same certificate
     again = json.loads(run("issue", case_id, "--json").stdout)
     assert again["already_issued"] and again["serial"] == data["serial"]
@@ -65,3 +67,14 @@ def test_an_unknown_stored_case_id_is_not_found(office: Path) -> None:
     Store.open()
     result = run("issue", "0" * 32)
     assert result.exit_code != 0 and "no case" in result.output
+
+
+def test_a_clerks_recorded_approval_is_an_audit_event_naming_the_clerk(office: Path, tmp_path: Path) -> None:
+    store, case_id = stored_case(Decision.NEEDS_REVIEW)
+    folder = store.write_case_folder(case_id, tmp_path / "folder")
+    assert run("approve", str(folder), "--clerk", "王芳", "--reason", "印章清晰").exit_code == 0
+    with store.engine.connect() as conn:
+        last = conn.execute(select(audit_events).order_by(audit_events.c.id.desc()).limit(1)).mappings().one()
+    assert (last["kind"], last["actor"]) == ("decision_approved", "王芳")
+    assert json.loads(last["payload"])["reason"] == "印章清晰"
+    assert audit.verify(store.engine).intact
