@@ -129,18 +129,21 @@ def test_a_thousand_queued_cases_drained_by_two_workers_each_have_exactly_one_re
                               rule_set_sha256=rules.sha256, by=None, actor="test")
         send_review(sender, stored.id)
         ids.append(stored.id)
-    # When two workers, each with its own broker connection, drain the queue
+    # When two workers, each with its own broker connection and working directory, drain the queue
     review = FakeReview()
     threads_seen: set[str] = set()
+    folders_seen: list[Path] = []
 
     def counting(path: Path, rule_set: RuleSet) -> Report:
         threads_seen.add(threading.current_thread().name)
+        folders_seen.append(path)
         return review(path, rule_set)
 
-    workers = []
-    for _ in range(2):
+    workers, workdirs = [], [tmp_path / "worker-1", tmp_path / "worker-2"]
+    for workdir in workdirs:
+        workdir.mkdir()
         broker = make_broker(redis_server.url)
-        declare_review_actor(broker, ReviewJob(store, rules, counting), ReviewPolicy())
+        declare_review_actor(broker, ReviewJob(store, rules, counting, workdir=workdir), ReviewPolicy())
         workers.append((broker, start_worker(broker)))
     try:
         deadline = time.monotonic() + 240
@@ -158,5 +161,9 @@ def test_a_thousand_queued_cases_drained_by_two_workers_each_have_exactly_one_re
                                         "GROUP BY case_id")).all())
     assert len(counts) == 1000 and set(counts.values()) == {1} and set(counts) == set(ids)
     assert len(review.seen) == 1000 and len(threads_seen) >= 2
+    # each review read a folder its own worker wrote from the store, and left nothing behind
+    assert all(any(workdir in folder.parents for workdir in workdirs) for folder in folders_seen)
+    assert {folder.parents[1] for folder in folders_seen} == set(workdirs)
+    assert [left for workdir in workdirs for left in workdir.iterdir()] == []
     assert audit.verify(store.engine).intact
     store.engine.dispose()
