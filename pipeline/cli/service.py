@@ -17,7 +17,7 @@ from pipeline.ruleset import DEFAULT_RULE_SET, load_rule_set
 from pipeline.service import audit
 from pipeline.service.config import ServiceSettings
 from pipeline.service.keys import Role, create_key
-from pipeline.service.queue import make_broker, send_review
+from pipeline.service.queue import ReviewPolicy, make_broker, send_review
 from pipeline.service.store import Store
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ def worker(
                                           "pending case again (after Redis lost its data)")] = False,
 ) -> None:
     """从 Redis 队列取案件审核（PRECHECK_BROKER_URL）/ review queued cases from Redis until stopped."""
-    from pipeline.worker.actors import ReviewJob, declare_review_actor, start_worker
+    from pipeline.worker.actors import ReviewJob, declare_review_actor, start_sweeper, start_worker
 
     settings = ServiceSettings.from_env()
     if settings.broker_url is None:
@@ -79,17 +79,22 @@ def worker(
                           "reviews in its own process")
     store = Store.open(settings)
     broker = make_broker(settings.broker_url)
-    declare_review_actor(broker, ReviewJob(store, load_rule_set(rules)))
+    declare_review_actor(broker, ReviewJob(store, load_rule_set(rules)), ReviewPolicy.from_env())
     if requeue:
         _requeue_pending(store, broker)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    policy = ReviewPolicy.from_env()
+    # a case pending for longer than a review may take (time limit + retries' waits) is queued again
+    patience = (policy.time_limit_ms * (policy.max_retries + 1) + policy.max_backoff_ms * policy.max_retries) / 1000
+    sweeper = start_sweeper(store, broker, older_than_s=patience, every_s=min(patience, 300))
     running = start_worker(broker, threads=threads)
     err.print(f"precheck worker: {threads} thread(s) on {settings.broker_url.split('@')[-1]}")
     try:
         stop.wait()
     finally:
+        sweeper.set()
         running.stop()
         broker.close()
 

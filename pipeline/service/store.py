@@ -12,7 +12,7 @@ import json
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -158,11 +158,14 @@ class Store:
         with self.engine.connect() as conn:
             return [StoredCase(**row) for row in conn.execute(query).mappings()]
 
-    def pending_case_ids(self) -> list[str]:
-        """Cases waiting for the review of their current inputs (to queue again after a restart)."""
+    def pending_case_ids(self, *, waiting_longer_than: timedelta | None = None) -> list[str]:
+        """Cases waiting for the review of their current inputs (to queue again after a restart),
+        or only those that have waited longer than given since they last changed."""
+        query = select(cases.c.id).where(cases.c.decision.is_(None)).order_by(cases.c.created_at)
+        if waiting_longer_than is not None:
+            query = query.where(cases.c.updated_at < datetime.now(UTC) - waiting_longer_than)
         with self.engine.connect() as conn:
-            return list(conn.execute(select(cases.c.id).where(cases.c.decision.is_(None))
-                                     .order_by(cases.c.created_at)).scalars())
+            return list(conn.execute(query).scalars())
 
     def current_uploads(self, case_id: str) -> dict[str, StoredUpload]:
         """The newest version of each slot's file."""

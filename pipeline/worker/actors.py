@@ -14,8 +14,10 @@ import logging
 import os
 import socket
 import tempfile
+import threading
 import traceback
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import dramatiq
@@ -25,7 +27,7 @@ from pipeline.models import Decision, Report
 from pipeline.report import report_json
 from pipeline.review import review_case
 from pipeline.ruleset import RuleSet
-from pipeline.service.queue import ACTOR, QUEUE, ReviewPolicy
+from pipeline.service.queue import ACTOR, QUEUE, ReviewPolicy, send_review
 from pipeline.service.store import Store
 
 log = logging.getLogger(__name__)
@@ -93,6 +95,25 @@ def declare_review_actor(broker: dramatiq.Broker, job: ReviewJob,
 
     return dramatiq.Actor(review_stored_case, broker=broker, actor_name=ACTOR, queue_name=QUEUE, priority=0,
                           options=policy.actor_options())
+
+
+def start_sweeper(store: Store, broker: dramatiq.Broker, *, older_than_s: float, every_s: float) -> threading.Event:
+    """Queue again, every ``every_s``, each case pending for longer than ``older_than_s``: a message
+    a broker lost or holds for a worker that will never ack it (a fetch cut by a Redis restart)
+    does not leave its case pending for ever. The actor is idempotent, so a duplicate costs only a
+    look-up. Set the event returned to stop."""
+    stop = threading.Event()
+
+    def sweep() -> None:
+        while not stop.wait(every_s):
+            try:
+                for case_id in store.pending_case_ids(waiting_longer_than=timedelta(seconds=older_than_s)):
+                    send_review(broker, case_id)
+            except Exception:  # the database or Redis is away for now: try again next round
+                log.warning("could not queue pending cases again", exc_info=True)
+
+    threading.Thread(target=sweep, name="precheck-sweeper", daemon=True).start()
+    return stop
 
 
 def start_worker(broker: dramatiq.Broker, *, threads: int = 1) -> dramatiq.Worker:
