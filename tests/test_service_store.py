@@ -174,3 +174,17 @@ def test_concurrent_writers_keep_one_unbroken_audit_chain(store: Store) -> None:
     assert errors == []
     verdict = audit.verify(store.engine)
     assert verdict.intact and verdict.events == 20
+
+
+def test_the_default_blob_directory_sits_beside_the_sqlite_database_whatever_the_working_directory(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline.service.config import ServiceSettings
+
+    monkeypatch.setenv("PRECHECK_DATABASE_URL", f"sqlite:///{tmp_path / 'data' / 'precheck.db'}")
+    monkeypatch.delenv("PRECHECK_BLOB_DIR", raising=False)
+    monkeypatch.delenv("PRECHECK_BLOB_STORE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    settings = ServiceSettings.from_env()
+    assert settings.blob_store == "directory" and settings.blob_dir == tmp_path / "data" / "blobs"
+    monkeypatch.setenv("PRECHECK_DATABASE_URL", "postgresql+psycopg://h/db")
+    assert ServiceSettings.from_env().blob_store == "database"

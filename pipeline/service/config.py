@@ -5,7 +5,7 @@
 | ``PRECHECK_DATABASE_URL`` | ``sqlite:///var/precheck.db`` |
 | ``PRECHECK_BROKER_URL`` | unset: reviews run in-process (dramatiq's StubBroker) |
 | ``PRECHECK_BLOB_STORE`` | ``directory`` for SQLite, ``database`` otherwise |
-| ``PRECHECK_BLOB_DIR`` | ``var/blobs`` |
+| ``PRECHECK_BLOB_DIR`` | ``blobs/`` beside the SQLite file (``var/blobs``), else ``var/blobs`` |
 """
 
 from __future__ import annotations
@@ -40,5 +40,14 @@ class ServiceSettings:
             database_url=url,
             broker_url=os.environ.get("PRECHECK_BROKER_URL") or None,
             blob_store=blob_store,
-            blob_dir=Path(os.environ.get("PRECHECK_BLOB_DIR") or DEFAULT_BLOB_DIR),
+            blob_dir=Path(os.environ.get("PRECHECK_BLOB_DIR") or _beside_database(url)).resolve(),
         )
+
+
+def _beside_database(url: str) -> Path:
+    """``blobs/`` beside a SQLite database file (``var/precheck.db`` → ``var/blobs``), so that every
+    process given the same database finds the same blobs, whatever its working directory."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and url[len(prefix):] not in ("", ":memory:"):
+        return Path(url[len(prefix):].split("?", 1)[0]).parent / "blobs"
+    return DEFAULT_BLOB_DIR
