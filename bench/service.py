@@ -127,7 +127,7 @@ def main() -> int:
             latency(work, environment(**base_env, PRECHECK_DATABASE_URL=f"sqlite:///{work / 'db.sqlite'}"),
                     clean[0], args.posts, args.concurrency)
             rates = {}
-            for count in (int(w) for w in args.workers.split(",")):
+            for count in (int(w) for w in args.workers.split(",") if w.strip()):
                 redis_client.Redis.from_url(redis.url).flushall()
                 work = root / f"workers-{count}"
                 work.mkdir()
