@@ -146,3 +146,14 @@ def test_every_step_is_on_the_audit_chain(service: Service) -> None:
 def test_a_case_without_files_is_still_accepted_and_reviewed(service: Service, slot: str) -> None:
     case_id = service.submit(files={})
     assert service.wait_report(case_id)["decision"] == "approved"
+
+
+def test_an_unexpected_failure_is_a_500_in_the_same_error_shape(service: Service,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(**_: object) -> None:
+        raise RuntimeError("the database caught fire")
+
+    monkeypatch.setattr(service.store, "list_cases", broken)
+    answer = service.client.get("/api/cases", headers=service.auth())
+    assert answer.status_code == 500
+    assert answer.json() == {"error": {"code": "internal", "message": "内部错误，已记录 / internal error, logged"}}

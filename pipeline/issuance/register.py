@@ -28,14 +28,13 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    create_engine,
     event,
     insert,
     select,
 )
 
 from pipeline.service import audit
-from pipeline.service.db import upgrade
+from pipeline.service.db import make_engine, upgrade
 from tokens import JournalEntry, KeySpec
 
 DEFAULT_DATABASE = Path("var") / "precheck.db"
@@ -122,7 +121,9 @@ class Register:
     """Issuance steps and recorded decisions; implements the token issuer's journal per case."""
 
     def __init__(self, engine: Engine | str | None = None) -> None:
-        self.engine = create_engine(engine or database_url()) if not isinstance(engine, Engine) else engine
+        # the store's engine settings: on SQLite a transaction takes the write lock when it begins,
+        # so reading the audit head and appending after it cannot be overtaken by `precheck serve`
+        self.engine = make_engine(engine or database_url()) if not isinstance(engine, Engine) else engine
         upgrade(self.engine)  # the case store's schema: its audit chain records every row added here
         metadata.create_all(self.engine)
 
