@@ -171,3 +171,28 @@ def test_a_thousand_queued_cases_drained_by_two_workers_each_have_exactly_one_re
     assert [left for workdir in workdirs for left in workdir.iterdir()] == []
     assert audit.verify(store.engine).intact
     store.engine.dispose()
+
+
+@pytest.mark.parametrize("store_settings", ["postgresql"], indirect=True)
+def test_a_worker_whose_postgresql_connections_are_cut_reconnects_and_carries_on(
+        on_redis: Service, postgres: Postgres) -> None:
+    import psycopg
+
+    assert on_redis.store.engine.dialect.name == "postgresql"
+
+    ids = [on_redis.submit() for _ in range(8)]
+    database = on_redis.store.engine.url.database
+    worker = start_worker(on_redis.broker)
+    try:
+        while len(on_redis.review.seen) < 2:
+            time.sleep(0.05)
+        # When the server ends every connection of the store in the middle of the batch
+        with psycopg.connect(f"host=127.0.0.1 port={postgres.port} user=precheck dbname=postgres",
+                             autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (database,))
+        # Then the worker reconnects, and every case gets exactly one review
+        for case_id in ids:
+            assert on_redis.wait_report(case_id, timeout=60)["decision"] == "approved"
+    finally:
+        worker.stop()
+    assert all(len(on_redis.store.reviews_of(case_id)) == 1 for case_id in ids)
