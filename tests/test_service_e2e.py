@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from fixtures.scans.generate import generate_all
@@ -53,6 +54,11 @@ def test_precheck_serve_alone_reviews_a_real_case_on_the_embedded_defaults(tmp_p
         env.pop(name, None)
     key = new_key(tmp_path, env)
     with served(tmp_path, env) as base:
+        # (a file of 5 MiB or more is answered 413 over a real socket, while the client still sends)
+        big = [("case", ("case.json", (clean_case / "case.json").read_bytes())),
+               ("org_license", ("big.jpg", b"\xff\xd8\xff" + bytes(6 * 1024 * 1024)))]
+        refused = httpx.post(f"{base}/api/cases", files=big, headers={"Authorization": f"Bearer {key}"}, timeout=60)
+        assert refused.status_code == 413 and refused.json()["error"]["code"] == "too_large"
         # When a case is submitted
         case_id = submit_folder(base, key, clean_case)
         # Then the same process reviews it with review_case and the report is the CLI's report
