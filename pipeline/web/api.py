@@ -16,6 +16,7 @@ from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import text
+from starlette.concurrency import run_in_threadpool
 
 from pipeline.casefolder import MAX_CASE_JSON_BYTES, parse_case_json
 from pipeline.errors import CaseError, Forbidden, Unauthorized, Unprocessable
@@ -113,7 +114,7 @@ def create_app(store: Store, broker: dramatiq.Broker, rules: RuleSet) -> FastAPI
     def queue(case: StoredCase) -> Submitted:
         try:
             send_review(broker, case.id)
-        except Exception:  # stored and pending: `precheck worker` re-queues pending cases when it starts
+        except Exception:  # stored and pending: the workers' sweeper (or --requeue-pending) queues it again
             log.exception("could not queue the review of case %s", case.id)
         return Submitted(id=case.id, report_url=f"/api/cases/{case.id}/report")
 
@@ -131,8 +132,10 @@ def create_app(store: Store, broker: dramatiq.Broker, rules: RuleSet) -> FastAPI
         raw = bytes(by_name[CASE_PART].data)
         case = parse_case_json(raw)
         files = [_new_file(p) for p in parts if p.name != CASE_PART]
-        stored = store.submit(case, raw, files, rule_set_sha256=rules.sha256, by=key, actor=key.actor)
-        return queue(stored)
+        # the store writes and fsyncs: off the event loop, which keeps reading other requests
+        stored = await run_in_threadpool(store.submit, case, raw, files, rule_set_sha256=rules.sha256, by=key,
+                                         actor=key.actor)
+        return await run_in_threadpool(queue, stored)
 
     @app.put("/api/cases/{case_id}/uploads/{slot}", status_code=202, response_model=Submitted,
              openapi_extra=_multipart_body(["file"], ["file"]),
@@ -142,15 +145,15 @@ def create_app(store: Store, broker: dramatiq.Broker, rules: RuleSet) -> FastAPI
         """Replace one slot's file (multipart, one file part named ``file`` or by the slot); review again."""
         if slot not in rules.slots:
             raise Unprocessable(f"未知的材料位置 / unknown slot: {slot}")
-        store.case(case_id, visible_to=key)
+        await run_in_threadpool(store.case, case_id, visible_to=key)
         limits = PartLimits(names=frozenset({"file", slot}), max_file_bytes=max_file, max_bytes={})
         parts = await read_parts(request.headers.get("content-type", ""), request.stream(), limits)
         if len(parts) != 1:
             raise Unprocessable("须恰好上传一个文件部分 / send exactly one file part, named 'file' or by the slot")
         new = _new_file(parts[0])
-        stored = store.replace_upload(case_id, NewFile(slot, new.filename, new.data), rule_set_sha256=rules.sha256,
-                                      actor=key.actor)
-        return queue(stored)
+        stored = await run_in_threadpool(store.replace_upload, case_id, NewFile(slot, new.filename, new.data),
+                                         rule_set_sha256=rules.sha256, actor=key.actor)
+        return await run_in_threadpool(queue, stored)
 
     @app.get("/api/cases/{case_id}/report", response_model=None,
              responses={200: {"description": "the report (CONTRACT §4)",
