@@ -1,5 +1,6 @@
 """schemathesis against ``/openapi.json``: no 500 and no response outside the described schema,
-on a bounded number of generated requests per operation (SQLite store, in-process queue).
+on a bounded number of generated requests per operation (SQLite and PostgreSQL stores, in-process
+queue).
 
 Each operation is driven through Hypothesis directly (schemathesis' pytest plugin does not load
 under this pytest); a failure names the operation and the request that broke it.
@@ -20,7 +21,6 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from pipeline.service.config import ServiceSettings
 from pipeline.service.store import Store
 from tests.servicekit import FakeReview, Service, running_service
 
@@ -32,12 +32,8 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 
 
 @pytest.fixture()
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    root = tmp_path_factory.mktemp("schema-store")
-    store = Store.open(ServiceSettings(database_url=f"sqlite:///{root / 'precheck.db'}", broker_url=None,
-                                       blob_store="directory", blob_dir=root / "blobs"))
+def live(store: Store) -> Iterator[Service]:
     yield from running_service(store, FakeReview())
-    store.engine.dispose()
 
 
 @pytest.mark.parametrize("role", ["admin", "submitter", "auditor"])

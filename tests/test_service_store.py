@@ -188,3 +188,16 @@ def test_the_default_blob_directory_sits_beside_the_sqlite_database_whatever_the
     assert settings.blob_store == "directory" and settings.blob_dir == tmp_path / "data" / "blobs"
     monkeypatch.setenv("PRECHECK_DATABASE_URL", "postgresql+psycopg://h/db")
     assert ServiceSettings.from_env().blob_store == "database"
+
+
+def test_the_migrations_build_exactly_the_tables_the_code_declares(store: Store) -> None:
+    # a column added to pipeline/service/tables.py without a migration fails here
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from pipeline.service.tables import metadata
+
+    with store.engine.connect() as conn:
+        differences = compare_metadata(MigrationContext.configure(conn), metadata)
+    ours = [d for d in differences if not (isinstance(d, tuple) and d[0] == "remove_table")]
+    assert ours == []
