@@ -4,6 +4,7 @@ itself is a fake here (tests/test_service_e2e.py runs the real one)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import pytest
 
@@ -157,3 +158,13 @@ def test_an_unexpected_failure_is_a_500_in_the_same_error_shape(service: Service
     answer = service.client.get("/api/cases", headers=service.auth())
     assert answer.status_code == 500
     assert answer.json() == {"error": {"code": "internal", "message": "内部错误，已记录 / internal error, logged"}}
+
+
+def test_a_body_declared_larger_than_every_allowed_part_together_is_refused_before_reading(service: Service) -> None:
+    def never_sent() -> Iterator[bytes]:
+        raise AssertionError("the body was read")
+        yield b""
+
+    answer = service.client.post("/api/cases", content=never_sent(), headers={
+        **service.auth(), "Content-Type": "multipart/form-data; boundary=b", "Content-Length": str(20 * MIB5)})
+    assert answer.status_code == 413 and answer.json()["error"]["code"] == "too_large"

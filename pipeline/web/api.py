@@ -125,7 +125,8 @@ def create_app(store: Store, broker: dramatiq.Broker, rules: RuleSet) -> FastAPI
               openapi_extra=_multipart_body([CASE_PART, *slots], [CASE_PART]), responses={**_ERRORS, **too_large})
     async def submit_case(request: Request, key: Writer) -> Submitted:
         """Submit a case: a part ``case`` (case.json) and one file part per slot, named by the slot."""
-        parts = await read_parts(request.headers.get("content-type", ""), request.stream(), submit_limits)
+        parts = await read_parts(request.headers.get("content-type", ""), request.stream(), submit_limits,
+                                 request.headers.get("content-length"))
         by_name = {p.name: p for p in parts}
         if CASE_PART not in by_name:
             raise CaseError([("case", "缺少 case.json 部分 / the part 'case' (case.json) is missing")])
@@ -147,7 +148,8 @@ def create_app(store: Store, broker: dramatiq.Broker, rules: RuleSet) -> FastAPI
             raise Unprocessable(f"未知的材料位置 / unknown slot: {slot}")
         await run_in_threadpool(store.case, case_id, visible_to=key)
         limits = PartLimits(names=frozenset({"file", slot}), max_file_bytes=max_file, max_bytes={})
-        parts = await read_parts(request.headers.get("content-type", ""), request.stream(), limits)
+        parts = await read_parts(request.headers.get("content-type", ""), request.stream(), limits,
+                                 request.headers.get("content-length"))
         if len(parts) != 1:
             raise Unprocessable("须恰好上传一个文件部分 / send exactly one file part, named 'file' or by the slot")
         new = _new_file(parts[0])

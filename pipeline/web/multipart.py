@@ -90,8 +90,20 @@ class _Reader:
         part.data.extend(data[start:end])
 
 
-async def read_parts(content_type: str, stream: AsyncIterator[bytes], limits: PartLimits) -> list[Part]:
-    """The parts of a ``multipart/form-data`` body; raise TooLarge or Unprocessable as they show."""
+#: room for the part headers and boundaries of a body, beyond the parts' own limits
+ENVELOPE_BYTES = 64 * 1024
+
+
+async def read_parts(content_type: str, stream: AsyncIterator[bytes], limits: PartLimits,
+                     content_length: str | None = None) -> list[Part]:
+    """The parts of a ``multipart/form-data`` body; raise TooLarge or Unprocessable as they show.
+
+    A declared length larger than every allowed part together is refused before reading: such a
+    body must hold a file of 5 MB or more (or something that is not a form at all)."""
+    most = sum(limits.max_bytes.get(name, limits.max_file_bytes) for name in limits.names) + ENVELOPE_BYTES
+    if content_length is not None and content_length.isdigit() and int(content_length) > most:
+        raise TooLarge(f"请求体过大 / the body ({content_length} bytes) is larger than every allowed part "
+                       f"together ({most} bytes): a file is 5 MB or more")
     kind, params = parse_options_header(content_type)
     if kind != b"multipart/form-data" or b"boundary" not in params:
         raise Unprocessable("请求体须为 multipart/form-data / the body must be multipart/form-data")
