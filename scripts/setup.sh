@@ -12,6 +12,10 @@ APT_PACKAGES=(
   libgl1 libglib2.0-0                 # runtime libraries opencv-python links against
   fonts-noto-cjk                      # CJK font embedded in the rendered forms and fixtures
   fonts-arphic-uming                  # a second CJK face (Song style): forms in a font we did not choose
+  fonts-arphic-ukai                   # Kai face: fixtures' unseen forms and their hand-written entries
+  fonts-wqy-zenhei fonts-wqy-microhei # Hei faces: fixtures' unseen forms (fixtures/scans/faces.py)
+  fonts-droid-fallback                # CJK face without Latin glyphs (Latin runs in DejaVu): unseen forms
+  fonts-dejavu-core                   # the Latin face set beside Droid Sans Fallback, as a word processor does
   softhsm2                            # PKCS#11 software token: the default and test token
   openssl                             # certificate verification in the tests
   postgresql                          # the review service's production store (tests start their own)

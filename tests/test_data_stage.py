@@ -99,3 +99,27 @@ def test_the_failure_message_is_chinese_and_names_the_entered_value() -> None:
     ctx = StageContext(case=case, rules=load_rule_set(), uploads={})
     mobile = next(f for f in data.run(ctx) if f.rule == "data.mobile")
     assert "12345" in mobile.message and "手机号码" in mobile.message
+
+
+#: Numbers of people born before their district got today's area code: python-stdnum's cn.ric
+#: rejects them (area code unknown in the birth year); GB 11643 does not ask for that.
+REAL_ERA_BODIES = ["21010219720415301", "21030219810923152", "21110319830101241",
+                   "21010419650718002", "37078219870917024", "11010519491001001"]
+
+
+@pytest.mark.parametrize("body", REAL_ERA_BODIES)
+def test_a_resident_id_of_someone_born_before_the_districts_current_code_passes(body: str) -> None:
+    number = make_ric(body)
+    gender = "male" if int(number[16]) % 2 else "female"
+    assert status_of("data.resident_id", "员工", **{"user.id_number": number, "user.gender": gender}) is Status.PASS
+
+
+def test_the_real_specimen_card_number_passes_data_resident_id() -> None:
+    """The number on ../shared/real-samples/idcard_chineseocr_2 (its JSON records it)."""
+    assert status_of("data.resident_id", "员工", **{"user.id_number": "370782198709170246",
+                                                     "user.gender": "female"}) is Status.PASS
+
+
+@pytest.mark.parametrize(("body", "why"), [("99010219800101001", "province"), ("21010219800230001", "no such day")])
+def test_a_resident_id_with_an_unknown_province_or_an_impossible_birth_date_fails(body: str, why: str) -> None:
+    assert status_of("data.resident_id", "经办人", **{"handler.id_number": make_ric(body)}) is Status.FAIL

@@ -55,3 +55,12 @@ def test_a_long_cue_word_with_one_character_misread_still_counts() -> None:
 def test_a_fragment_of_a_long_cue_word_or_two_misreads_do_not_count() -> None:
     assert classify(_page("证书申请材料", "今天天气很好"), 2339).kind == "other"
     assert classify(_page("机构中员工正书中请材料", "今天天气很好"), 2339).kind == "other"
+
+
+def test_the_4_of_8_page_of_the_seal_form_set_is_a_seal_form_page_not_an_authorization_letter() -> None:
+    """The guide numbers the 电子印章申请表 set: its 4/8 page (the 被授权员工 list) begins 兹授权…"""
+    page = classify(_page("兹授权下列被授权员工列表中的员工（下称：被授权员工）(4/8)",
+                          "使用本单位沈阳示例科技有限公司机构数字证书，",
+                          "被授权员工可代表本单位使用机构数字证书及上列表格(3/8)中的电子印章图样，签署文件并制作电子签名。",
+                          "姓名", "身份证号码", "签字"), 2339)
+    assert page.kind == "seal_form"

@@ -51,13 +51,16 @@ def test_a_card_of_another_person_fails_on_the_name() -> None:
     assert f.evidence["read"] == "王建国" and f.evidence["field"] == "姓名"
 
 
-def test_a_card_whose_number_has_a_wrong_check_digit_is_uncertain_not_failed() -> None:
+def test_a_card_showing_another_number_read_alike_by_both_engines_fails_even_with_a_wrong_check_digit() -> None:
+    # Given a card printing the entered number with another last character (its check fails)
     number = HANDLER["id_number"]
     wrong = number[:17] + ("3" if number[17] != "3" else "4")
     f = _review(id_card(HANDLER["name"], wrong))[("ocr.handler", "handler_id")]
-    assert f.status is Status.UNCERTAIN
+    # Then both engines read the other number alike: the document shows it — a fail, both reads shown
+    assert f.status is Status.FAIL
     (num,) = [x for x in f.evidence["fields"] if x["field"] == "handler.id_number"]
-    assert num["read"] == wrong and num["check_digit_valid"] is False
+    assert num["read"] == wrong and num["check_digit_valid"] is False and num["engines_agree"] is True
+    assert wrong in num["second_opinion"]["read"]
 
 
 def test_a_foreign_permanent_resident_card_fails_doc_kind_and_is_not_read_as_an_id_card() -> None:

@@ -116,7 +116,7 @@ def test_the_seal_of_the_applying_organisation_passes_seal_org_name(forms: dict,
     found = run({"employee_id": stamped(forms, "seal_form", rotation_deg=25)}, out=tmp_path)
     f = found[("seal.org_name", "employee_id")]
     assert f.status is Status.PASS, f.evidence
-    assert f.evidence["score"] >= RULES.param("seal.org_name", "pass_score")
+    assert f.evidence["score"] == 100.0  # the arc text shows the entered name exactly
     # and the clerk sees the seal and the unrolled strip the name was read from
     assert (tmp_path / f.evidence["crop"]).is_file() and (tmp_path / f.evidence["strip"]).is_file()
 

@@ -51,6 +51,7 @@ from PIL import Image, ImageFile
 from pipeline.intake.decoded import Decoded, Limits, Unreadable, clean_text, creator_tool
 from pipeline.intake.pages import Page, estimate_a4_dpi
 from pipeline.intake.pdf import render_pdf
+from pipeline.intake.straighten import straighten
 
 __all__ = ["Decoded", "Limits", "Unreadable", "decode", "decode_image", "sniff"]
 
@@ -106,12 +107,31 @@ def decode(data: bytes, content_type: str, limits: Limits) -> Decoded:
     """Decode ``data`` (already sniffed as ``content_type``) into pages, or raise Unreadable."""
     try:
         if content_type == "pdf":
-            return render_pdf(data, limits)
+            return straighten_pages(render_pdf(data, limits))
         if content_type in _PIL_FORMAT:
-            return decode_image(data, content_type, limits)
+            return straighten_pages(decode_image(data, content_type, limits))
         raise Unreadable(f"no decoder for {content_type}", "文件格式无法识别")
     finally:
         release_freed_memory()
+
+
+def straighten_pages(decoded: Decoded) -> Decoded:
+    """Phone photos of a sheet: each page's quadrilateral warped upright to A4 before any image stage
+    (``pipeline.intake.straighten``); scans and renders that fill their frame pass unchanged. The
+    page records what was found, the upload's metadata which pages were straightened."""
+    pages, notes = [], []
+    for page in decoded.pages:
+        result = straighten(page.image)
+        if not result.done:
+            pages.append(page)
+            continue
+        h, w = result.image.shape[:2]
+        pages.append(Page(page.index, np.ascontiguousarray(result.image), estimate_a4_dpi(w, h), "estimated-a4",
+                          result.evidence()))
+        notes.append(f"page {page.index + 1}: keystone {result.keystone:.0%}")
+    if not notes:
+        return decoded
+    return Decoded(tuple(pages), {**decoded.metadata, "straightened": "; ".join(notes)}, decoded.warnings)
 
 
 def _trimmer() -> Any:

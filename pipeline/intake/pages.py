@@ -24,6 +24,8 @@ class Page:
     image: np.ndarray
     dpi: float
     dpi_source: str  # "pdf-render", "metadata" or "estimated-a4"
+    #: Set when a phone photo's page was warped upright (``pipeline.intake.straighten``): what was found.
+    straightened: dict[str, object] | None = None
 
     @property
     def width(self) -> int:
@@ -59,6 +61,7 @@ class Upload:
             "content_type": self.content_type,
             "pages": len(self.pages),
             "dpi": [round(p.dpi) for p in self.pages],
+            **({"straightened": self.metadata["straightened"]} if "straightened" in self.metadata else {}),
         }
 
 

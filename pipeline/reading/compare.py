@@ -1,20 +1,26 @@
 """Judge one read value against one entered value: pass, fail or uncertain — never a guess.
 
-``fail`` needs the document to clearly show a DIFFERENT value for that field: a valid number
-(check digit right, read without repairs) other than the entered one, or a name read with
-confidence from its own field that scores below the fail threshold. Anything less is
-``uncertain`` with the best candidate and its score in evidence.
+A certificate for the wrong organisation is the worst outcome, so a name **passes only when the
+read shows it exactly** (after NFKC, width, spaces and the two bracket forms): a read one
+character off is never "close enough". ``fail`` needs the document to clearly show a DIFFERENT,
+plausible value: a name that shares little with the entered one read with confidence, a near
+miss (one character off) read with high confidence — which the fields stage then has confirmed
+by a second reading before it stands — or a valid number other than the entered one. A value
+that is implausible (a date after the submission, a number of the wrong length) or read without
+confidence is ``uncertain``, with the best candidate and its score in evidence.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from pipeline.models import Status
 from pipeline.reading.matching import (
     digits_only,
+    edit_distance,
     find_dates,
     find_ric,
     find_uscc,
@@ -23,15 +29,16 @@ from pipeline.reading.matching import (
     name_equal_score,
     name_score,
     normalise,
+    shows_name,
 )
 from pipeline.reading.page import Value
 
 
 @dataclass(frozen=True)
 class Thresholds:
-    pass_score: float = 90.0
-    fail_score: float = 60.0
+    fail_score: float = 60.0  # a confident read of a name this far from the entered one is another name
     min_confidence: float = 0.8  # a read below this never fails a field
+    clear_confidence: float = 0.95  # a near miss (one character off) read this surely is a different name
 
 
 @dataclass
@@ -58,19 +65,30 @@ class Verdict:
 
 
 def judge_name(fname: str, entered: str, value: Value | None, th: Thresholds) -> Verdict:
-    """A name or other free text read from its field."""
+    """A name or other free text read from its field: it shows the entered name exactly, or it
+    does not; how far off it is only decides between ``fail`` and ``uncertain``."""
     if value is None or not value.text:
         return Verdict(Status.UNCERTAIN, fname, entered, notes={"reason": "not found"})
-    whole = name_equal_score(entered, value.text)
-    part = name_score(entered, value.text)
-    score = max(whole, part.score if len(normalise(value.text)) >= len(normalise(entered)) else 0.0)
     read = value.text
-    if score >= th.pass_score:
-        return Verdict(Status.PASS, fname, entered, part.matched or read, score, value)
+    if shows_name(entered, read):
+        return Verdict(Status.PASS, fname, entered, entered, 100.0, value)
+    whole = name_equal_score(entered, read)
+    part = name_score(entered, read)
+    score = max(whole, part.score if len(normalise(read)) >= len(normalise(entered)) else 0.0)
     isolated = len(normalise(read)) <= len(normalise(entered)) + 4
-    if whole <= th.fail_score and isolated and value.confidence >= th.min_confidence:
+    if isolated and whole <= th.fail_score and value.confidence >= th.min_confidence:
         return Verdict(Status.FAIL, fname, entered, read, whole, value)
-    return Verdict(Status.UNCERTAIN, fname, entered, read, score, value)
+    near = part.matched if len(normalise(read)) > len(normalise(entered)) else read
+    if isolated and value.confidence >= th.clear_confidence and _plausible_near_miss(entered, near):
+        return Verdict(Status.FAIL, fname, entered, near, score, value, {"near_miss": True})
+    return Verdict(Status.UNCERTAIN, fname, entered, part.matched or read, score, value)
+
+
+def _plausible_near_miss(entered: str, read: str) -> bool:
+    """A read that is a name like the entered one, off by a character or two (not a fragment,
+    not the label, not a longer run of other text): a different name, if it was read right."""
+    a, b = normalise(entered), normalise(read)
+    return bool(b) and abs(len(a) - len(b)) <= 1 and edit_distance(a, b) <= max(1, len(a) // 4)
 
 
 def judge_number(fname: str, kind: str, entered: str, value: Value | None, th: Thresholds,
@@ -113,19 +131,25 @@ def _distance(a: str, b: str) -> int:
     return sum(x != y for x, y in zip(a, b, strict=False)) + abs(len(a) - len(b))
 
 
-def judge_exact(fname: str, entered: str, value: Value | None, th: Thresholds, kind: str = "text") -> Verdict:
-    """Phone numbers (digits), emails (case-insensitive), dates (Y-M-D), other printed text."""
+def judge_exact(fname: str, entered: str, value: Value | None, th: Thresholds, kind: str = "text",
+                latest: date | None = None) -> Verdict:
+    """Phone numbers (digits), emails (case-insensitive), dates (Y-M-D), other printed text.
+
+    Implausible reads are never a different value: a number of another length than the entered
+    one (a digit lost or doubled in reading), a date after ``latest`` (the submission) or none."""
     if value is None or not value.text:
         return Verdict(Status.UNCERTAIN, fname, entered, notes={"reason": "not found"})
     read = value.text
     if kind == "phone":
         a, b = digits_only(entered), digits_only(read)
-        same, differ = a == b or (len(a) >= 7 and a in b), len(b) >= 7 and a not in b
+        same, differ = a == b or (len(a) >= 7 and a in b), len(b) == len(a) and a != b
         if not same and merged_repeats(a, b):  # 13942366655 read as 1394236655
             return Verdict(Status.PASS, fname, entered, read, 100.0, value, {"merged_repeats": True})
     elif kind == "date":
         da, db = find_dates(entered), find_dates(read)
         same, differ = bool(da and db and da[0] == db[0]), bool(da and db and da[0] != db[0])
+        if differ and not _plausible_date(db[0], latest):
+            return Verdict(Status.UNCERTAIN, fname, entered, read, 0.0, value, {"reason": "implausible date"})
     elif kind == "email":
         a, b = normalise(entered).lower(), normalise(read).lower().replace(",", ".")
         same, differ = a == b or a in b, "@" in b and name_equal_score(a, b) <= th.fail_score
@@ -138,6 +162,14 @@ def judge_exact(fname: str, entered: str, value: Value | None, th: Thresholds, k
     if differ and value.confidence >= th.min_confidence:
         return Verdict(Status.FAIL, fname, entered, read, 0.0, value)
     return Verdict(Status.UNCERTAIN, fname, entered, read, 0.0, value)
+
+
+def _plausible_date(ymd: tuple[int, int, int], latest: date | None) -> bool:
+    try:
+        day = date(*ymd)
+    except ValueError:
+        return False
+    return latest is None or day <= latest
 
 
 def worst(verdicts: list[Verdict]) -> Status:

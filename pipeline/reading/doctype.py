@@ -36,7 +36,11 @@ CUES: dict[str, tuple[tuple[str, float], ...]] = {
                          ("申请机构基本资料", 3)),
     "seal_form": (("电子印章申请表", 7), ("印章申请表", 5), ("电子印章", 3), ("印章名称", 2),
                   ("印章类型", 2), ("印模", 2), ("公章盖三下", 3),
-                  ("被授权员工", 3), ("印章采集", 3)),
+                  ("被授权员工", 3), ("印章采集", 3),
+                  # the set's other pages (the guide numbers them: 电子印章申请表 3/8, the 被授权员工
+                  # list 4/8, …) say whose set they belong to; an authorization letter never does
+                  ("被授权员工列表", 5), ("(3/8)", 3), ("(4/8)", 3), ("(5/8)", 3), ("(6/8)", 3),
+                  ("(7/8)", 3), ("(8/8)", 3)),
     "authorization": (("授权书", 6), ("法人授权", 4), ("授权委托书", 5), ("授权期限", 3), ("被授权人", 3),
                       ("法定代表人", 1), ("兹授权", 3), ("特此授权", 2)),
     "business_license": (("营业执照", 7), ("统一社会信用代码", 2), ("法定代表人", 1), ("营业期限", 3),
@@ -85,7 +89,7 @@ def _shows(word: str, text: str) -> bool:
     """``word`` in ``text``; a long cue word also with one character misread, never as a fragment."""
     if word in text:
         return True
-    if len(word) < FUZZY_FROM or len(text) < len(word) - 1:
+    if len(word) < FUZZY_FROM or len(text) < len(word):  # a misread keeps the length: 身份证号码 is no 公民身份号码
         return False
     return fuzz.partial_ratio(word, text) >= 100.0 * (1 - 1 / len(word)) - 1e-9
 

@@ -17,7 +17,7 @@ import numpy as np
 from pipeline.reading.doctype import DocKind, classify
 from pipeline.reading.matching import find_dates, normalise
 from pipeline.reading.ocr import OcrEngine, TextBox
-from pipeline.reading.page import Line, PageText, ReadOptions, Value, read_page
+from pipeline.reading.page import Box, Line, PageText, ReadOptions, Value, read_page
 
 #: Lines wider than this many heights are prose, not labels or values: read last.
 _PROSE = 30.0
@@ -65,8 +65,21 @@ class DocRead:
             found = self._field(labels, page, near, stop_labels, order)
         while found is None and self.read_next(page):
             found = self._field(labels, page, near, stop_labels, order)
+        if found is None and self.read_whole(page):  # never "not found" before the slow path looked
+            found = self._field(labels, page, near, stop_labels, order)
+            while found is None and self.read_next(page):
+                found = self._field(labels, page, near, stop_labels, order)
         self.values[key] = found
         return found
+
+    def read_whole(self, page: int | None = None) -> bool:
+        """The slow path on every page (or ``page``): lines detected again on the whole page;
+        True when that found lines the fast path had missed."""
+        changed = False
+        for pi, p in enumerate(self.pages):
+            if page is None or pi == page:
+                changed = p.detect_whole() or changed
+        return changed
 
     near_enough: float = 0.12  # page fractions (|dx| + |dy|) from the template's label position
 
@@ -197,6 +210,9 @@ def read_upload(pages: list[np.ndarray], engine: OcrEngine, options: ReadOptions
     # page until it is, or all is read; a form's first lines one at a time (its title is among them)
     while kind.kind == "other" and _read_on(first, 1 if mode == "lazy" and _read_count(first) < _BATCH * 2 else _BATCH):
         kind = classify(first.texts(), first.image.shape[0], options.min_score, options.min_margin)
+    if kind.kind == "other" and first.detect_whole():  # a page read whole by the fast path and not told
+        first.read_all()
+        kind = classify(first.texts(), first.image.shape[0], options.min_score, options.min_margin)
     return DocRead(texts, kind, engine)
 
 
@@ -282,3 +298,102 @@ def read_period(doc: DocRead, labels: list[str], need_start: bool) -> Period | N
 
 def as_textboxes(doc: DocRead) -> list[TextBox]:
     return [ln.as_textbox() for p in doc.pages for ln in p.lines if ln.text]
+
+
+# ---------------------------------------------------------------------- tables
+@dataclass(frozen=True)
+class TableRow:
+    """One row of a table read under its column headings: heading -> the value in its column."""
+
+    cells: dict[str, Value]
+    page: int
+
+    def get(self, heading: str) -> Value | None:
+        return self.cells.get(heading)
+
+
+def table_rows(doc: DocRead, columns: dict[str, list[str]], key_columns: tuple[str, str],
+               max_rows: int = 12) -> list[TableRow]:
+    """The rows of every table whose headings include both ``key_columns`` on one row, on any
+    page and wherever the form version prints it (its own page, under another section, a
+    continuation page): each line under the headings goes to the column whose heading it sits
+    under, rows are lines that share a height. ``columns``: heading name -> printed headings."""
+    rows: list[TableRow] = []
+    for pi, p in enumerate(doc.pages):
+        for header in _headers(doc, p, columns, key_columns):
+            rows += _rows_under(p, pi, header, max_rows)
+    return rows
+
+
+def _headers(doc: DocRead, p: PageText, columns: dict[str, list[str]],
+             key_columns: tuple[str, str]) -> list[dict[str, Box]]:
+    """Heading rows: the key columns' headings side by side (overlapping heights), the others
+    of ``columns`` found on the same row."""
+    def hits(name: str) -> list[int]:
+        return [li for li, end, _ in p.find_labels(columns[name])
+                if len(p.lines[li].norm) - end <= 1]  # a heading cell holds its heading only
+
+    first, second = key_columns
+
+    def pairs() -> list[dict[str, Box]]:
+        out = []
+        for a in hits(first):
+            for b in hits(second):
+                ba, bb = p.lines[a].box, p.lines[b].box
+                if bb[0] > ba[2] and _overlap_y(ba, bb) >= 0.5 * min(ba[3] - ba[1], bb[3] - bb[1]):
+                    header = {first: ba, second: bb}
+                    for name in columns:
+                        if name in header:
+                            continue
+                        for c in hits(name):
+                            if _overlap_y(p.lines[c].box, ba) >= 0.5 * (ba[3] - ba[1]):
+                                header[name] = p.lines[c].box
+                    out.append(header)
+        return out
+
+    found = pairs()
+    if not found:  # the headings may not be read yet (they are short lines: read those)
+        p.ensure_read([i for i, ln in enumerate(p.lines) if _ratio(ln) <= 8])
+        found = pairs()
+    return found
+
+
+def _rows_under(p: PageText, pi: int, header: dict[str, Box], max_rows: int) -> list[TableRow]:
+    top = max(b[3] for b in header.values())
+    h = max(1, int(sorted(b[3] - b[1] for b in header.values())[len(header) // 2]))
+    order = sorted(header.items(), key=lambda kv: kv[1][0])
+    left = order[0][1][0] - 2 * h
+    right = p.image.shape[1]
+    # a column runs from its heading's left to the next heading's left
+    bounds = [(name, box[0] - h if i else left, order[i + 1][1][0] - h if i + 1 < len(order) else right)
+              for i, (name, box) in enumerate(order)]
+    under = [i for i, ln in enumerate(p.lines)
+             if ln.box[1] >= top - 0.3 * h and ln.box[1] <= top + max_rows * 4 * h and ln.box[0] >= left]
+    p.ensure_read(under)
+    cells: list[tuple[int, str, Line]] = []
+    for i in sorted(under, key=lambda i: p.lines[i].box[1]):
+        ln = p.lines[i]
+        if not ln.text or _ratio(ln) > _PROSE:
+            continue
+        cx = (ln.box[0] + ln.box[2]) / 2
+        name = next((n for n, a, b in bounds if a <= cx < b), None)
+        if name is not None:
+            cells.append((i, name, ln))
+    rows: list[dict[str, Value]] = []
+    row_y: list[tuple[int, int]] = []
+    for _, name, ln in cells:
+        for r, (y0, y1) in enumerate(row_y):
+            if _overlap_y((0, y0, 0, y1), ln.box) >= 0.4 * min(y1 - y0, ln.box[3] - ln.box[1]):
+                if name not in rows[r]:
+                    rows[r][name] = Value(ln.norm, ln.box, ln.confidence, name, "table", p)
+                break
+        else:
+            if len(rows) >= max_rows:
+                break
+            rows.append({name: Value(ln.norm, ln.box, ln.confidence, name, "table", p)})
+            row_y.append((ln.box[1], ln.box[3]))
+    return [TableRow(r, pi) for r in rows]
+
+
+def _overlap_y(a: Box, b: Box) -> int:
+    return min(a[3], b[3]) - max(a[1], b[1])

@@ -15,7 +15,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz
-from stdnum.cn import ric, uscc
+from stdnum.cn import uscc
+
+from pipeline.identifiers import is_valid_resident_id
 
 #: Look-alike letters OCR puts where digits belong, and the digit each stands for.
 TO_DIGIT = {"O": "0", "D": "0", "Q": "0", "U": "0", "I": "1", "L": "1", "|": "1", "T": "7",
@@ -57,6 +59,53 @@ def name_score(entered: str, text: str) -> NameMatch:
     return NameMatch(float(al.score), b[al.dest_start:al.dest_end])
 
 
+#: What may stand before a name read from its field: the end of its printed label (the reader
+#: sometimes keeps 姓名 or 单位名称 on the value's line). Anything else before or after the name
+#: makes it another name (张伟华 is not 张伟; 沈阳示例科技有限公司大连分公司 is not the company).
+_LEFT_LABEL_ENDS = ("名称", "姓名", "单位", "机构", "名", "称", "人", "工", "户")
+#: A seal's arc text may carry ring fragments around the name, but not a branch's name after it.
+_BRANCH_STARTS = ("分公司", "分行", "支行", "分所", "分院", "分部", "分中心", "办事处", "分店", "分厂")
+
+
+def shows_name(entered: str, text: str, seal: bool = False) -> bool:
+    """``text`` shows ``entered`` exactly (after normalisation, brackets of either width alike),
+    and nothing that would make it another name stands around it."""
+    a, b = normalise_name(entered), normalise_name(text)
+    if seal and a and a not in b and len(b) >= len(a) and a in b + b:
+        return True  # a ring has no start: the strip began inside the name and read all of it
+    if not a or a not in b:
+        return False
+    for start in _starts(b, a):
+        left, right = b[:start], b[start + len(a):]
+        if seal:
+            if not right.startswith(_BRANCH_STARTS):
+                return True
+            continue
+        if (not left or not _is_cjk(left[-1]) or left.endswith(_LEFT_LABEL_ENDS)) and (
+                not right or not _is_cjk(right[0])):
+            return True
+    return False
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance between two short texts (names)."""
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+def _starts(text: str, part: str) -> list[int]:
+    return [i for i in range(len(text) - len(part) + 1) if text.startswith(part, i)]
+
+
+def _is_cjk(ch: str) -> bool:
+    return "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff"
+
+
 #: Look-alikes in small Latin print (e-mail addresses): OCR reads l as 1, o and @ as 0.
 _EMAIL_LOOKALIKES = str.maketrans({"1": "l", "|": "l", "i": "l", "0": "o", "@": "o"})
 _REPEATS = re.compile(r"(.)\1+")
@@ -80,17 +129,8 @@ def name_equal_score(entered: str, read: str) -> float:
 # ---------------------------------------------------------------------- numbers
 
 def is_valid_ric(value: str) -> bool:
-    """18 characters, check digit (ISO 7064) and birth date right. The region is not checked:
-    python-stdnum's region list lacks current codes (e.g. 370782), and OCR needs only the check."""
-    if len(value) != 18 or not value[:17].isdigit():
-        return False
-    try:
-        if ric.calc_check_digit(value) != value[17]:
-            return False
-        ric.get_birth_date(value)
-    except Exception:
-        return False
-    return True
+    """A resident ID number as GB 11643 defines it (``pipeline.identifiers``)."""
+    return is_valid_resident_id(value)
 
 
 def is_valid_uscc(value: str) -> bool:
@@ -127,16 +167,22 @@ def _repair(raw: str, options: Callable[[int, str], list[str]], valid: Callable[
     return NumberRead(raw, raw, False, False)
 
 
+#: Letters a Song or Ming face makes look like two digits: the check character decides which.
+TWO_DIGITS = {"S": ["5", "8"]}
+
+
 def _ric_options(i: int, c: str) -> list[str]:
     if i == 17:
         return ["X"] if c in "Xx×乂" else [c]
-    return [TO_DIGIT.get(c.upper(), c)]
+    return TWO_DIGITS.get(c.upper()) or [TO_DIGIT.get(c.upper(), c)]
 
 
 def _uscc_options(i: int, c: str) -> list[str]:
     c = c.upper()
     if i < 8:
-        return [TO_DIGIT.get(c, c)]
+        return TWO_DIGITS.get(c) or [TO_DIGIT.get(c, c)]
+    if c in TWO_DIGITS:  # S is no letter of the code (GB 32100): 5 or 8, as the check decides
+        return TWO_DIGITS[c]
     c = USCC_LETTER_FIX.get(c, c)
     if c == "B":
         return ["B", "8"]

@@ -9,6 +9,7 @@ read again from the full-resolution page with red seal ink dropped, then by the 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import cv2
@@ -35,6 +36,7 @@ class ReadOptions:
     max_pages: int = 2  # pages of an upload read
     min_score: float = 5.0  # cue-word score a kind needs (pipeline.doctype.classify)
     min_margin: float = 2.0  # and its lead over the runner-up
+    full_side: int = 2400  # longest side (px) of the slow path: the whole page detected again
 
 
 @dataclass
@@ -78,6 +80,7 @@ class PageText:
     index: int = 0  # page of the upload it came from (0 first)
     slot: str | None = None  # that upload when it is not the one being read (a form's _extra page)
     skew: float = 0.0  # degrees the turned page was then levelled by (``level``)
+    full: bool = False  # lines detected again on the whole page at ``full_side`` (the slow path)
 
     def _uploaded_size(self) -> tuple[int, int]:
         h, w = self.image.shape[:2]
@@ -106,7 +109,23 @@ class PageText:
             out["skew"] = round(self.skew, 2)
         if self.slot is not None:
             out["slot"] = self.slot
+        out["read_path"] = "whole page" if self.full else "fast"
         return out
+
+    def detect_whole(self) -> bool:
+        """The slow, plain path: detect the lines of the whole page again (no ink bands) at
+        ``full_side`` — small print in a face the fast detection at ``work_side`` misses (a Song
+        face at 200 dpi) is found there. Lines read before are kept; True when new lines came."""
+        if self.full:
+            return False
+        self.full = True
+        boxes = _detect_plain(self.image, self.engine, self.options.full_side)
+        if not boxes:
+            return False
+        known = {ln.box for ln in self.lines}
+        fresh = [Line(b) for b in boxes if not any(_same_box(b, k) for k in known)]
+        self.lines += fresh
+        return bool(fresh)
 
     # ---------------------------------------------------------------- reading lines
     def ensure_read(self, indices: list[int]) -> None:
@@ -170,6 +189,8 @@ class PageText:
         direction of ``order`` ("right", "below") that is not itself a label."""
         ln = self.lines[label_line]
         rest = ln.norm[label_end:]
+        if _label_tail(rest):  # 手机号码： found as 手机: the rest of the line is still label
+            rest = ""
         if len(rest.strip(":：.,，、|_-")) >= 2:
             x0, y0, x1, y1 = ln.box
             frac = label_end / max(1, len(ln.norm))
@@ -254,6 +275,15 @@ def read_page(image: np.ndarray, engine: OcrEngine, options: ReadOptions | None 
     return pt
 
 
+_TAIL = re.compile(r"^[^:：]{0,8}[:：]$|^[(（][^)）]{1,12}[)）][:：]?$")
+
+
+def _label_tail(rest: str) -> bool:
+    """What follows a found label on its line is the rest of a longer label, not a value: words
+    up to a colon (another form version's 手机号码： for 手机：) or a bracketed note ((营业执照号))."""
+    return bool(_TAIL.match(rest.strip()))
+
+
 def _title_lines(lines: list[Line], page_h: int, band: float) -> list[int]:
     top = [(ln.box[3] - ln.box[1], i) for i, ln in enumerate(lines)
            if ln.box[1] < page_h * band and _ratio(ln.box) <= 12]
@@ -270,6 +300,25 @@ def _scale(image: np.ndarray, side: int) -> float:
 
 def _up(box: Box, scale: float) -> Box:
     return (int(box[0] / scale), int(box[1] / scale), int(np.ceil(box[2] / scale)), int(np.ceil(box[3] / scale)))
+
+
+def _detect_plain(image: np.ndarray, engine: OcrEngine, side: int) -> list[Box] | None:
+    """Line boxes of the whole page at ``side`` (seal ink dropped), without cutting it into bands."""
+    scale = _scale(image, side)
+    image = drop_red_ink(image)
+    small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
+    found = engine.detect(small)
+    return None if found is None else [_up(b.box, scale) for b in found]
+
+
+def _same_box(a: Box, b: Box) -> bool:
+    """Two detections of one line: they overlap by most of the smaller one."""
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    if w <= 0 or h <= 0:
+        return False
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return w * h >= 0.6 * max(1, smaller)
 
 
 def _detect(image: np.ndarray, engine: OcrEngine, side: int) -> list[Box] | None:

@@ -18,14 +18,14 @@ from pipeline.forms.render import form_layout, form_values
 from pipeline.intake.pages import Page
 from pipeline.models import Case, Finding, Status
 from pipeline.reading.compare import Thresholds, Verdict, judge_exact, judge_name, judge_number, worst
-from pipeline.reading.documents import DocRead, read_period, read_upload
-from pipeline.reading.matching import find_ric, find_uscc, name_score
+from pipeline.reading.documents import DocRead, TableRow, read_period, read_upload, table_rows
+from pipeline.reading.matching import find_dates, find_ric, find_uscc, name_score, normalise, normalise_name, shows_name
 from pipeline.reading.ocr import OcrEngine, get_engine
-from pipeline.reading.page import ReadOptions
+from pipeline.reading.page import ReadOptions, Value
 from pipeline.stages.base import Stage, StageContext, guarded
 
 RULE_IDS = ("doc.kind", "ocr.org_name", "ocr.uscc", "ocr.handler", "ocr.user", "ocr.form_fields",
-            "ocr.license_valid", "auth.period")
+            "ocr.apply_date", "ocr.license_valid", "auth.period")
 #: Slots whose documents are pre-filled forms with a template (form name = doc kind).
 FORM_KINDS = ("application_form", "seal_form", "authorization")
 #: Chinese field names for messages: by case field, else by its last part.
@@ -54,6 +54,7 @@ class _Review:
         self.options = ctx.rules.tuning("doc.kind", ReadOptions)
         self._engine: OcrEngine | None = None
         self._docs: dict[str, DocRead] = {}
+        self._rows: dict[str, tuple[TableRow | None, int]] = {}
 
     @property
     def engine(self) -> OcrEngine:
@@ -116,39 +117,107 @@ class _Review:
             printed = [f.label for f in layout.fields.values()] + [text for _, text in layout.texts]
         return tuple(dict.fromkeys(lab for lab in printed + extra if len(lab.strip().rstrip("：:")) >= 2))
 
+    def employee_row(self, slot: str) -> tuple[TableRow | None, int]:
+        """The employee table's row of the entered employee (found by name or ID number among
+        all rows, on any page), or the one row there is; (None, rows) when there is no table
+        or several rows and none is the employee's."""
+        if slot not in self._rows:
+            columns: dict[str, list[str]] = dict(self.ctx.rules.param("ocr.user", "table_columns"))
+            rows = [r for r in table_rows(self.doc(slot), columns, ("name", "id_number")) if _is_person_row(r)]
+            mine = [r for r in rows if _row_is(r, self.case.user.name, self.case.user.id_number)]
+            self._rows[slot] = (mine[0] if mine else rows[0] if len(rows) == 1 else None, len(rows))
+        return self._rows[slot]
+
     def verdict(self, slot: str, key: str, extra_labels: list[str], th: Thresholds) -> Verdict:
         doc = self.doc(slot)
-        place = self.labels_for(slot, key, extra_labels)
         entered = self.entered(key)
+        column = _EMPLOYEE_COLUMN.get(key) if self.ctx.rules.slots[slot].doc_kind == "application_form" else None
+        if column is not None:
+            row, count = self.employee_row(slot)
+            if row is not None:
+                first = self._judge(slot, doc, key, entered, row.get(column), th)
+                first.notes["table_row"] = True
+                if first.status is Status.PASS or first.value is None or first.value.page is None:
+                    return first
+                return self._look_again(slot, doc, key, entered, first, th)
+            if count > 1:  # several employees, none of them read as the entered one
+                return Verdict(Status.UNCERTAIN, key, entered,
+                               notes={"reason": "employee not found among the table's rows", "rows": count})
+        place = self.labels_for(slot, key, extra_labels)
         stops = self.stop_labels(slot, extra_labels)
         value = (doc.field(f"{key}@{place.page}", place.labels, place.page, place.near, stop_labels=stops,
                            order=place.order) if place.labels else None)
-        v = self._judge(slot, doc, key, entered, value, th)
-        if v.status is Status.UNCERTAIN and value is not None:
-            v = self._second_look(slot, doc, key, entered, v, th)
-        elif v.status is Status.FAIL and value is not None and value.page is not None:
-            v = self._confirm(slot, doc, key, entered, v, th)
-        return v
-
-    def _confirm(self, slot: str, doc: DocRead, key: str, entered: str, first: Verdict, th: Thresholds) -> Verdict:
-        """A fail needs a second read of the value's box that fails too (its read is the better one)."""
-        assert first.value is not None and first.value.page is not None
-        again = first.value.page.reread(first.value)
-        if again is None:
+        first = self._judge(slot, doc, key, entered, value, th)
+        if first.status is Status.PASS or value is None or value.page is None:
             return first
-        v = self._judge(slot, doc, key, entered, again, th)
-        if v.status is Status.FAIL:
-            return v
+        return self._look_again(slot, doc, key, entered, first, th)
+
+    def _look_again(self, slot: str, doc: DocRead, key: str, entered: str, first: Verdict,
+                    th: Thresholds) -> Verdict:
+        """Every value that does not show the entered one is read again before it is judged:
+        the box at full resolution (stretched), then by the second engine.
+
+        - any reading that shows the entered value exactly passes it — unless the first read
+          clearly showed another value, which makes the two readings a conflict (``uncertain``);
+        - ``fail`` stands only when a second reading confirms it: a name that shares little with
+          the entered one failed by the full-resolution reading too, or — for a near miss (one
+          character off) or a number whose check character is wrong — the second engine reading
+          exactly the same different value. Otherwise ``uncertain``, every reading in evidence.
+        """
+        assert first.value is not None and first.value.page is not None
+        page = first.value.page
+        readings = [first]
+        again_value = page.reread(first.value)
+        if again_value is not None:
+            again = self._judge(slot, doc, key, entered, again_value, th)
+            first.notes["reread"] = {"read": again_value.text, "status": again.status.value,
+                                     "confidence": round(again_value.confidence, 3)}
+            if again.status is Status.PASS:
+                if first.status is Status.FAIL:
+                    first.status = Status.UNCERTAIN
+                    first.notes["reason"] = "readings disagree"
+                    return first
+                return again
+            readings.append(again)
+        failing = next((v for v in readings if v.status is Status.FAIL), None)
+        if failing is not None and not failing.notes.get("near_miss") and all(
+                v.status is Status.FAIL for v in readings) and len(readings) > 1:
+            return failing  # another name entirely, read so twice
+        second = self.engine.second
+        other_value = page.reread(first.value, second, "second-opinion", stretch=1.0) if second else None
+        if other_value is not None:
+            assert second is not None
+            other = self._judge(slot, doc, key, entered, other_value, th)
+            first.notes["second_opinion"] = {"engine": second.name, "read": other_value.text,
+                                             "status": other.status.value}
+            if other.status is Status.PASS and failing is None:
+                return other
+            clear = failing or self._clearly_read_other(key, readings, th)
+            if clear is not None and other.status is not Status.PASS and _same_reading(key, clear.read,
+                                                                                        other_value.text):
+                clear.status = Status.FAIL
+                clear.notes.update(engines_agree=True, second_opinion=first.notes["second_opinion"],
+                                   reason="both engines read this other value")
+                return clear
+        elif failing is not None and second is None and len(readings) > 1 and _same_reading(
+                key, readings[0].read, readings[1].read):
+            return failing  # no second engine: two readings of one engine at two scales agree
         first.status = Status.UNCERTAIN
-        first.notes["reread"] = {"read": again.text, "status": v.status.value}
+        if failing is not None:
+            first.notes.setdefault("reason", "a different value not confirmed by a second reading")
         return first
 
     def _judge(self, slot: str, doc: DocRead, key: str, entered: str, value: Any, th: Thresholds) -> Verdict:
         suffix = key.rsplit(".", 1)[-1]
         if suffix == "id_number":
             kind = "uscc" if key.startswith("org.") else "ric"
-            if not (find_uscc if kind == "uscc" else find_ric)(value.text if value is not None else ""):
+            finder = find_uscc if kind == "uscc" else find_ric
+            if not finder(value.text if value is not None else ""):
                 doc.read_all()  # no number beside the label: the number shown anywhere still counts
+                if self.ctx.rules.slots[slot].doc_kind == "id_card":
+                    # a card shows one number: the line that holds it is the field, wherever
+                    # the label's neighbour was taken from (so a second reading reads that line)
+                    value = _number_line(doc, finder) or value
             # a pre-filled form prints the record as entered: showing it exactly is showing it,
             # even when the entered number is invalid (data.* judges that); copies of cards and
             # licences with a wrong check digit are suspect and stay uncertain
@@ -159,38 +228,69 @@ class _Review:
         if suffix == "email":
             return judge_exact(key, entered, value, th, "email")
         if "date" in suffix:
-            return judge_exact(key, entered, value, th, "date")
+            return judge_exact(key, entered, value, th, "date", latest=self.case.submitted_at.date())
         v = judge_name(key, entered, value, th)
         if value is None:  # no label legible: the name anywhere on the document still shows it
+            shown = next((t for t in doc.texts() if shows_name(entered, t)), None)
+            if shown is not None:
+                return Verdict(Status.PASS, key, entered, entered, 100.0, None, {"found_outside_label": True})
             best = max(((name_score(entered, t), t) for t in doc.texts()), key=lambda x: x[0].score,
                        default=None)
-            if best is not None and best[0].score >= th.pass_score:
-                return Verdict(Status.PASS, key, entered, best[0].matched, best[0].score, None,
-                               {"found_outside_label": True})
             if best is not None:
                 v.read, v.score = best[0].matched, best[0].score
         return v
 
-    def _second_look(self, slot: str, doc: DocRead, key: str, entered: str, first: Verdict, th: Thresholds) -> Verdict:
-        """Read the value's box again at full resolution, then with the second engine (pass only)."""
-        assert first.value is not None
-        page = first.value.page
-        if page is None:
-            return first
-        again = page.reread(first.value)
-        if again is not None:
-            v = self._judge(slot, doc, key, entered, again, th)
-            if v.status is not Status.UNCERTAIN:
-                return v
-        second = self.engine.second
-        if second is not None:
-            other = page.reread(first.value, second, "second-opinion", stretch=1.0)
-            if other is not None:
-                v = self._judge(slot, doc, key, entered, other, th)
-                if v.status is Status.PASS:
+    @staticmethod
+    def _clearly_read_other(key: str, readings: list[Verdict], th: Thresholds) -> Verdict | None:
+        """An uncertain reading that is a plausible different value read with high confidence: a
+        number of the right length (its check character may be wrong: the document shows it)."""
+        suffix = key.rsplit(".", 1)[-1]
+        for v in readings:
+            if v.value is None or v.value.confidence < th.clear_confidence:
+                continue
+            if suffix == "id_number":
+                raw = normalise(v.read).upper()
+                if len(raw) == 18 and raw != normalise(v.entered).upper() and raw[:17].isdigit():
                     return v
-                first.notes["second_opinion"] = {"engine": second.name, "read": other.text}
-        return first
+        return None
+
+
+def _number_line(doc: DocRead, finder: Any) -> Value | None:
+    """The first line of a document (in reading order) that holds a number-like run."""
+    for p in doc.pages:
+        for ln in sorted(p.lines, key=lambda ln: (ln.box[1], ln.box[0])):
+            if ln.text and finder(ln.text):
+                return Value(ln.norm, ln.box, ln.confidence, "", "anywhere", p)
+    return None
+
+
+#: Case fields read from the employee table (VI), by the column they stand in.
+_EMPLOYEE_COLUMN = {"user.name": "name", "user.id_number": "id_number", "user.email": "email"}
+
+
+def _is_person_row(row: TableRow) -> bool:
+    """A row that holds a person (a name of 2–5 characters, or an ID-number-like run), not the
+    checkbox lines of the 业务类型 column or a note under the table."""
+    name = row.get("name")
+    number = row.get("id_number")
+    named = name is not None and 2 <= len(normalise_name(name.text)) <= 5
+    numbered = number is not None and sum(ch.isdigit() for ch in number.text) >= 14
+    return named or numbered
+
+
+def _row_is(row: TableRow, name: str, id_number: str) -> bool:
+    cell = row.get("name")
+    number = row.get("id_number")
+    if cell is not None and shows_name(name, cell.text):
+        return True
+    return number is not None and any(r.value == id_number for r in find_ric(number.text))
+
+
+def _same_reading(key: str, a: str, b: str) -> bool:
+    """Two engines read the same thing: digits and letters for numbers, the name otherwise."""
+    if key.rsplit(".", 1)[-1] in ("id_number", "mobile", "phone"):
+        return bool(a) and normalise(a).upper() in normalise(b).upper()
+    return bool(a) and normalise_name(a) == normalise_name(b)
 
 
 def _finding(ctx: StageContext, rule_id: str, slot: str, verdicts: list[Verdict],
@@ -273,6 +373,60 @@ def _form_fields(r: _Review, slot: str) -> list[Finding]:
     return [_finding(ctx, "ocr.form_fields", slot, verdicts)]
 
 
+@dataclass(frozen=True)
+class ApplyDateTuning:
+    max_age_days: int = 90  # a form signed longer ago than this is out of date
+    unread_status: str = "pass"  # what an unread date alone makes of the case
+    min_confidence: float = 0.8
+
+
+def _apply_date(r: _Review, slot: str) -> list[Finding]:
+    """申请日期 is the applicant's own entry, the day the form was signed — often days before
+    the upload and often hand-written. Only what the guide asks is checked: a clearly read date
+    too old fails; a date after the submission is more likely a misread than a mistake."""
+    ctx = r.ctx
+    tuning = ctx.rules.tuning("ocr.apply_date", ApplyDateTuning)
+    submitted: date = r.case.submitted_at.date()
+    place = r.labels_for(slot, "apply_date", list(ctx.rules.param("ocr.apply_date", "labels")))
+    doc = r.doc(slot)
+    value = (doc.field("apply_date@own", place.labels, place.page, place.near,
+                       stop_labels=r.stop_labels(slot, []), order=place.order) if place.labels else None)
+    ev: dict[str, Any] = {"submitted": submitted.isoformat(), "max_age_days": tuning.max_age_days}
+    readings = [value] if value is not None else []
+    if value is not None and value.page is not None:
+        again = value.page.reread(value)
+        if again is not None:
+            readings.append(again)
+    days = [(v, d) for v in readings for d in _dates(v.text)]
+    if value is not None:
+        ev.update(read=value.text, box=list(value.box), confidence=round(value.confidence, 3), how=value.how)
+        if value.page is not None:
+            ev.update(value.page.where())
+    if not days:
+        ev["reason"] = "not read"
+        return [ctx.finding("ocr.apply_date", Status(tuning.unread_status), slot, ev)]
+    reading, day = days[0]
+    ev.update(date=day.isoformat(), read=reading.text, dates_read=sorted({d.isoformat() for _, d in days}))
+    if day > submitted:
+        ev["reason"] = "after the submission: probably misread"
+        return [ctx.finding("ocr.apply_date", Status.UNCERTAIN, slot, ev)]
+    if (submitted - day).days > tuning.max_age_days:
+        alike = len({d for _, d in days}) == 1 and len(days) > 1
+        clear = reading.confidence >= tuning.min_confidence and alike
+        return [ctx.finding("ocr.apply_date", Status.FAIL if clear else Status.UNCERTAIN, slot, ev)]
+    return [ctx.finding("ocr.apply_date", Status.PASS, slot, ev)]
+
+
+def _dates(text: str) -> list[date]:
+    out = []
+    for ymd in find_dates(text):
+        try:
+            out.append(date(*ymd))
+        except ValueError:
+            continue
+    return out
+
+
 def _period_check(r: _Review, rule_id: str, slot: str) -> list[Finding]:
     ctx = r.ctx
     params = ctx.rules.rule(rule_id).params
@@ -310,6 +464,8 @@ def run(ctx: StageContext) -> list[Finding]:
             out += guarded(ctx, rule_id, slot, lambda s=slot, rid=rule_id: _shows(r, rid, s))  # type: ignore[misc]
     for slot in ctx.slots_for("ocr.form_fields"):
         out += guarded(ctx, "ocr.form_fields", slot, lambda s=slot: _form_fields(r, s))  # type: ignore[misc]
+    for slot in ctx.slots_for("ocr.apply_date"):
+        out += guarded(ctx, "ocr.apply_date", slot, lambda s=slot: _apply_date(r, s))  # type: ignore[misc]
     for rule_id in ("ocr.license_valid", "auth.period"):
         for slot in ctx.slots_for(rule_id):
             out += guarded(ctx, rule_id, slot, lambda s=slot, rid=rule_id: _period_check(r, rid, s))  # type: ignore[misc]

@@ -20,7 +20,7 @@ import numpy as np
 
 from pipeline.intake.pages import Page
 from pipeline.models import Finding, Status
-from pipeline.reading.matching import name_equal_score, name_score, normalise_name
+from pipeline.reading.matching import edit_distance, name_equal_score, name_score, normalise_name, shows_name
 from pipeline.reading.ocr import OcrEngine, TextBox, get_engine
 from pipeline.reading.page import PageText, ReadOptions, read_page
 from pipeline.seal.arctext import ArcRead, is_authority, read_arc, unroll
@@ -99,7 +99,6 @@ def _org_name(ctx: StageContext, slot: str, found: list[FoundSeal]) -> Finding:
     if not red:
         return ctx.finding(ORG_NAME, Status.SKIPPED, slot, {"reason": "no_red_seal"})
     entered = ctx.case.org.name
-    pass_score = float(ctx.rules.param(ORG_NAME, "pass_score"))
     engine = _engine(ctx)
 
     def read_line(strip: np.ndarray) -> tuple[str, float] | None:
@@ -107,7 +106,7 @@ def _org_name(ctx: StageContext, slot: str, found: list[FoundSeal]) -> Finding:
         return None if box is None else (box.text, box.confidence)
 
     def good(text: str) -> bool:
-        return not is_authority(text) and name_score(entered, text).score >= pass_score
+        return not is_authority(text) and shows_name(entered, text, seal=True)
 
     def settled(text: str) -> bool:  # the applicant's name, or the registration authority's seal
         return good(text) or is_authority(text)
@@ -144,7 +143,10 @@ def _judge_name(ctx: StageContext, slot: str, entered: str,
     if best is not None:
         evidence.update(read=best[2].text, score=round(best[0], 1), bbox=list(best[1].seal.bbox),
                         **_read_images(ctx, slot, best[1], best[2]))
-    if best is not None and best[0] >= float(p["pass_score"]):
+    shown = next((r for _, reads in per_seal for r in reads
+                  if not is_authority(r.text) and shows_name(entered, r.text, seal=True)), None)
+    if shown is not None:  # the arc text shows the entered name exactly: nothing less passes
+        evidence.update(read=shown.text, score=100.0)
         return ctx.finding(ORG_NAME, Status.PASS, slot, evidence)
     if verdicts and all(v == "different" for v in verdicts):
         return ctx.finding(ORG_NAME, Status.FAIL, slot, evidence)
@@ -179,7 +181,12 @@ def _differs(entered: str, read: str, p: Mapping[str, Any]) -> bool | None:
     suffix = next((s for s in p["org_suffixes"] if s in text), None)
     if suffix is None:
         return None
-    a, b = _without_shared_place(core_name(entered), core_name(text[: text.index(suffix) + len(suffix)]))
+    named = text[: text.index(suffix) + len(suffix)]
+    want = normalise_name(entered)
+    ends = [named[-k:] for k in range(max(1, len(want) - 1), len(want) + 2)]  # stray ring marks before it
+    if min(edit_distance(want, end) for end in ends) >= int(p["fail_distance"]):
+        return True  # several characters of the name read surely otherwise: another organisation
+    a, b = _without_shared_place(core_name(entered), core_name(named))
     if len(b) < 2 or not a:
         return None
     return name_equal_score(a, b) <= float(p["fail_score"])

@@ -160,6 +160,8 @@ def _accept(v: _Verdicts, path: Path, extension: str, detected: str, evidence: d
             decoded: Decoded) -> Upload:
     summary = {**evidence, "pages": len(decoded.pages),
                "dpi": [round(p.dpi) for p in decoded.pages], "dpi_source": decoded.pages[0].dpi_source}
+    if "straightened" in decoded.metadata:  # a phone photo's page warped upright before the image stages
+        summary["straightened"] = decoded.metadata["straightened"]
     if decoded.warnings:
         v.add("upload.unreadable", Status.UNCERTAIN,
               {**summary, "warnings": list(decoded.warnings),

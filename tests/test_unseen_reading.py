@@ -1,0 +1,191 @@
+"""Reading documents precheck has never seen (issue 11): a different name never passes, a clear
+different value fails only when a second reading agrees, implausible reads stay uncertain, the
+employee table is found by its headings wherever it stands, and no page is declared unread
+before the slow path has read it whole."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from fixtures.scans.nearmiss import RULES, make_near_miss
+from pipeline.forms.render import render_forms
+from pipeline.models import Case, Status
+from pipeline.reading.compare import Thresholds, judge_exact, judge_name
+from pipeline.reading.documents import read_upload, table_rows
+from pipeline.reading.matching import shows_name
+from pipeline.reading.ocr import OcrEngine, TextBox, get_engine
+from pipeline.reading.page import ReadOptions, Value
+from pipeline.review import review_case
+from tests.casedata import BASE_CASE, make_ric
+from tests.fields_samples import pdf_pages
+
+NOTO = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
+COLUMNS = {"name": ["姓名"], "id_number": ["身份证号码", "身份证号"], "email": ["电子邮件"], "business": ["业务类型"]}
+
+
+def _value(text: str, confidence: float = 0.99) -> Value:
+    return Value(text, (0, 0, 100, 20), confidence, "姓名", "right")
+
+
+# ------------------------------------------------------------------ names: exact or not at all
+@pytest.mark.parametrize("read", ["沈阳示范科技有限公司", "沈阳示例科技限公司", "沈阳示例科技有限公司大连分公司",
+                                  "沈阳示例技科有限公司", "沈阳示例新科技有限公司"])
+def test_a_name_one_character_away_never_passes(read: str) -> None:
+    for confidence in (0.5, 0.9, 0.999):
+        verdict = judge_name("org.name", "沈阳示例科技有限公司", _value(read, confidence), Thresholds())
+        assert verdict.status is not Status.PASS, (read, confidence)
+
+
+def test_a_near_miss_read_with_high_confidence_is_a_fail_candidate_and_with_low_confidence_uncertain() -> None:
+    clear = judge_name("handler.name", "高海峰", _value("高海锋", 0.99), Thresholds())
+    vague = judge_name("handler.name", "高海峰", _value("高海锋", 0.7), Thresholds())
+    assert (clear.status, clear.notes.get("near_miss")) == (Status.FAIL, True)
+    assert vague.status is Status.UNCERTAIN
+
+
+def test_the_entered_name_shown_exactly_passes_with_brackets_of_either_width_and_its_label_before_it() -> None:
+    assert judge_name("org.name", "大连海湾物流（集团）有限公司", _value("大连海湾物流(集团)有限公司"),
+                      Thresholds()).status is Status.PASS
+    assert shows_name("张伟", "姓名：张伟")
+    assert not shows_name("张伟", "张伟华") and not shows_name("张伟", "李张伟")
+
+
+# ------------------------------------------------------------------ plausibility before fail
+def test_a_date_after_the_submission_is_uncertain_never_a_different_date() -> None:
+    verdict = judge_exact("auth.issue_date", "2026 年 01 月 17 日", _value("2028年1月17日"), Thresholds(), "date",
+                          latest=date(2026, 1, 20))
+    assert verdict.status is Status.UNCERTAIN and verdict.notes["reason"] == "implausible date"
+
+
+def test_a_mobile_number_one_digit_short_is_uncertain_and_one_digit_changed_fails() -> None:
+    short = judge_exact("handler.mobile", "15599947401", _value("1559994740"), Thresholds(), "phone")
+    other = judge_exact("handler.mobile", "15599947401", _value("15599947402"), Thresholds(), "phone")
+    assert (short.status, other.status) == (Status.UNCERTAIN, Status.FAIL)
+
+
+# ------------------------------------------------------------------ the employee table
+def _table_page(rows: list[tuple[str, str, str]], above: list[str]) -> np.ndarray:
+    """An A4 page at 150 dpi: some section text, then the employee table with ``rows``."""
+    page = Image.new("RGB", (1240, 1754), "white")
+    draw = ImageDraw.Draw(page)
+    font = ImageFont.truetype(NOTO, 26)
+    small = ImageFont.truetype(NOTO, 22)
+    y = 120
+    for line in above:
+        draw.text((90, y), line, fill="black", font=font)
+        y += 60
+    xs = (90, 300, 560, 900)
+    for x, heading in zip(xs, ("姓名", "业务类型", "身份证号码", "电子邮件"), strict=True):
+        draw.text((x, y), heading, fill="black", font=font)
+    draw.line((80, y + 45, 1160, y + 45), fill="black", width=2)
+    y += 70
+    for name, number, email in rows:
+        draw.text((xs[0], y), name, fill="black", font=font)
+        draw.text((xs[1], y), "新申请", fill="black", font=font)
+        draw.text((xs[2], y), number, fill="black", font=small)
+        draw.text((xs[3], y), email, fill="black", font=small)
+        draw.line((80, y + 45, 1160, y + 45), fill="black", width=1)
+        y += 70
+    return np.asarray(page)[:, :, ::-1].copy()
+
+
+COLLEAGUE = ("王秀英", make_ric("21020219860721062"), "wangxy@example.cn")
+EMPLOYEE = ("张伟", make_ric("21010219850315015"), "zhangwei@example.cn")
+
+
+@pytest.mark.parametrize("rows", [[COLLEAGUE, EMPLOYEE], [EMPLOYEE], [EMPLOYEE, COLLEAGUE, ("", "", "")]])
+def test_the_employee_row_is_found_under_the_tables_headings_below_another_section(
+        rows: list[tuple[str, str, str]]) -> None:
+    # Given a first page whose employee table stands under section V (another form version)
+    page = _table_page(rows, ["V. 申请机构基本资料", "机构名称：沈阳北方精密机械有限公司"])
+    doc = read_upload([page], get_engine("rapidocr"), ReadOptions(), mode="lazy")
+    # When the table is read by its headings
+    found = table_rows(doc, COLUMNS, ("name", "id_number"))
+    by_name = {r.get("name").text: r for r in found if r.get("name") is not None}  # type: ignore[union-attr]
+    # Then every person row is there, each number in its own row, whatever row the employee is in
+    for name, number, _ in rows:
+        if name:
+            cell = by_name[name].get("id_number")
+            assert cell is not None and number in cell.text.replace(" ", "")
+
+
+# ------------------------------------------------------------------ never leave a page unread
+class _ShortSighted(OcrEngine):
+    """The real RapidOCR engine whose detection sees no text on a reduced page (as small Song-face
+    print at 200 dpi goes unseen at the fast path's resolution); full-size pages it sees."""
+
+    name = "short-sighted"
+
+    def __init__(self, blind_below: int) -> None:
+        self.inner = get_engine("rapidocr")
+        self.blind_below = blind_below
+
+    def read(self, image: np.ndarray) -> list[TextBox]:
+        return self.inner.read(image)
+
+    def read_lines(self, images: list[np.ndarray]) -> list[TextBox | None]:
+        return self.inner.read_lines(images)
+
+    def detect(self, image: np.ndarray) -> list[TextBox] | None:
+        return [] if max(image.shape[:2]) < self.blind_below else self.inner.detect(image)
+
+    def upside_down(self, images: list[np.ndarray]) -> list[float] | None:
+        return self.inner.upside_down(images)
+
+
+def test_a_page_the_fast_path_sees_nothing_on_is_read_whole_before_a_field_is_not_found(tmp_path: Path) -> None:
+    # Given the application form's VI page and a fast path (1000 px) that detects nothing on it
+    vi_page = pdf_pages(render_forms(Case.model_validate(BASE_CASE), tmp_path)["application_form"])[1]
+    options = ReadOptions()
+    engine = _ShortSighted(blind_below=options.work_side + 1)
+    # When it is read and a label is looked for
+    doc = read_upload([vi_page], engine, options, mode="lazy")
+    value = doc.field("user.id_number", ["身份证号码"], order=("below", "right"))
+    # Then the slow path detected the whole page at full_side: the kind is told, the value read,
+    # and the evidence says which path read it
+    assert doc.kind.kind == "application_form"
+    assert value is not None and value.page is not None and value.text == BASE_CASE["user"]["id_number"]
+    assert value.page.where()["read_path"] == "whole page"
+
+
+# ------------------------------------------------------------------ near misses end to end
+@pytest.mark.parametrize(("field", "kind"), [("org.name", "homophone"), ("handler.name", "lookalike"),
+                                             ("user.name", "other")])
+def test_documents_naming_someone_one_character_away_pass_no_reading_rule(
+        fixture_cases: list[Path], tmp_path: Path, field: str, kind: str) -> None:
+    # Given a clean case whose entered name is a near miss of what every document shows
+    clean = next(p for p in fixture_cases if p.name == "clean_shenyang_jpg_150")
+    folder, shown, entered = make_near_miss(clean, tmp_path, field, kind)
+    # When it is reviewed
+    report = review_case(folder)
+    # Then no reading rule of that field passes on any document, and the case is not approved
+    passed = [(f.rule, f.slot) for f in report.findings if f.rule in RULES[field] and f.status is Status.PASS]
+    assert passed == [], (shown, entered)
+    assert report.decision.value != "approved"
+
+
+# ------------------------------------------------------------------ seal arc text
+@pytest.mark.parametrize(("read", "verdict"), [
+    ("辽宁宏图建设集团有限公司", "different"),  # another organisation of the same trade name, read clearly
+    ("沈阳宏图建设工程限公司", "unknown"),  # one character lost: a misread as likely as another seal
+    ("沈阳宏图建设工程有限公司", "unknown"),  # the name itself is judged by shows_name, not here
+])
+def test_a_clearly_read_seal_of_another_organisation_is_different_and_a_near_miss_is_not(
+        read: str, verdict: str) -> None:
+    from pipeline.ruleset import load_rule_set
+    from pipeline.seal.arctext import ArcRead
+    from pipeline.stages.seal import _verdict
+
+    params = load_rule_set().rule("seal.org_name").params
+    assert _verdict("沈阳宏图建设工程有限公司", [ArcRead(read, 0.97, 90.0, False)], params) == verdict
+
+
+def test_a_seal_arc_read_from_inside_the_name_shows_it_whole_and_a_near_miss_does_not() -> None:
+    assert shows_name("丹东鸭绿江食品股份有限公司", "品股份有限公司丹东鸭绿江食", seal=True)
+    assert not shows_name("丹东鸭绿江食品股份有限公司", "江食品股份有限公司丹东鸭综", seal=True)
+    assert not shows_name("丹东鸭绿江食品股份有限公司", "品股份有限公司丹东鸭绿江食", seal=False)
