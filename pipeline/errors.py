@@ -70,3 +70,45 @@ class TokenError(PrecheckError):
     exit_code = ExitCode.TOKEN_FAILED
     http_status = 503
     code = "token_failed"
+
+
+class ConfigError(PrecheckError):
+    """A setting (environment variable, option) has a value precheck cannot use."""
+
+    exit_code = ExitCode.USAGE
+    code = "bad_configuration"
+
+
+class ServiceError(PrecheckError):
+    """A request to the review service that cannot be answered; the subclasses carry the status."""
+
+    exit_code = ExitCode.USAGE
+    http_status = 400
+    code = "bad_request"
+
+
+class Unauthorized(ServiceError):
+    http_status = 401
+    code = "unauthorized"
+
+
+class Forbidden(ServiceError):
+    http_status = 403
+    code = "forbidden"
+
+
+class NotFound(ServiceError):
+    http_status = 404
+    code = "not_found"
+
+
+class TooLarge(ServiceError):
+    http_status = 413
+    code = "too_large"
+
+
+class Unprocessable(ServiceError):
+    """A request whose form is right but whose content is not (an unknown slot, a part missing)."""
+
+    http_status = 422
+    code = "unprocessable"

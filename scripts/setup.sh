@@ -18,6 +18,8 @@ APT_PACKAGES=(
   fonts-dejavu-core                   # the Latin face set beside Droid Sans Fallback, as a word processor does
   softhsm2                            # PKCS#11 software token: the default and test token
   openssl                             # certificate verification in the tests
+  postgresql                          # the review service's production store (tests start their own)
+  redis-server                        # the review queue's production broker (tests start their own)
 )
 
 # A python3 from pyenv or elsewhere is fine: ask apt for one only when there is none with venv.

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 #: Fixtures shared by several test modules.
-pytest_plugins = ["tests.office"]
+pytest_plugins = ["tests.office", "tests.services", "tests.servicekit"]
 
 REAL_SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "real-samples"
 

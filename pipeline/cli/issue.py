@@ -7,6 +7,8 @@
 from __future__ import annotations
 
 import json
+import re
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -16,10 +18,13 @@ import tokens
 from pipeline.casefolder import CaseFolder, load_case_folder
 from pipeline.cli.terminal import err, print_error
 from pipeline.errors import ExitCode, PrecheckError
-from pipeline.issuance.gate import IssuanceSettings, issue_case, record_clerk_decision
+from pipeline.issuance.gate import IssuanceSettings, IssueOutcome, issue_case, record_clerk_decision
 from pipeline.issuance.register import Register, certificate_fingerprint
 from pipeline.models import Decision, Report
 from pipeline.ruleset import DEFAULT_RULE_SET, RuleSet, load_rule_set
+
+#: a case id of the review service's store (``POST /api/cases`` answers it)
+STORED_ID = re.compile(r"[0-9a-f]{32}")
 
 KeyOption = Annotated[tokens.KeySpec, typer.Option("--key", help="密钥类型 / key type: ec (P-256) or rsa (2048)")]
 
@@ -55,7 +60,7 @@ def ca_cert() -> None:
 
 
 def issue(
-    case: Annotated[Path, typer.Argument(help="案件文件夹 / case folder")],
+    case: Annotated[Path, typer.Argument(help="案件文件夹，或服务中保存的案件 id / case folder or stored case id")],
     json_: Annotated[bool, typer.Option("--json", help="只输出 JSON / JSON only on stdout")] = False,
     out_dir: Annotated[Path | None, typer.Option("--out", help="写入 certificate.pem 和 PIN 码通知函")] = None,
     key: KeyOption = tokens.KeySpec.EC_P256,
@@ -64,9 +69,12 @@ def issue(
     """为已通过审核且已付款的案件制证（写入 UKey）/ issue the certificate onto a token."""
     with _exits():
         rule_set = load_rule_set(rules)
-        folder = load_case_folder(case, set(rule_set.slots))
-        outcome = issue_case(folder, rule_set, Register(), IssuanceSettings.from_env(), key=key,
-                             letter_dir=out_dir, review=_review)
+        if not case.exists() and STORED_ID.fullmatch(str(case)):
+            outcome = _issue_stored(str(case), rule_set, key, out_dir)
+        else:
+            folder = load_case_folder(case, set(rule_set.slots))
+            outcome = issue_case(folder, rule_set, Register(), IssuanceSettings.from_env(), key=key,
+                                 letter_dir=out_dir, review=_review)
     if out_dir is not None and outcome.certificate_pem:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "certificate.pem").write_text(outcome.certificate_pem, encoding="ascii")
@@ -100,6 +108,31 @@ def approve(
         folder = load_case_folder(case, set(load_rule_set().slots))
         record_clerk_decision(Register(), folder, Decision.APPROVED, clerk.strip(), reason)
     typer.echo(f"已记录 / recorded: {folder.case.order_no} approved by {clerk.strip()}")
+
+
+def _issue_stored(case_id: str, rules: RuleSet, key: tokens.KeySpec, out_dir: Path | None) -> IssueOutcome:
+    """Issue a case kept by the review service: its stored current review counts as the review
+    (reviewed here, in-process, when it has none yet); the PIN letter goes to --out or var/pin-letters/."""
+    from pipeline.service.store import Store
+
+    store = Store.open()
+    stored_review = store.current_review(case_id)
+
+    def review(folder: CaseFolder, rule_set: RuleSet) -> Report:
+        if stored_review is not None and stored_review.report_json is not None:
+            return Report.model_validate_json(stored_review.report_json)
+        return _review(folder, rule_set)
+
+    with tempfile.TemporaryDirectory(prefix="precheck-issue-") as tmp:
+        folder = load_case_folder(store.write_case_folder(case_id, Path(tmp)), set(rules.slots))
+        outcome = issue_case(folder, rules, Register(store.engine), IssuanceSettings.from_env(), key=key,
+                             letter_dir=out_dir or Path("var") / "pin-letters", review=review)
+    if outcome.status == "issued" and not outcome.already_issued:
+        data = outcome.to_json()
+        store.record_event("certificate_issued", actor="cli", case_id=case_id,
+                           payload={"order_no": outcome.order_no, "serial": data["serial"],
+                                    "token_serial": outcome.token_serial, "fingerprint": data["fingerprint_sha256"]})
+    return outcome
 
 
 def _review(folder: CaseFolder, rules: RuleSet) -> Report:

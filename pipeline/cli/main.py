@@ -177,8 +177,10 @@ def forms(
 
 def _register_faces() -> None:
     from pipeline.cli.issue import register
+    from pipeline.cli.service import register as register_service
 
     register(app)
+    register_service(app)
 
 
 def main() -> None:

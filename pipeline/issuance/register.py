@@ -1,11 +1,11 @@
 """The issuance register and the recorded decisions, in the embedded database.
 
-Both tables are append-only (SQLite triggers refuse UPDATE and DELETE): the current state of
-an order is read from its rows in order, so an auditor can replay every step. They use their
-own ``MetaData`` keyed by order number, so the case store of a later issue can create them
-with its own tables (``metadata.create_all(its_engine)``) and pass its engine to
-:class:`Register`. ``PRECHECK_DATABASE_URL`` chooses the database; the default is
-``var/precheck.db``.
+Both tables are append-only (SQLite triggers refuse UPDATE and DELETE), and every row added is
+also an event of the case store's audit chain (``pipeline.service.audit``), in the same
+transaction. The current state of an order is read from its rows in order, so an auditor can
+replay every step. They use their own ``MetaData`` keyed by order number; opening a
+:class:`Register` also migrates the case store's schema in the same database (for the audit
+table). ``PRECHECK_DATABASE_URL`` chooses the database; the default is ``var/precheck.db``.
 """
 
 from __future__ import annotations
@@ -28,12 +28,13 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    create_engine,
     event,
     insert,
     select,
 )
 
+from pipeline.service import audit
+from pipeline.service.db import make_engine, upgrade
 from tokens import JournalEntry, KeySpec
 
 DEFAULT_DATABASE = Path("var") / "precheck.db"
@@ -80,6 +81,11 @@ for _table in (issuance_events, case_decisions):
                      DDL(_APPEND_ONLY.format(table=_table.name, verb=_verb)).execute_if(dialect="sqlite"))
 
 
+#: the columns of a register row that its audit event repeats
+_AUDITED = ("order_no", "decision", "source", "actor", "reason", "case_digest", "rule_set_sha256", "event",
+            "case_ref", "key_type", "token_serial", "serial", "fingerprint")
+
+
 @dataclass(frozen=True)
 class RecordedDecision:
     order_no: str
@@ -115,7 +121,10 @@ class Register:
     """Issuance steps and recorded decisions; implements the token issuer's journal per case."""
 
     def __init__(self, engine: Engine | str | None = None) -> None:
-        self.engine = create_engine(engine or database_url()) if not isinstance(engine, Engine) else engine
+        # the store's engine settings: on SQLite a transaction takes the write lock when it begins,
+        # so reading the audit head and appending after it cannot be overtaken by `precheck serve`
+        self.engine = make_engine(engine or database_url()) if not isinstance(engine, Engine) else engine
+        upgrade(self.engine)  # the case store's schema: its audit chain records every row added here
         metadata.create_all(self.engine)
 
     # --------------------------------------------------------------- decisions
@@ -160,8 +169,14 @@ class Register:
             return list(conn.execute(query).mappings())
 
     def _insert(self, table: Table, **values: Any) -> None:
+        """Add a row and its audit event in one transaction (the event names what was done, never
+        the sealed PIN or the certificate itself: its serial and fingerprint identify it)."""
+        shown = {k: v for k, v in values.items() if k in _AUDITED and v is not None}
+        kind = f"decision_{values['decision']}" if table is case_decisions else f"issuance_{values['event']}"
+        actor = str(values.get("actor") or "precheck issue")
         with self.engine.begin() as conn:
             conn.execute(insert(table).values(at=datetime.now(UTC), **values))
+            audit.append(conn, kind, actor=actor, payload=shown)
 
 
 class CaseJournal:

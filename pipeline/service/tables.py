@@ -1,0 +1,96 @@
+"""The case store's tables (SQLAlchemy Core, one ``MetaData``); Alembic migrations in
+``migrations/`` create and change them. The issuance register keeps its own tables
+(``pipeline.issuance.register``) in the same database.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+api_keys = Table(
+    "api_keys", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(128), nullable=False),
+    Column("role", String(16), nullable=False),  # submitter | clerk | auditor | admin
+    Column("key_hash", String(64), nullable=False, unique=True),  # sha256 of the key; the key is never kept
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+cases = Table(
+    "cases", metadata,
+    Column("id", String(32), primary_key=True),  # random hex, the case id of the API
+    Column("order_no", String(32), nullable=False, index=True),
+    Column("case_json", Text, nullable=False),  # exactly the bytes the applicant sent, as UTF-8
+    Column("submitter_key_id", Integer, ForeignKey("api_keys.id"), index=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    # the state of the latest review of the current inputs; rows of `reviews` hold the history
+    Column("decision", String(16), index=True),  # null while pending
+    Column("review_key", String(64)),  # the idempotency key the case waits for
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+uploads = Table(
+    "uploads", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", String(32), ForeignKey("cases.id"), nullable=False, index=True),
+    Column("slot", String(64), nullable=False),
+    Column("version", Integer, nullable=False),  # 1 for the first file, +1 per replacement
+    Column("filename", String(255), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("detected_type", String(16), nullable=False),  # by the magic bytes: jpeg, png, pdf, … or unknown
+    Column("sha256", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("case_id", "slot", "version", name="uq_uploads_case_slot_version"),
+)
+
+reviews = Table(
+    "reviews", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", String(32), ForeignKey("cases.id"), nullable=False, index=True),
+    # case id + upload hashes + case.json hash + rule-set sha: a redelivered message finds its row
+    Column("review_key", String(64), nullable=False, unique=True),
+    Column("state", String(16), nullable=False),  # running | done
+    Column("decision", String(16)),
+    Column("report_json", Text),
+    Column("error", Text),  # the last error of a review that kept failing (decision needs_review)
+    Column("rule_set_sha256", String(64), nullable=False),
+    Column("worker", String(128), nullable=False),  # host:pid of the last worker that ran it
+    Column("attempts", Integer, nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("duration_ms", Integer),
+)
+
+blobs = Table(
+    "blobs", metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+)
+
+audit_events = Table(
+    "audit_events", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", String(40), nullable=False),  # ISO 8601 UTC, hashed as written
+    Column("kind", String(32), nullable=False),
+    Column("case_id", String(32), index=True),
+    Column("actor", String(128), nullable=False),
+    Column("payload", Text, nullable=False),  # canonical JSON
+    # unique: two writers that read the same head cannot both append after it
+    Column("prev_hash", String(64), nullable=False, unique=True),
+    Column("hash", String(64), nullable=False, unique=True),
+)

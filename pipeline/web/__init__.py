@@ -1,0 +1,1 @@
+"""The web face: the REST API (``api.py``) and, later, the clerks' console."""

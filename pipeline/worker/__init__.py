@@ -1,0 +1,1 @@
+"""The worker face: the dramatiq actor that reviews a stored case with ``review_case``."""
