@@ -68,5 +68,5 @@ def test_both_sets_hold_clean_cases_of_each_form_version_and_the_three_near_miss
         assert {s.base.version for s in clean} == {1, 2}
         assert len(clean) >= 8
         assert {s.failing for s in cases if s.decision == "rejected"} == {
-            ("ocr.org_name", "seal.org_name"), ("ocr.handler",), ("ocr.user",)}
+            ("ocr.form_fields", "ocr.org_name"), ("ocr.handler",), ("ocr.user",)}
         assert {round(s.base.photo * 100) for s in clean} >= {8, 12, 16}
