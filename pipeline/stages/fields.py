@@ -171,11 +171,16 @@ class _Review:
         assert first.value is not None and first.value.page is not None
         page = first.value.page
         readings = [first]
-        again_value = page.reread(first.value)
-        if again_value is not None:
+        # numbers in a narrow (Song) face read better stretched further: a second scale for them
+        stretches = (1.6, 2.0) if key.rsplit(".", 1)[-1] in ("id_number", "mobile", "phone") else (1.6,)
+        for stretch in stretches:
+            again_value = page.reread(first.value, stretch=stretch)
+            if again_value is None:
+                continue
             again = self._judge(slot, doc, key, entered, again_value, th)
-            first.notes["reread"] = {"read": again_value.text, "status": again.status.value,
-                                     "confidence": round(again_value.confidence, 3)}
+            first.notes["reread" if stretch == 1.6 else f"reread_x{stretch}"] = {
+                "read": again_value.text, "status": again.status.value,
+                "confidence": round(again_value.confidence, 3)}
             if again.status is Status.PASS:
                 if first.status is Status.FAIL:
                     first.status = Status.UNCERTAIN
@@ -183,6 +188,8 @@ class _Review:
                     return first
                 return again
             readings.append(again)
+            if again.status is Status.FAIL:
+                break
         failing = next((v for v in readings if v.status is Status.FAIL), None)
         if failing is not None and not failing.notes.get("near_miss") and all(
                 v.status is Status.FAIL for v in readings) and len(readings) > 1:
