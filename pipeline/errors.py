@@ -112,3 +112,10 @@ class Unprocessable(ServiceError):
 
     http_status = 422
     code = "unprocessable"
+
+
+class TooManyRequests(ServiceError):
+    """Too many failed sign-ins for one name or address: wait and try again."""
+
+    http_status = 429
+    code = "too_many_requests"
