@@ -92,8 +92,9 @@ def state_counts(store: Store) -> dict[str, int]:
     """How many cases are in each state: pending, approved, rejected, needs_review, and of the open
     ones how many wait for a person, and how many wait for the applicant's new upload."""
     with store.engine.connect() as conn:
-        by_decision: dict[str, int] = dict(conn.execute(select(func.coalesce(cases.c.decision, "pending"), func.count())
-                                        .group_by(func.coalesce(cases.c.decision, "pending"))).all())
+        by_decision: dict[str, int] = {
+            decision or "pending": n
+            for decision, n in conn.execute(select(cases.c.decision, func.count()).group_by(cases.c.decision))}
         latest = (select(case_actions.c.action, func.count()).join(cases, and_(
             cases.c.id == case_actions.c.case_id, cases.c.review_key == case_actions.c.review_key))
             .group_by(case_actions.c.action))

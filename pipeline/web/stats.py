@@ -29,13 +29,13 @@ from pipeline.web.session import require, signed_in
 
 AUDITORS = (Role.AUDITOR, Role.ADMIN)
 DAYS = 30
+SignedIn = Annotated[User, Depends(signed_in)]
 
 
 def router(store: Store, rules: RuleSet, page: Callable[..., Response],
            case_data: Callable[[Store, StoredCase, Report | None], dict[str, Any]],
            report_of: Callable[[StoredCase], Report | None]) -> APIRouter:
     r = APIRouter(include_in_schema=False)
-    SignedIn = Annotated[User, Depends(signed_in)]
 
     @r.get("/cases/{case_id}/audit")
     @r.get("/cases/{case_id}/audit.json")
