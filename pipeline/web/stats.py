@@ -30,6 +30,7 @@ from pipeline.web.session import require, signed_in
 AUDITORS = (Role.AUDITOR, Role.ADMIN)
 DAYS = 30
 SignedIn = Annotated[User, Depends(signed_in)]
+_RANK = {"fail": 0, "uncertain": 1, "skipped": 2, "pass": 3}
 
 
 def router(store: Store, rules: RuleSet, page: Callable[..., Response],
@@ -92,7 +93,8 @@ def review_history(store: Store, case_id: str) -> list[dict[str, Any]]:
 
 
 def statistics_of(store: Store, rules: RuleSet) -> dict[str, Any]:
-    """Figures over the last ``DAYS`` days (Beijing days): each finished review counts once."""
+    """Figures over the last ``DAYS`` days (Beijing days): each finished review counts once; a rule's fail
+    (uncertain) rate is the share of reviewed cases in which it failed (was uncertain) on any slot."""
     since = datetime.now(UTC) - timedelta(days=DAYS)
     done = actions.review_rows(store, since)
     per_day: dict[str, Counter[str]] = defaultdict(Counter)
@@ -107,10 +109,16 @@ def statistics_of(store: Store, rules: RuleSet) -> dict[str, Any]:
             findings = json.loads(row["report_json"] or "{}").get("findings", [])
         except ValueError:
             findings = []
+        # per case: a rule that failed on any slot failed the case; else uncertain on any slot is uncertain
+        worst: dict[str, str] = {}
         for f in findings:
             if isinstance(f, dict) and isinstance(f.get("rule"), str):
-                per_rule[f["rule"]]["total"] += 1
-                per_rule[f["rule"]][str(f.get("status"))] += 1
+                status, seen = str(f.get("status")), worst.get(f["rule"])
+                if seen is None or _RANK.get(status, 9) < _RANK.get(seen, 9):
+                    worst[f["rule"]] = status
+        for rule_id, status in worst.items():
+            per_rule[rule_id]["total"] += 1
+            per_rule[rule_id][status] += 1
     with store.engine.connect() as conn:
         created = {r.id: r.created_at for r in conn.execute(select(cases.c.id, cases.c.created_at))}
     waits = []
@@ -149,7 +157,7 @@ def charts(data: dict[str, Any]) -> dict[str, Any]:
     """Geometry for the SVG charts (drawn by the template): stacked bars per day, bars per rule."""
     days = data["per_day"]
     peak = max([sum(d.get(k, 0) for k, _, _ in SERIES) for d in days] + [1])
-    width = max(1, len(days))
+    width = max(8, len(days))  # a few days do not make bars as wide as the chart
     bars = []
     for i, d in enumerate(days):
         y = 200.0
