@@ -161,10 +161,18 @@ def test_asking_for_a_new_upload_holds_the_case_until_the_applicant_replaces_the
     assert asked.status_code == 303
     assert console.client.get("/queue.json").json()["counts"]["clerk_upload_requested"] == 1
     assert console.client.get("/queue.json").json()["cases"] == []
+    # a new file in another slot is reviewed, but the case still waits for the one asked for
+    other = console.client.put(f"/api/cases/{case_id}/uploads/handler_id", headers=console.auth(),
+                               files={"file": ("id.png", PNG + b"other", "image/png")})
+    assert other.status_code == 202
+    console.wait_report(case_id)
+    assert console.client.get("/queue.json").json()["cases"] == []
+    assert console.client.get(f"/cases/{case_id}.json").json()["waiting_for"] == ["org_license"]
     answer = console.client.put(f"/api/cases/{case_id}/uploads/org_license", headers=console.auth(),
                                 files={"file": ("licence.png", PNG + b"v2", "image/png")})
     assert answer.status_code == 202
     console.wait_report(case_id)
+    assert console.client.get(f"/cases/{case_id}.json").json()["waiting_for"] == []
     data = console.client.get("/queue.json").json()
     assert [c["id"] for c in data["cases"]] == [case_id]
     versions = [u["version"] for u in console.client.get(f"/cases/{case_id}.json").json()["uploads"]

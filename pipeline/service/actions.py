@@ -17,7 +17,7 @@ from sqlalchemy import and_, exists, func, insert, select
 
 from pipeline.service import audit
 from pipeline.service.store import Store, StoredCase
-from pipeline.service.tables import audit_events, case_actions, cases, reviews
+from pipeline.service.tables import audit_events, case_actions, cases, reviews, uploads
 
 #: a review's decision that needs a person: uncertain findings, or a rejection to send the applicant
 OPEN_DECISIONS = ("needs_review", "rejected")
@@ -85,7 +85,21 @@ def open_cases(store: Store, flt: QueueFilter, limit: int = 500) -> list[StoredC
         query = query.where(cases.c.created_at < datetime.combine(flt.until + timedelta(days=1), time(), UTC))
     query = query.order_by(cases.c.created_at, cases.c.id).limit(limit)
     with store.engine.connect() as conn:
-        return [StoredCase(**row) for row in conn.execute(query).mappings()]
+        found = [StoredCase(**row) for row in conn.execute(query).mappings()]
+    return [c for c in found if not waiting_for(store, c.id)]
+
+
+def waiting_for(store: Store, case_id: str) -> list[str]:
+    """The slots a clerk asked to be uploaded again that have no new version since she asked: the
+    case waits for those (a new file in another slot is reviewed, but does not re-open it)."""
+    asked = [a for a in actions_of(store, case_id) if a.action == "upload_requested"]
+    if not asked:
+        return []
+    last = asked[-1]
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(uploads.c.slot, uploads.c.created_at).where(uploads.c.case_id == case_id)).all()
+    renewed = {slot for slot, at in rows if (at if at.tzinfo else at.replace(tzinfo=UTC)) > last.at}
+    return [s for s in last.slots if s not in renewed]
 
 
 def state_counts(store: Store) -> dict[str, int]:
@@ -101,6 +115,10 @@ def state_counts(store: Store) -> dict[str, int]:
         acted: dict[str, int] = dict(conn.execute(latest).all())
     counts = {k: int(by_decision.get(k, 0)) for k in ("pending", "approved", "rejected", "needs_review")}
     counts.update({f"clerk_{k}": int(acted.get(k, 0)) for k in ACTIONS})
+    with store.engine.connect() as conn:
+        asked = list(conn.execute(select(case_actions.c.case_id).where(case_actions.c.action == "upload_requested")
+                                  .distinct()).scalars())
+    counts["clerk_upload_requested"] = sum(1 for case_id in asked if waiting_for(store, case_id))
     return counts
 
 

@@ -295,11 +295,13 @@ def _case_data(store: Store, case: StoredCase, report: Report | None) -> dict[st
     messages = applicant_messages(report) if report else []
     prefilled = PREFACE.format(order_no=case.order_no) + "".join(f"\n{n}. {m}" for n, m in enumerate(messages, 1))
     now = actions.current_action(store, case)
+    waiting = actions.waiting_for(store, case.id)
     return {
         "id": case.id, "order_no": case.order_no, "decision": case.decision or "pending",
         "decision_zh": DECISION_ZH[Decision(case.decision)] if case.decision else "审核中",
         "submitted_at": case.created_at.isoformat(), "entered": _entered(case),
-        "open": case.decision in actions.OPEN_DECISIONS and now is None,
+        "open": case.decision in actions.OPEN_DECISIONS and now is None and not waiting,
+        "waiting_for": waiting,
         "current_action": _action_json(now) if now else None,
         "applicant_message": prefilled,
         "uploads": [{"slot": u.slot, "version": u.version, "filename": u.filename, "size": u.size,
