@@ -37,6 +37,8 @@ class RemarkReview:
     def __call__(self, path: Path, rules: RuleSet) -> Report:
         folder = load_case_folder(path, set(rules.slots))
         remark = folder.case.remark
+        if remark == "crash":
+            raise RuntimeError("the review engine broke")
         findings = []
         if remark in ("fail", "unsure"):
             status = Status.FAIL if remark == "fail" else Status.UNCERTAIN
@@ -214,6 +216,42 @@ def test_id_numbers_are_masked_for_auditors_and_whole_for_clerks(console: Servic
     console.client.post("/logout", data={"csrf_token": csrf_of(console.client, "/queue")})
     sign_in(console.client, "clerk")
     assert number.group(1) in console.client.get(f"/cases/{case_id}.json").text
+
+
+def test_a_review_that_kept_failing_is_in_the_queue_with_its_error_on_the_case_page(console: Service) -> None:
+    case_id = console.submit(remark="crash")
+    assert console.wait_report(case_id)["decision"] == "needs_review"
+    sign_in(console.client, "clerk")
+    assert [c["id"] for c in console.client.get("/queue.json").json()["cases"]] == [case_id]
+    page = console.client.get(f"/cases/{case_id}")
+    assert page.status_code == 200 and "自动审核未能完成" in page.text and "the review engine broke" in page.text
+
+
+def test_precheck_user_create_reads_the_password_from_stdin_and_refuses_a_short_one(store: Store,
+                                                                                  monkeypatch: pytest.MonkeyPatch,
+                                                                                  tmp_path: Path) -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from pipeline.cli.service import register
+    from pipeline.service.users import authenticate
+
+    app = typer.Typer()
+    register(app)
+
+    monkeypatch.setenv("PRECHECK_DATABASE_URL", str(store.engine.url.render_as_string(hide_password=False)))
+    monkeypatch.setenv("PRECHECK_BLOB_DIR", str(tmp_path / "blobs"))
+    runner = CliRunner()
+    made = runner.invoke(app, ["user", "create", "li", "--role", "auditor"], input="long enough pw\n")
+    assert made.exit_code == 0, made.output
+    user = authenticate(store.engine, "li", "long enough pw")
+    assert user is not None and user.role is Role.AUDITOR
+    short = runner.invoke(app, ["user", "create", "zhou", "--role", "clerk"], input="short\n")
+    assert short.exit_code != 0 and "至少 8 个字符" in short.output
+    twice = runner.invoke(app, ["user", "create", "li", "--role", "clerk"], input="long enough pw\n")
+    assert twice.exit_code != 0 and "已存在" in twice.output
+    submitter = runner.invoke(app, ["user", "create", "bot", "--role", "submitter"], input="long enough pw\n")
+    assert submitter.exit_code != 0
 
 
 def test_a_resident_id_is_masked_to_its_area_code_and_last_four() -> None:

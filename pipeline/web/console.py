@@ -296,6 +296,7 @@ def _case_data(store: Store, case: StoredCase, report: Report | None) -> dict[st
     prefilled = PREFACE.format(order_no=case.order_no) + "".join(f"\n{n}. {m}" for n, m in enumerate(messages, 1))
     now = actions.current_action(store, case)
     waiting = actions.waiting_for(store, case.id)
+    review = store.review(case.review_key) if case.review_key else None
     return {
         "id": case.id, "order_no": case.order_no, "decision": case.decision or "pending",
         "decision_zh": DECISION_ZH[Decision(case.decision)] if case.decision else "审核中",
@@ -309,6 +310,8 @@ def _case_data(store: Store, case: StoredCase, report: Report | None) -> dict[st
                      "url": f"/cases/{case.id}/files/{u.slot}/{u.version}"} for u in history],
         "actions": [_action_json(a) for a in done],
         "report": report.model_dump(mode="json") if report else None,
+        # a review that kept failing is stored as needs_review with its error: a person checks everything
+        "review_error": review.error if review is not None and review.state == "done" else None,
     }
 
 
