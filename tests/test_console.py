@@ -20,7 +20,7 @@ from pipeline.issuance.gate import case_digest
 from pipeline.issuance.register import Register
 from pipeline.models import Decision, Finding, Report, Status
 from pipeline.ruleset import RuleSet, load_rule_set
-from pipeline.service import audit
+from pipeline.service import actions, audit
 from pipeline.service.keys import Role
 from pipeline.service.store import Store
 from pipeline.service.users import create_user
@@ -127,6 +127,7 @@ def test_the_queue_holds_the_cases_that_need_a_person_oldest_first_with_counts(c
 
 def test_a_clerks_approval_needs_a_reason_is_audited_and_counts_for_issuance(console: Service, tmp_path: Path) -> None:
     case_id = reviewed(console, "unsure")
+    same_order = reviewed(console, "unsure")  # another case of the same order number
     sign_in(console.client, "clerk")
     page = console.client.get(f"/cases/{case_id}")
     assert page.status_code == 200 and "approve-form" in page.text
@@ -135,13 +136,18 @@ def test_a_clerks_approval_needs_a_reason_is_audited_and_counts_for_issuance(con
     assert done.status_code == 303
     data = console.client.get(f"/cases/{case_id}.json").json()
     assert data["open"] is False and data["current_action"]["action"] == "approved"
-    assert console.client.get("/queue.json").json()["cases"] == []
+    assert [c["id"] for c in console.client.get("/queue.json").json()["cases"]] == [same_order]
     # the register holds the approval for the case exactly as it is now: precheck issue honours it
     folder = load_case_folder(console.store.write_case_folder(case_id, tmp_path), set(load_rule_set().slots))
     recorded = Register(console.store.engine).current_decision(data["order_no"], case_digest(folder))
     assert recorded is not None and recorded.decision == "approved" and recorded.source == "clerk"
     kinds = _event_kinds(console.store)
     assert "clerk_approved" in kinds and "decision_approved" in kinds
+    # the case's own events name the approval; the other case of the same order number shows none of it
+    mine = [e["kind"] for e in actions.case_events(console.store, console.store.case(case_id))]
+    assert mine[-2:] == ["decision_approved", "clerk_approved"]
+    other = [e["kind"] for e in actions.case_events(console.store, console.store.case(same_order))]
+    assert "decision_approved" not in other and "clerk_approved" not in other
     assert audit.verify(console.store.engine).intact
 
 

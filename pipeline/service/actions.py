@@ -123,8 +123,9 @@ def state_counts(store: Store) -> dict[str, int]:
 
 
 def case_events(store: Store, case: StoredCase) -> list[dict[str, Any]]:
-    """Every audit event about the case, in chain order: its own, and the register's decisions and
-    issuance steps, which name it by order number."""
+    """Every audit event about the case, in chain order: those naming it (its own, decisions taken in the
+    console) and the register's events that name only its order number (``precheck approve`` on a folder,
+    issuance steps)."""
     order = f'"order_no":"{case.order_no}"'
     with store.engine.connect() as conn:
         rows = conn.execute(select(audit_events).where(

@@ -69,7 +69,6 @@ def install(app: FastAPI, store: Store, rules: RuleSet, *, https_only: bool = Fa
     app.add_middleware(SessionMiddleware, secret_key=session_secret(), session_cookie=SESSION_COOKIE,
                        max_age=SESSION_HOURS * 3600, same_site="strict", https_only=https_only)
     app.add_exception_handler(SignInRequired, _to_sign_in)
-    app.state.previews = Previews(store, rules)
     app.state.throttle = LoginThrottle()
     app.include_router(_router(store, rules))
 
@@ -285,7 +284,7 @@ def _record_decision(store: Store, rules: RuleSet, case: StoredCase, decision: D
     """In the issuance register, tied to the case as it is now: ``precheck issue`` honours it."""
     with tempfile.TemporaryDirectory(prefix="precheck-decision-") as tmp:
         folder = load_case_folder(store.write_case_folder(case.id, FsPath(tmp)), set(rules.slots))
-        record_clerk_decision(Register(store.engine), folder, decision, user.actor, reason)
+        record_clerk_decision(Register(store.engine), folder, decision, user.actor, reason, case_id=case.id)
 
 
 def _case_data(store: Store, case: StoredCase, report: Report | None) -> dict[str, Any]:
