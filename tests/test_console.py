@@ -260,6 +260,24 @@ def test_precheck_user_create_reads_the_password_from_stdin_and_refuses_a_short_
     assert submitter.exit_code != 0
 
 
+def test_no_log_line_carries_a_whole_resident_id_number_tracebacks_included() -> None:
+    import logging
+
+    from pipeline.cli.main import _Masked, _OneLine
+
+    try:
+        raise ValueError("bad id 21010219900101123X")
+    except ValueError:
+        import sys
+
+        record = logging.LogRecord("t", logging.ERROR, __file__, 1, "case of %s", ("210102199001011234",),
+                                   sys.exc_info())
+    for formatter in (_Masked("%(message)s"), _OneLine("%(message)s")):
+        line = formatter.format(record)
+        assert "19900101" not in line and "210102********1234" in line
+    assert "210102********123X" in _Masked("%(message)s").format(record)
+
+
 def test_a_resident_id_is_masked_to_its_area_code_and_last_four() -> None:
     assert mask_resident_ids("id 21010219900101123X, 91210100MA0Y3K7P8G") == "id 210102********123X, 91210100MA0Y3K7P8G"
     assert mask_resident_ids("order 00202009200000604") == "order 00202009200000604"

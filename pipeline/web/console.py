@@ -43,6 +43,7 @@ from pipeline.web.session import (
     check_csrf,
     csrf_token,
     require,
+    secure_cookies,
     session_secret,
     signed_in,
 )
@@ -64,10 +65,10 @@ SignedIn = Annotated[User, Depends(signed_in)]
 CaseRef = Annotated[str, Path(max_length=80, pattern=r"^[0-9a-f]{32}(\.json)?$")]
 
 
-def install(app: FastAPI, store: Store, rules: RuleSet, *, https_only: bool = False) -> None:
+def install(app: FastAPI, store: Store, rules: RuleSet) -> None:
     """Add the console's routes, its session middleware and its sign-in redirect to ``app``."""
     app.add_middleware(SessionMiddleware, secret_key=session_secret(), session_cookie=SESSION_COOKIE,
-                       max_age=SESSION_HOURS * 3600, same_site="strict", https_only=https_only)
+                       max_age=SESSION_HOURS * 3600, same_site="strict", https_only=secure_cookies())
     app.add_exception_handler(SignInRequired, _to_sign_in)
     app.state.throttle = LoginThrottle()
     app.include_router(_router(store, rules))

@@ -44,6 +44,11 @@ def session_secret() -> str:
     return path.read_text().strip()
 
 
+def secure_cookies() -> bool:
+    """``PRECHECK_SECURE_COOKIES=1``: the session cookie is sent over HTTPS only (behind TLS)."""
+    return os.environ.get("PRECHECK_SECURE_COOKIES", "") == "1"
+
+
 def csrf_token(request: Request) -> str:
     token = request.session.get("csrf")
     if not token:
