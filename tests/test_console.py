@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from pipeline.identifiers import mask_resident_ids
 from pipeline.issuance.gate import case_digest
 from pipeline.issuance.register import Register
 from pipeline.models import Decision, Finding, Report, Status
+from pipeline.report import BEIJING
 from pipeline.ruleset import RuleSet, load_rule_set
 from pipeline.service import actions, audit
 from pipeline.service.keys import Role
@@ -116,11 +118,17 @@ def test_the_queue_holds_the_cases_that_need_a_person_oldest_first_with_counts(c
     sign_in(console.client, "clerk")
     data = console.client.get("/queue.json").json()
     assert [c["id"] for c in data["cases"]] == [unsure, failed]
-    assert data["counts"]["needs_review"] == 1 and data["counts"]["rejected"] == 1 and data["counts"]["approved"] == 1
+    counts = data["counts"]
+    assert (counts["open_needs_review"], counts["open_rejected"], counts["approved"]) == (1, 1, 1)
     assert console.client.get("/queue", headers={"Accept": "application/json"}).json() == data
     only = console.client.get("/queue.json", params={"decision": "rejected"}).json()["cases"]
     assert [c["id"] for c in only] == [failed]
     assert console.client.get("/queue.json", params={"rule": "ocr.uscc"}).json()["cases"] == []
+    today = datetime.now(BEIJING).date()
+    assert len(console.client.get("/queue.json", params={"since": today.isoformat()}).json()["cases"]) == 2
+    yesterday = (today - timedelta(days=1)).isoformat()
+    assert console.client.get("/queue.json", params={"until": yesterday}).json()["cases"] == []
+    assert console.client.get("/queue.json", params={"since": "06/12/2026"}).status_code == 422
     html = console.client.get("/queue").text
     assert "工作队列" in html and unsure in html
 
@@ -136,6 +144,8 @@ def test_a_clerks_approval_needs_a_reason_is_audited_and_counts_for_issuance(con
     assert done.status_code == 303
     data = console.client.get(f"/cases/{case_id}.json").json()
     assert data["open"] is False and data["current_action"]["action"] == "approved"
+    counts = console.client.get("/queue.json").json()["counts"]
+    assert (counts["open_needs_review"], counts["needs_review"], counts["clerk_approved"]) == (1, 2, 1)
     assert [c["id"] for c in console.client.get("/queue.json").json()["cases"]] == [same_order]
     # the register holds the approval for the case exactly as it is now: precheck issue honours it
     folder = load_case_folder(console.store.write_case_folder(case_id, tmp_path), set(load_rule_set().slots))

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import and_, exists, func, insert, select
 
+from pipeline.report import BEIJING
 from pipeline.service import audit
 from pipeline.service.store import Store, StoredCase
 from pipeline.service.tables import audit_events, case_actions, cases, reviews, uploads
@@ -39,7 +40,7 @@ class CaseAction:
 @dataclass(frozen=True)
 class QueueFilter:
     decision: str | None = None  # needs_review | rejected
-    since: date | None = None  # submitted on or after
+    since: date | None = None  # submitted on or after (a day in Beijing, the office's clock)
     until: date | None = None  # submitted on or before
 
 
@@ -80,9 +81,9 @@ def open_cases(store: Store, flt: QueueFilter, limit: int = 500) -> list[StoredC
     if flt.decision in OPEN_DECISIONS:
         query = query.where(cases.c.decision == flt.decision)
     if flt.since is not None:
-        query = query.where(cases.c.created_at >= datetime.combine(flt.since, time(), UTC))
+        query = query.where(cases.c.created_at >= datetime.combine(flt.since, time(), BEIJING))
     if flt.until is not None:
-        query = query.where(cases.c.created_at < datetime.combine(flt.until + timedelta(days=1), time(), UTC))
+        query = query.where(cases.c.created_at < datetime.combine(flt.until + timedelta(days=1), time(), BEIJING))
     query = query.order_by(cases.c.created_at, cases.c.id).limit(limit)
     with store.engine.connect() as conn:
         found = [StoredCase(**row) for row in conn.execute(query).mappings()]
@@ -103,8 +104,9 @@ def waiting_for(store: Store, case_id: str) -> list[str]:
 
 
 def state_counts(store: Store) -> dict[str, int]:
-    """How many cases are in each state: pending, approved, rejected, needs_review, and of the open
-    ones how many wait for a person, and how many wait for the applicant's new upload."""
+    """How many cases are in each state: by the review's decision (pending, approved, rejected,
+    needs_review), by the clerks' action on their current inputs, how many wait for a new upload, and
+    how many wait for a person (``open_needs_review``, ``open_rejected``: the queue)."""
     with store.engine.connect() as conn:
         by_decision: dict[str, int] = {
             decision or "pending": n
@@ -119,6 +121,9 @@ def state_counts(store: Store) -> dict[str, int]:
         asked = list(conn.execute(select(case_actions.c.case_id).where(case_actions.c.action == "upload_requested")
                                   .distinct()).scalars())
     counts["clerk_upload_requested"] = sum(1 for case_id in asked if waiting_for(store, case_id))
+    waiting = open_cases(store, QueueFilter(), limit=100_000)
+    for decision in OPEN_DECISIONS:
+        counts[f"open_{decision}"] = sum(1 for c in waiting if c.decision == decision)
     return counts
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path as FsPath
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -27,7 +28,7 @@ from pipeline.identifiers import mask_resident_ids
 from pipeline.issuance.gate import record_clerk_decision
 from pipeline.issuance.register import Register
 from pipeline.models import Decision, Report
-from pipeline.report import DECISION_ZH, STATUS_ZH, applicant_messages, view_context
+from pipeline.report import BEIJING, DECISION_ZH, STATUS_ZH, applicant_messages, view_context
 from pipeline.ruleset import RuleSet
 from pipeline.service import actions
 from pipeline.service.keys import Role
@@ -58,6 +59,11 @@ SEES_IDS = (Role.CLERK, Role.ADMIN)
 STATE_ZH = {"needs_review": "需人工复核", "rejected": "待通知申请人（不通过）", "approved": "通过",
             "pending": "审核中", "clerk_approved": "已由审核员通过",
             "clerk_rejected": "已退回申请人", "clerk_upload_requested": "等待补传材料"}
+#: the queue's count boxes: first what waits for a person or the applicant, then the totals
+COUNT_ZH = {"open_needs_review": "待人工复核", "open_rejected": "待通知申请人",
+            "clerk_upload_requested": "等待补传材料", "pending": "审核中", "approved": "自动通过",
+            "needs_review": "转人工（累计）", "rejected": "自动不通过（累计）", "clerk_approved": "审核员通过",
+            "clerk_rejected": "已退回申请人"}
 ACTION_ZH = {"approved": "审核员通过", "rejected": "退回申请人", "upload_requested": "要求补传材料"}
 PREFACE = "您好，您提交的业务单号 {order_no} 的申请材料经预审存在以下问题，请修改后重新提交："
 
@@ -185,10 +191,12 @@ def _router(store: Store, rules: RuleSet) -> APIRouter:
             rows.append({"id": case.id, "order_no": case.order_no, "decision": case.decision,
                          "org_name": _entered(case).get("org", {}).get("name", ""),
                          "submitted_at": case.created_at.isoformat(), "rules": flagged,
+                         "submitted_beijing": _beijing(case.created_at),
                          "url": f"/cases/{case.id}"})
         data = {"counts": actions.state_counts(store), "cases": rows,
                 "filters": {"decision": decision, "rule": rule, "since": since, "until": until}}
-        return page(request, user, "queue.html", data, {"rule_ids": sorted(rules.rules)})
+        return page(request, user, "queue.html", data,
+                    {"rule_ids": sorted(rules.rules), "count_zh": COUNT_ZH})
 
     # ------------------------------------------------------------------ a case
     @router.get("/cases/{ref}")
@@ -326,6 +334,10 @@ def _entered(case: StoredCase) -> dict[str, Any]:
     except ValueError:
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def _beijing(moment: datetime) -> str:
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _safe_next(target: str) -> str:
