@@ -146,6 +146,10 @@ def test_a_clerks_approval_needs_a_reason_is_audited_and_counts_for_issuance(con
     assert data["open"] is False and data["current_action"]["action"] == "approved"
     counts = console.client.get("/queue.json").json()["counts"]
     assert (counts["open_needs_review"], counts["needs_review"], counts["clerk_approved"]) == (1, 2, 1)
+    # a second action on the same inputs (another clerk's page, still open) loses: 409, nothing recorded
+    late = post(console.client, f"/cases/{case_id}/reject", {"message": "退回"})
+    assert late.status_code == 409 and late.json()["error"]["code"] == "conflict"
+    assert [a["action"] for a in console.client.get(f"/cases/{case_id}.json").json()["actions"]] == ["approved"]
     assert [c["id"] for c in console.client.get("/queue.json").json()["cases"]] == [same_order]
     # the register holds the approval for the case exactly as it is now: precheck issue honours it
     folder = load_case_folder(console.store.write_case_folder(case_id, tmp_path), set(load_rule_set().slots))
@@ -155,7 +159,7 @@ def test_a_clerks_approval_needs_a_reason_is_audited_and_counts_for_issuance(con
     assert "clerk_approved" in kinds and "decision_approved" in kinds
     # the case's own events name the approval; the other case of the same order number shows none of it
     mine = [e["kind"] for e in actions.case_events(console.store, console.store.case(case_id))]
-    assert mine[-2:] == ["decision_approved", "clerk_approved"]
+    assert mine[-2:] == ["clerk_approved", "decision_approved"]
     other = [e["kind"] for e in actions.case_events(console.store, console.store.case(same_order))]
     assert "decision_approved" not in other and "clerk_approved" not in other
     assert audit.verify(console.store.engine).intact

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import and_, exists, func, insert, select
 
+from pipeline.errors import Conflict
 from pipeline.report import BEIJING
 from pipeline.service import audit
 from pipeline.service.store import Store, StoredCase
@@ -51,6 +52,15 @@ def record_action(store: Store, case: StoredCase, action: str, *, actor: str, re
     now = datetime.now(UTC)
     slots = sorted(slots or [])
     with store.engine.begin() as conn:
+        # one action per review key: writers are serialised (SQLite: BEGIN IMMEDIATE; PostgreSQL: the audit
+        # chain's lock, taken here first), so of two clerks acting at once the second is refused
+        audit.lock(conn)
+        current = conn.execute(select(cases.c.review_key).where(cases.c.id == case.id)).scalar()
+        taken = conn.execute(select(case_actions.c.id).where(case_actions.c.case_id == case.id,
+                                                             case_actions.c.review_key == case.review_key)).first()
+        if current != case.review_key or taken is not None:
+            raise Conflict("该案件已被他人处理或已有新的上传，请刷新页面 / "
+                           "the case changed or someone acted on it first")
         result = conn.execute(insert(case_actions).values(
             case_id=case.id, review_key=case.review_key, action=action, actor=actor, reason=reason,
             slots=json.dumps(slots), at=now))

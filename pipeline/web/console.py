@@ -20,6 +20,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, FastAPI, Path, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from jinja2 import ChoiceLoader, Environment, PackageLoader, select_autoescape
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware.sessions import SessionMiddleware
 
 from pipeline.casefolder import load_case_folder
@@ -152,7 +153,8 @@ def _router(store: Store, rules: RuleSet) -> APIRouter:
         address = request.client.host if request.client else "?"
         throttle: LoginThrottle = request.app.state.throttle
         throttle.check(name, address)
-        user = authenticate(store.engine, name, password) if name and password else None
+        # argon2 is meant to be slow: off the event loop, which keeps answering other requests
+        user = await run_in_threadpool(authenticate, store.engine, name, password) if name and password else None
         nxt = _safe_next(str(form.get("next") or "/queue"))
         if user is None:
             throttle.failed(name, address)
@@ -164,7 +166,8 @@ def _router(store: Store, rules: RuleSet) -> APIRouter:
         request.session.clear()
         request.session.update({"uid": user.id, "csrf": None})
         csrf_token(request)  # a new token for the new session
-        store.record_event("signed_in", actor=user.actor, case_id=None, payload={"address": address})
+        await run_in_threadpool(store.record_event, "signed_in", actor=user.actor, case_id=None,
+                                 payload={"address": address})
         return RedirectResponse(nxt, status_code=303)
 
     @router.post("/logout")
@@ -240,49 +243,44 @@ def _router(store: Store, rules: RuleSet) -> APIRouter:
             "X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"})
 
     # ------------------------------------------------------------------ clerks' actions
-    async def acting(request: Request, user: User, case_id: str) -> tuple[StoredCase, Any]:
-        form = await request.form()
-        check_csrf(request, form)
+    def act(case_id: str, user: User, action: str, text: str, slots: list[str]) -> str:
+        """Check and record one action (in a worker thread: it writes the store and a case folder)."""
         require(user, *CLERKS)
         case = case_or_404(case_id)
         if case.decision is None:
             raise Unprocessable("案件正在重新审核，请等审核完成后再处理 / the case is being reviewed again")
-        if actions.current_action(store, case) is not None:
-            raise Unprocessable("该案件已处理 / someone has already acted on this case")
-        return case, form
+        if action == "approved" and case.decision != "needs_review":
+            raise Unprocessable("只有需人工复核的案件可由审核员通过 / only a needs-review case can be approved")
+        if not text and action != "upload_requested":
+            raise Unprocessable("请填写通过的理由 / a reason is required" if action == "approved" else
+                                "请填写给申请人的说明 / the message to the applicant is required")
+        if action == "upload_requested" and (not slots or any(s not in rules.slots for s in slots)):
+            raise Unprocessable("请选择需要补传的材料 / choose the slots to upload again")
+        # the action first (of two clerks at once, one wins), then the decision in the issuance register
+        actions.record_action(store, case, action, actor=user.actor, reason=text, slots=slots)
+        if action in ("approved", "rejected"):
+            _record_decision(store, rules, case, Decision(action), user, text)
+        return f"/cases/{case.id}"
+
+    async def acting(request: Request, user: User, case_id: str, action: str, field: str) -> Response:
+        form = await request.form()
+        check_csrf(request, form)
+        text = str(form.get(field) or "").strip()
+        slots = [str(s) for s in form.getlist("slots")]
+        target = await run_in_threadpool(act, case_id, user, action, text, slots)
+        return RedirectResponse(target, status_code=303)
 
     @router.post("/cases/{case_id}/approve")
     async def approve(request: Request, user: SignedIn, case_id: CaseRef) -> Response:
-        case, form = await acting(request, user, case_id)
-        reason = str(form.get("reason") or "").strip()
-        if case.decision != "needs_review":
-            raise Unprocessable("只有需人工复核的案件可由审核员通过 / only a needs-review case can be approved")
-        if not reason:
-            raise Unprocessable("请填写通过的理由 / a reason is required")
-        _record_decision(store, rules, case, Decision.APPROVED, user, reason)
-        actions.record_action(store, case, "approved", actor=user.actor, reason=reason)
-        return RedirectResponse(f"/cases/{case.id}", status_code=303)
+        return await acting(request, user, case_id, "approved", "reason")
 
     @router.post("/cases/{case_id}/reject")
     async def reject(request: Request, user: SignedIn, case_id: CaseRef) -> Response:
-        case, form = await acting(request, user, case_id)
-        message = str(form.get("message") or "").strip()
-        if not message:
-            raise Unprocessable("请填写给申请人的说明 / the message to the applicant is required")
-        _record_decision(store, rules, case, Decision.REJECTED, user, message)
-        actions.record_action(store, case, "rejected", actor=user.actor, reason=message)
-        return RedirectResponse(f"/cases/{case.id}", status_code=303)
+        return await acting(request, user, case_id, "rejected", "message")
 
     @router.post("/cases/{case_id}/request-upload")
     async def request_upload(request: Request, user: SignedIn, case_id: CaseRef) -> Response:
-        case, form = await acting(request, user, case_id)
-        slots = [str(s) for s in form.getlist("slots")]
-        unknown = [s for s in slots if s not in rules.slots]
-        if not slots or unknown:
-            raise Unprocessable("请选择需要补传的材料 / choose the slots to upload again")
-        message = str(form.get("message") or "").strip()
-        actions.record_action(store, case, "upload_requested", actor=user.actor, reason=message, slots=slots)
-        return RedirectResponse(f"/cases/{case.id}", status_code=303)
+        return await acting(request, user, case_id, "upload_requested", "message")
 
     router.include_router(stats.router(store, rules, page, _case_data, report_of))
     return router
