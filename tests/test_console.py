@@ -26,6 +26,7 @@ from pipeline.service import actions, audit
 from pipeline.service.keys import Role
 from pipeline.service.store import Store
 from pipeline.service.users import create_user
+from pipeline.web.api import create_app
 from tests.servicekit import PNG, Service, running_service
 
 PASSWORD = "correct horse"
@@ -98,6 +99,13 @@ def test_a_wrong_password_gets_a_chinese_message_and_repeated_failures_are_refus
         assert wrong.status_code == 401 and "用户名或密码错误" in wrong.text
     again = c.post("/login", data={"username": "clerk", "password": PASSWORD, "csrf_token": csrf_of(c)})
     assert again.status_code == 429 and "登录失败次数过多" in again.json()["error"]["message"]
+    # the failures are kept in the store: another precheck serve on it refuses the name too
+    with TestClient(create_app(console.store, console.broker, load_rule_set())) as other:
+        refused = other.post("/login", data={"username": "Clerk", "password": PASSWORD, "csrf_token": csrf_of(other)})
+        assert refused.status_code == 429
+        other_user = other.post("/login", data={"username": "auditor", "password": PASSWORD,
+                                                "csrf_token": csrf_of(other)}, follow_redirects=False)
+        assert other_user.status_code == 303
 
 
 def test_a_form_posted_without_its_csrf_token_is_refused_403(console: Service) -> None:

@@ -116,3 +116,10 @@ case_actions = Table(
     Column("slots", Text, nullable=False),  # JSON list: the slots asked for again
     Column("at", DateTime(timezone=True), nullable=False),
 )
+
+login_failures = Table(
+    "login_failures", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("subject", String(160), nullable=False, index=True),  # "name:<user name>" or "address:<ip>"
+    Column("at", DateTime(timezone=True), nullable=False),
+)

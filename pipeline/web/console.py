@@ -77,7 +77,7 @@ def install(app: FastAPI, store: Store, rules: RuleSet) -> None:
     app.add_middleware(SessionMiddleware, secret_key=session_secret(), session_cookie=SESSION_COOKIE,
                        max_age=SESSION_HOURS * 3600, same_site="strict", https_only=secure_cookies())
     app.add_exception_handler(SignInRequired, _to_sign_in)
-    app.state.throttle = LoginThrottle()
+    app.state.throttle = LoginThrottle(store.engine)
     app.include_router(_router(store, rules))
 
 
@@ -152,17 +152,17 @@ def _router(store: Store, rules: RuleSet) -> APIRouter:
         name, password = str(form.get("username") or ""), str(form.get("password") or "")
         address = request.client.host if request.client else "?"
         throttle: LoginThrottle = request.app.state.throttle
-        throttle.check(name, address)
+        await run_in_threadpool(throttle.check, name, address)
         # argon2 is meant to be slow: off the event loop, which keeps answering other requests
         user = await run_in_threadpool(authenticate, store.engine, name, password) if name and password else None
         nxt = _safe_next(str(form.get("next") or "/queue"))
         if user is None:
-            throttle.failed(name, address)
+            await run_in_threadpool(throttle.failed, name, address)
             log.info("failed sign-in for %r from %s", name, address)
             return page(request, None, "login.html", {"error": "wrong_credentials"},
                         {"next": nxt, "message": "用户名或密码错误，请重新输入。多次失败后将暂时禁止登录。",
                          "username": name}, status=401)
-        throttle.succeeded(name)
+        await run_in_threadpool(throttle.succeeded, name)
         request.session.clear()
         request.session.update({"uid": user.id, "csrf": None})
         csrf_token(request)  # a new token for the new session

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import os
 import secrets
-import threading
-import time
-from collections import defaultdict, deque
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from fastapi import Request
+from sqlalchemy import Engine, delete, insert, select
 
 from pipeline.errors import Forbidden, TooManyRequests, Unauthorized
 from pipeline.service.keys import Role
+from pipeline.service.tables import login_failures
 from pipeline.service.users import User, find_user
 
 SESSION_COOKIE = "precheck_session"
@@ -80,32 +80,42 @@ def require(user: User, *roles: Role) -> None:
 
 class LoginThrottle:
     """At most ``per_name`` failed sign-ins for one user name and ``per_address`` from one address in
-    ``window_s`` seconds; then sign-in is refused (429) until the oldest failure leaves the window."""
+    ``window_s`` seconds; then sign-in is refused (429) until the oldest failure leaves the window.
+    Failures are kept in the store (``login_failures``), so every ``precheck serve`` counts the same ones."""
 
-    def __init__(self, per_name: int = 5, per_address: int = 20, window_s: float = 300.0) -> None:
+    def __init__(self, engine: Engine, per_name: int = 5, per_address: int = 20, window_s: float = 300.0) -> None:
+        self.engine = engine
         self.limits = {"name": per_name, "address": per_address}
         self.window_s = window_s
-        self._failures: dict[tuple[str, str], deque[float]] = defaultdict(deque)
-        self._lock = threading.Lock()
 
     def check(self, name: str, address: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            for kind, value in (("name", name.strip().lower()), ("address", address)):
-                seen = self._failures[(kind, value)]
-                while seen and now - seen[0] > self.window_s:
-                    seen.popleft()
-                if len(seen) >= self.limits[kind]:
-                    wait = max(1, round((self.window_s - (now - seen[0])) / 60))
+        now = datetime.now(UTC)
+        since = now - timedelta(seconds=self.window_s)
+        with self.engine.connect() as conn:
+            for kind, subject in self._subjects(name, address):
+                times = list(conn.execute(select(login_failures.c.at).where(
+                    login_failures.c.subject == subject, login_failures.c.at > since)
+                    .order_by(login_failures.c.at)).scalars())
+                if len(times) >= self.limits[kind]:
+                    oldest = times[0] if times[0].tzinfo else times[0].replace(tzinfo=UTC)
+                    wait = max(1, round((self.window_s - (now - oldest).total_seconds()) / 60))
                     raise TooManyRequests(f"登录失败次数过多，请 {wait} 分钟后再试 / too many failed sign-ins, "
                                           f"try again in {wait} min")
 
     def failed(self, name: str, address: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            self._failures[("name", name.strip().lower())].append(now)
-            self._failures[("address", address)].append(now)
+        now = datetime.now(UTC)
+        with self.engine.begin() as conn:
+            conn.execute(delete(login_failures).where(login_failures.c.at < now - timedelta(seconds=self.window_s)))
+            conn.execute(insert(login_failures), [{"subject": s, "at": now} for _, s in self._subjects(name, address)])
 
     def succeeded(self, name: str) -> None:
-        with self._lock:
-            self._failures.pop(("name", name.strip().lower()), None)
+        with self.engine.begin() as conn:
+            conn.execute(delete(login_failures).where(login_failures.c.subject == f"name:{_folded(name)}"))
+
+    @staticmethod
+    def _subjects(name: str, address: str) -> list[tuple[str, str]]:
+        return [("name", f"name:{_folded(name)}"[:160]), ("address", f"address:{address}"[:160])]
+
+
+def _folded(name: str) -> str:
+    return name.strip().lower()

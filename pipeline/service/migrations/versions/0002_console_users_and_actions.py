@@ -1,4 +1,4 @@
-"""console users and clerks' actions on cases
+"""console users, their failed sign-ins, and clerks' actions on cases
 
 Revision ID: 0002
 Revises: 0001
@@ -26,6 +26,14 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('name')
     )
+    op.create_table('login_failures',
+    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('subject', sa.String(length=160), nullable=False),
+    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('login_failures', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_login_failures_subject'), ['subject'], unique=False)
     op.create_table('case_actions',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('case_id', sa.String(length=32), nullable=False),
@@ -46,4 +54,7 @@ def downgrade() -> None:
     with op.batch_alter_table('case_actions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_case_actions_case_id'))
     op.drop_table('case_actions')
+    with op.batch_alter_table('login_failures', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_login_failures_subject'))
+    op.drop_table('login_failures')
     op.drop_table('users')
