@@ -112,3 +112,17 @@ class Unprocessable(ServiceError):
 
     http_status = 422
     code = "unprocessable"
+
+
+class Conflict(ServiceError):
+    """The request lost a race: someone changed the thing first (a case another clerk acted on)."""
+
+    http_status = 409
+    code = "conflict"
+
+
+class TooManyRequests(ServiceError):
+    """Too many failed sign-ins for one name or address: wait and try again."""
+
+    http_status = 429
+    code = "too_many_requests"

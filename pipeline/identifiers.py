@@ -10,6 +10,7 @@ own check-character calculation.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from stdnum.cn import ric
@@ -53,3 +54,13 @@ def birth_date(value: str) -> date | None:
 
 def is_valid_resident_id(value: str) -> bool:
     return not resident_id_problem(value)
+
+
+#: an 18-character resident ID number standing alone (not inside a longer run of digits)
+_RESIDENT_ID = re.compile(r"(?<![0-9A-Za-z])([1-9][0-9]{5})[0-9]{8}([0-9]{3}[0-9Xx])(?![0-9A-Za-z])")
+
+
+def mask_resident_ids(text: str) -> str:
+    """Every resident ID number in ``text`` with its birth date and sequence hidden:
+    210102199001011234 → 210102********1234 (area code and the last four kept)."""
+    return _RESIDENT_ID.sub(r"\1********\2", text)

@@ -132,23 +132,32 @@ class SlotView:
 
 def render_html(report: Report, rules: RuleSet, case: Case | None = None) -> str:
     """The report as one HTML page; ``case`` (optional) adds the organisation and submission date."""
+    return _env.get_template("report.html").render(**view_context(report, rules, case))
+
+
+def view_context(report: Report, rules: RuleSet, case: Case | None = None) -> dict[str, Any]:
+    """What the report's templates draw from (``report_parts.html``): each slot's pages with the evidence
+    placed over them, the findings as rows, the messages. The web console's case page uses it too."""
     marks = locate(report.findings)
-    slots = _slot_views(report, rules, marks)
-    case_rows = _rows(report, rules, [i for i, f in enumerate(report.findings) if f.slot is None], set())
-    counts = {s: sum(1 for f in report.findings if f.status is s) for s in Status}
-    return _env.get_template("report.html").render(
+    return dict(
         report=report,
         decision_zh=DECISION_ZH[report.decision],
         status_zh=STATUS_ZH,
-        counts=counts,
+        counts={s: sum(1 for f in report.findings if f.status is s) for s in Status},
         meta=_meta(report, case),
-        to_applicant=_messages(report.findings, Status.FAIL),
+        to_applicant=applicant_messages(report),
         to_clerk=_clerk_items(report, rules),
-        slots=slots,
-        case_rows=case_rows,
+        slots=_slot_views(report, rules, marks),
+        case_rows=_rows(report, rules, [i for i, f in enumerate(report.findings) if f.slot is None], set()),
         key_zh=KEY_ZH,
         is_image=is_artifact_image,
+        columns=_columns, is_grid=_is_grid, is_texts=_is_texts, status_values={s.value for s in Status},
     )
+
+
+def applicant_messages(report: Report) -> list[str]:
+    """The Chinese sentences of the failing findings, each once: what the applicant is told."""
+    return _messages(report.findings, Status.FAIL)
 
 
 def write_report(report: Report, rules: RuleSet, out_dir: Path, case: Case | None = None) -> tuple[Path, Path]:

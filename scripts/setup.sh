@@ -20,6 +20,7 @@ APT_PACKAGES=(
   openssl                             # certificate verification in the tests
   postgresql                          # the review service's production store (tests start their own)
   redis-server                        # the review queue's production broker (tests start their own)
+  chromium                            # tests only: the web console's browser tests (Playwright drives it; no download)
 )
 
 # A python3 from pyenv or elsewhere is fine: ask apt for one only when there is none with venv.

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from pipeline.casefolder import parse_case_json
@@ -78,3 +79,26 @@ def test_a_clerks_recorded_approval_is_an_audit_event_naming_the_clerk(office: P
     assert (last["kind"], last["actor"]) == ("decision_approved", "王芳")
     assert json.loads(last["payload"])["reason"] == "印章清晰"
     assert audit.verify(store.engine).intact
+
+
+def test_a_case_a_clerk_approved_in_the_web_console_is_issued_by_its_id(office: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from fastapi.testclient import TestClient
+
+    from pipeline.service.keys import Role
+    from pipeline.service.queue import make_broker
+    from pipeline.service.users import create_user
+    from pipeline.web.api import create_app
+    from tests.test_console import PASSWORD, post, sign_in
+
+    # Given a stored case the review sent to a person, and a clerk who approves it in the console
+    monkeypatch.setenv("PRECHECK_SESSION_SECRET", "issue-test")
+    store, case_id = stored_case(Decision.NEEDS_REVIEW)
+    create_user(store.engine, "wang", Role.CLERK, PASSWORD)
+    with TestClient(create_app(store, make_broker(None), load_rule_set())) as client:
+        sign_in(client, "wang")
+        assert post(client, f"/cases/{case_id}/approve", {"reason": "印章经人工核对"}).status_code == 303
+    # When it is issued by its stored id, Then the clerk's approval counts
+    result = run("issue", case_id, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["status"] == "issued"

@@ -34,7 +34,8 @@ def submit(store: Store, files: dict[str, bytes] | None = None, by: object = Non
 
 def test_the_migrated_schema_has_every_table_of_the_store(store: Store) -> None:
     names = set(inspect(store.engine).get_table_names())
-    assert {"cases", "uploads", "reviews", "blobs", "audit_events", "api_keys", "alembic_version"} <= names
+    assert {"cases", "uploads", "reviews", "blobs", "audit_events", "api_keys", "users", "case_actions",
+            "login_failures", "alembic_version"} <= names
 
 
 def test_a_submitted_case_keeps_its_data_and_files_exactly(store: Store) -> None:

@@ -15,6 +15,7 @@ from rich.table import Table
 from pipeline.cli.batch import Outcome, case_folders, is_case_folder, review_many, review_one
 from pipeline.cli.terminal import err, out, print_error
 from pipeline.errors import CaseError, ExitCode, PrecheckError
+from pipeline.identifiers import mask_resident_ids
 from pipeline.models import Decision
 from pipeline.report import DECISION_ZH, report_json
 from pipeline.ruleset import DEFAULT_RULE_SET
@@ -45,7 +46,7 @@ def _setup_logging() -> None:
     try:
         log_dir.mkdir(parents=True, exist_ok=True)
         handler: logging.Handler = logging.FileHandler(log_dir / "precheck.log", encoding="utf-8")
-        handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(_Masked("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"))
         root.addHandler(handler)
     except OSError:
         pass
@@ -55,7 +56,14 @@ def _setup_logging() -> None:
     root.addHandler(terminal)
 
 
-class _OneLine(logging.Formatter):
+class _Masked(logging.Formatter):
+    """No log line carries a whole resident ID number (210102********1234), tracebacks included."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return mask_resident_ids(super().format(record))
+
+
+class _OneLine(_Masked):
     def format(self, record: logging.LogRecord) -> str:
         saved = record.exc_info, record.exc_text
         record.exc_info, record.exc_text = None, None

@@ -31,6 +31,9 @@ def register(app: typer.Typer) -> None:
     apikey_app = typer.Typer(name="apikey", help="API 密钥 / API keys.", no_args_is_help=True)
     apikey_app.command("create")(apikey_create)
     app.add_typer(apikey_app, name="apikey")
+    user_app = typer.Typer(name="user", help="控制台用户 / web console users.", no_args_is_help=True)
+    user_app.command("create")(user_create)
+    app.add_typer(user_app, name="user")
     audit_app = typer.Typer(name="audit", help="审计记录 / the audit trail.", no_args_is_help=True)
     audit_app.command("verify")(audit_verify)
     app.add_typer(audit_app, name="audit")
@@ -121,6 +124,33 @@ def apikey_create(
     record, key = create_key(store.engine, role, name)
     err.print(f"API key {record.id} ({record.name}, {record.role.value}) — shown once, keep it now:")
     print(key)
+
+
+def user_create(
+    name: Annotated[str, typer.Argument(help="用户名 / user name")],
+    role: Annotated[Role, typer.Option("--role", help="clerk, auditor 或 admin")],
+) -> None:
+    """新建控制台用户；密码在终端输入两次，或从标准输入读一行 / create a console user; the password is
+    asked for twice on a terminal, or read as one line from stdin."""
+    import getpass
+    import sys
+
+    from pipeline.errors import PrecheckError
+    from pipeline.service.users import create_user
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("密码 / password: ")
+        if getpass.getpass("再输入一次 / again: ") != password:
+            err.print("两次输入的密码不同 / the passwords differ")
+            raise typer.Exit(ExitCode.USAGE)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        user = create_user(Store.open().engine, name, role, password)
+    except PrecheckError as exc:
+        err.print(exc.message)
+        raise typer.Exit(ExitCode.USAGE) from exc
+    print(f"用户已创建 / user created: {user.name} ({user.role.value})")
 
 
 def audit_verify() -> None:

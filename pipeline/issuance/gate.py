@@ -138,9 +138,9 @@ def case_digest(folder: CaseFolder) -> str:
 
 
 def record_clerk_decision(register: Register, folder: CaseFolder, decision: Decision, clerk: str,
-                          reason: str = "") -> None:
+                          reason: str = "", case_id: str | None = None) -> None:
     register.record_decision(folder.case.order_no, decision.value, source="clerk", actor=clerk,
-                             case_digest=case_digest(folder), reason=reason)
+                             case_digest=case_digest(folder), reason=reason, case_id=case_id)
 
 
 def current_decision(register: Register, folder: CaseFolder, rules: RuleSet,

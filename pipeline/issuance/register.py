@@ -130,10 +130,11 @@ class Register:
     # --------------------------------------------------------------- decisions
     def record_decision(self, order_no: str, decision: str, *, source: str, actor: str, case_digest: str,
                         reason: str = "", rule_set_sha256: str | None = None,
-                        report_json: str | None = None) -> None:
+                        report_json: str | None = None, case_id: str | None = None) -> None:
+        """``case_id``: the review service's case, when the decision was taken on one (its audit event names it)."""
         self._insert(case_decisions, order_no=order_no, decision=decision, source=source, actor=actor,
                      reason=reason, case_digest=case_digest, rule_set_sha256=rule_set_sha256,
-                     report_json=report_json)
+                     report_json=report_json, audit_case_id=case_id)
 
     def current_decision(self, order_no: str, case_digest: str) -> RecordedDecision | None:
         """The latest decision recorded for this order *as it is now* (same digest)."""
@@ -168,7 +169,7 @@ class Register:
         with self.engine.connect() as conn:
             return list(conn.execute(query).mappings())
 
-    def _insert(self, table: Table, **values: Any) -> None:
+    def _insert(self, table: Table, audit_case_id: str | None = None, **values: Any) -> None:
         """Add a row and its audit event in one transaction (the event names what was done, never
         the sealed PIN or the certificate itself: its serial and fingerprint identify it)."""
         shown = {k: v for k, v in values.items() if k in _AUDITED and v is not None}
@@ -176,7 +177,7 @@ class Register:
         actor = str(values.get("actor") or "precheck issue")
         with self.engine.begin() as conn:
             conn.execute(insert(table).values(at=datetime.now(UTC), **values))
-            audit.append(conn, kind, actor=actor, payload=shown)
+            audit.append(conn, kind, actor=actor, case_id=audit_case_id, payload=shown)
 
 
 class CaseJournal:

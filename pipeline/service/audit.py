@@ -36,11 +36,17 @@ def event_hash(prev_hash: str, event_id: int, at: str, kind: str, case_id: str |
     return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
 
 
+def lock(conn: Connection) -> None:
+    """Hold the chain's write lock until ``conn``'s transaction ends (PostgreSQL; SQLite's BEGIN IMMEDIATE
+    already holds the database's). Taking it again in the same transaction is free."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK})
+
+
 def append(conn: Connection, kind: str, *, actor: str, case_id: str | None = None,
            payload: dict[str, Any] | None = None) -> int:
     """Append one event in ``conn``'s transaction; return its id."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK})
+    lock(conn)
     head = conn.execute(select(audit_events.c.id, audit_events.c.hash)
                         .order_by(audit_events.c.id.desc()).limit(1)).first()
     prev_hash = head.hash if head else GENESIS

@@ -94,3 +94,32 @@ audit_events = Table(
     Column("prev_hash", String(64), nullable=False, unique=True),
     Column("hash", String(64), nullable=False, unique=True),
 )
+
+users = Table(
+    "users", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),  # clerk | auditor | admin
+    Column("password_hash", String(256), nullable=False),  # argon2id, the password itself is never kept
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+case_actions = Table(
+    "case_actions", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", String(32), ForeignKey("cases.id"), nullable=False, index=True),
+    # the inputs the action was taken on: a new upload (a new review key) re-opens the case
+    Column("review_key", String(64), nullable=False),
+    Column("action", String(24), nullable=False),  # approved | rejected | upload_requested
+    Column("actor", String(128), nullable=False),
+    Column("reason", Text, nullable=False),  # the clerk's reason, or the message sent to the applicant
+    Column("slots", Text, nullable=False),  # JSON list: the slots asked for again
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
+login_failures = Table(
+    "login_failures", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("subject", String(160), nullable=False, index=True),  # "name:<user name>" or "address:<ip>"
+    Column("at", DateTime(timezone=True), nullable=False),
+)

@@ -1,4 +1,5 @@
-"""The REST API of CONTRACT §6, under ``/api``: submit a case, replace a file, read the report.
+"""The REST API of CONTRACT §6, under ``/api``: submit a case, replace a file, read the report
+(and, from ``pipeline.web.console``, the web console beside it in the same app).
 
 A thin face: requests are checked and stored (``pipeline.service.store``), a review is queued by
 case id (``pipeline.service.queue``); the worker face reviews. :func:`create_app` builds the app
@@ -24,7 +25,7 @@ from pipeline.ruleset import RuleSet
 from pipeline.service.keys import ApiKey, Role, find_key
 from pipeline.service.queue import send_review
 from pipeline.service.store import NewFile, Store, StoredCase
-from pipeline.web import errors
+from pipeline.web import console, errors
 from pipeline.web.multipart import Part, PartLimits, read_parts
 
 log = logging.getLogger(__name__)
@@ -110,6 +111,7 @@ def create_app(store: Store, broker: dramatiq.Broker, rules: RuleSet) -> FastAPI
                   openapi_url="/openapi.json", docs_url=None, redoc_url=None)
     app.state.store = store
     errors.install(app)
+    console.install(app, store, rules)
 
     def queue(case: StoredCase) -> Submitted:
         try:
