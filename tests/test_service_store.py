@@ -157,6 +157,19 @@ def test_a_deleted_audit_event_is_named_by_verify(store: Store) -> None:
     assert not verdict.intact and verdict.first_bad == 2 and "removed" in verdict.problem
 
 
+def test_the_newest_audit_event_deleted_is_named_by_verify(store: Store) -> None:
+    # Given an intact chain of a few events
+    for _ in range(3):
+        submit(store)
+    newest = audit.verify(store.engine).events
+    # When its newest event is removed (the rest still links perfectly)
+    with store.engine.begin() as conn:
+        conn.execute(delete(audit_events).where(audit_events.c.id == newest))
+    # Then verify names it: the chain's head, written with every event, still names it
+    verdict = audit.verify(store.engine)
+    assert not verdict.intact and verdict.first_bad == newest and "removed" in verdict.problem
+
+
 def test_concurrent_writers_keep_one_unbroken_audit_chain(store: Store) -> None:
     errors: list[BaseException] = []
 

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, text
+from sqlalchemy import Connection, Engine, insert, select, text, update
 
-from pipeline.service.tables import audit_events
+from pipeline.service.tables import audit_events, audit_head
 
 GENESIS = "0" * 64
 #: arbitrary constant: the PostgreSQL advisory lock that serialises appends
@@ -53,9 +53,13 @@ def append(conn: Connection, kind: str, *, actor: str, case_id: str | None = Non
     event_id = (head.id if head else 0) + 1
     at = datetime.now(UTC).isoformat()
     body = canonical(payload or {})
+    new_hash = event_hash(prev_hash, event_id, at, kind, case_id, actor, body)
     conn.execute(insert(audit_events).values(
         id=event_id, at=at, kind=kind, case_id=case_id, actor=actor, payload=body, prev_hash=prev_hash,
-        hash=event_hash(prev_hash, event_id, at, kind, case_id, actor, body)))
+        hash=new_hash))
+    moved = conn.execute(update(audit_head).where(audit_head.c.id == 1).values(last_id=event_id, last_hash=new_hash))
+    if moved.rowcount == 0:
+        conn.execute(insert(audit_head).values(id=1, last_id=event_id, last_hash=new_hash))
     return event_id
 
 
@@ -85,4 +89,19 @@ def verify(engine: Engine) -> Verdict:
             if recomputed != row["hash"]:
                 return Verdict(False, count, row["id"], f"event {row['id']} ({row['kind']}) was changed")
             prev_hash, expected_id = row["hash"], row["id"] + 1
+        head = conn.execute(select(audit_head.c.last_id, audit_head.c.last_hash)
+                            .where(audit_head.c.id == 1)).first()
+    last = expected_id - 1
+    if head is None:
+        if count:
+            return Verdict(False, count, None, "the chain's head record is missing")
+        return Verdict(True, count)
+    if head.last_id > last:
+        return Verdict(False, count, last + 1,
+                       f"event {last + 1} was removed (the chain's head names event {head.last_id}, "
+                       f"the newest stored is {last})")
+    if head.last_id < last or head.last_hash != prev_hash:
+        return Verdict(False, count, head.last_id + 1 if head.last_id < last else last,
+                       f"the chain's head names event {head.last_id}, the newest stored is {last}: "
+                       "events were written or changed outside the chain's writer")
     return Verdict(True, count)

@@ -95,6 +95,15 @@ audit_events = Table(
     Column("hash", String(64), nullable=False, unique=True),
 )
 
+#: The chain's head, written in the same transaction as every event: removing the newest events
+#: (which leaves a shorter chain that links perfectly) no longer goes unseen.
+audit_head = Table(
+    "audit_head", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),  # always 1
+    Column("last_id", Integer, nullable=False),
+    Column("last_hash", String(64), nullable=False),
+)
+
 users = Table(
     "users", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
