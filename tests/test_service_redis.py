@@ -4,7 +4,9 @@ restart in the middle of a batch, and a PostgreSQL connection dropped under the 
 from __future__ import annotations
 
 import json
-import threading
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,8 +16,7 @@ import pytest
 from sqlalchemy import text
 
 from pipeline.casefolder import parse_case_json
-from pipeline.models import Report
-from pipeline.ruleset import RuleSet, load_rule_set
+from pipeline.ruleset import load_rule_set
 from pipeline.service import audit
 from pipeline.service.config import ServiceSettings
 from pipeline.service.keys import Role, create_key
@@ -24,6 +25,7 @@ from pipeline.service.store import NewFile, Store
 from pipeline.web.api import create_app
 from pipeline.worker.actors import ReviewJob, declare_review_actor, start_sweeper, start_worker
 from tests.casedata import case_dict
+from tests.processes import environment
 from tests.servicekit import PNG, FakeReview, Service
 from tests.services import Postgres, Redis
 
@@ -116,12 +118,13 @@ def test_a_dropped_postgresql_connection_is_replaced(postgres: Postgres, tmp_pat
     store.engine.dispose()
 
 
-def test_a_thousand_queued_cases_drained_by_two_workers_each_have_exactly_one_review(
+def test_a_thousand_queued_cases_drained_by_two_worker_processes_each_have_exactly_one_review(
         postgres: Postgres, redis_server: Redis, tmp_path: Path) -> None:
     # Given 1,000 cases stored in PostgreSQL and queued on Redis (what POST /api/cases does)
     if redis_server.process is None:
         redis_server.start()
-    store = Store.open(ServiceSettings(database_url=postgres.new_database(), broker_url=None, blob_store="database",
+    database_url = postgres.new_database()
+    store = Store.open(ServiceSettings(database_url=database_url, broker_url=None, blob_store="database",
                                        blob_dir=tmp_path))
     rules = load_rule_set()
     sender = make_broker(redis_server.url)
@@ -133,41 +136,42 @@ def test_a_thousand_queued_cases_drained_by_two_workers_each_have_exactly_one_re
                               rule_set_sha256=rules.sha256, by=None, actor="test")
         send_review(sender, stored.id)
         ids.append(stored.id)
-    # When two workers, each with its own broker connection and working directory, drain the queue
-    review = FakeReview()
-    threads_seen: set[str] = set()
-    folders_seen: list[Path] = []
-
-    def counting(path: Path, rule_set: RuleSet) -> Report:
-        threads_seen.add(threading.current_thread().name)
-        folders_seen.append(path)
-        return review(path, rule_set)
-
-    workers, workdirs = [], [tmp_path / "worker-1", tmp_path / "worker-2"]
-    for workdir in workdirs:
+    sender.close()
+    # When two worker processes, each with its own broker connection and working directory, drain it
+    workdirs = [tmp_path / "worker-1", tmp_path / "worker-2"]
+    seen_files = [tmp_path / "worker-1.seen", tmp_path / "worker-2.seen"]
+    workers = []
+    for workdir, seen in zip(workdirs, seen_files, strict=True):
         workdir.mkdir()
-        broker = make_broker(redis_server.url)
-        declare_review_actor(broker, ReviewJob(store, rules, counting, workdir=workdir), ReviewPolicy())
-        workers.append((broker, start_worker(broker)))
+        workers.append(subprocess.Popen(
+            [sys.executable, "-m", "tests.drain_worker", database_url, redis_server.url, str(workdir), str(seen)],
+            env=environment(), cwd=tmp_path))
     try:
-        deadline = time.monotonic() + 240
+        deadline = time.monotonic() + 300
         while store.pending_case_ids():
             assert time.monotonic() < deadline, f"{len(store.pending_case_ids())} cases still pending"
+            assert all(w.poll() is None for w in workers), "a worker process died"
             time.sleep(0.5)
     finally:
-        for broker, worker in workers:
-            worker.stop()
-            broker.close()
-        sender.close()
-    # Then every case has exactly one review, finished, and both workers took part
+        for w in workers:
+            w.send_signal(signal.SIGTERM)
+        for w in workers:
+            try:
+                w.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                w.kill()
+                w.wait()
+    # Then every case has exactly one review, finished, and both processes took part
     with store.engine.connect() as conn:
         counts = dict(conn.execute(text("SELECT case_id, count(*) FROM reviews WHERE state = 'done' "
                                         "GROUP BY case_id")).all())
     assert len(counts) == 1000 and set(counts.values()) == {1} and set(counts) == set(ids)
-    assert len(review.seen) == 1000 and len(threads_seen) >= 2
+    folders = {w: [Path(line) for line in seen.read_text().splitlines()]
+               for w, seen in zip(workdirs, seen_files, strict=True)}
+    assert sum(len(f) for f in folders.values()) == 1000 and all(folders.values()), {
+        w.name: len(f) for w, f in folders.items()}
     # each review read a folder its own worker wrote from the store, and left nothing behind
-    assert all(any(workdir in folder.parents for workdir in workdirs) for folder in folders_seen)
-    assert {folder.parents[1] for folder in folders_seen} == set(workdirs)
+    assert all(workdir in folder.parents for workdir, found in folders.items() for folder in found)
     assert [left for workdir in workdirs for left in workdir.iterdir()] == []
     assert audit.verify(store.engine).intact
     store.engine.dispose()
