@@ -16,7 +16,7 @@ from datetime import date
 import numpy as np
 
 from pipeline.reading.doctype import DocKind, classify
-from pipeline.reading.matching import find_dates, normalise
+from pipeline.reading.matching import calendar_dates, find_dates, normalise
 from pipeline.reading.ocr import OcrEngine, TextBox
 from pipeline.reading.page import Box, Line, PageText, ReadOptions, Value, read_page
 
@@ -255,23 +255,13 @@ class Period:
         return f"{a} 至 {b}"
 
 
-def _dates(text: str) -> list[date]:
-    out = []
-    for y, m, d in find_dates(text):
-        try:
-            out.append(date(y, m, d))
-        except ValueError:
-            continue
-    return out
-
-
 def read_period(doc: DocRead, labels: list[str], need_start: bool) -> Period | None:
     """A period "A 至 B" (or "A 至长期") printed after one of ``labels``; None when unreadable."""
     text, value = doc.row_text(labels, rows=2)
     if value is None:
         for t in doc.texts():  # label not legible: a line with "…至…" and a long term or two dates
             n = normalise(t)
-            if "至" in n and (_LONG_TERM.search(n) or len(_dates(n)) >= 2):
+            if "至" in n and (_LONG_TERM.search(n) or len(calendar_dates(n)) >= 2):
                 text, value = n, Value(n, (0, 0, 0, 0), 0.0, "", "anywhere")
                 break
             if not need_start and _LONG_TERM.fullmatch(n):  # 营业期限 row of a licence: just 长期
@@ -280,7 +270,7 @@ def read_period(doc: DocRead, labels: list[str], need_start: bool) -> Period | N
         return None
     # the text of one period stops where a second label starts (e.g. 经营范围)
     head = normalise(text).split("至", 1)
-    dates = _dates(head[0])
+    dates = calendar_dates(head[0])
     start = dates[0] if dates else None
     if len(head) == 1:  # no "至": only a licence's bare 长期 beside its label says something
         if not need_start and _LONG_TERM.match(head[0]):
@@ -291,7 +281,7 @@ def read_period(doc: DocRead, labels: list[str], need_start: bool) -> Period | N
         if need_start and start is None:
             return None
         return Period(start, None, True, text, value)
-    ends = _dates(tail)
+    ends = calendar_dates(tail)
     if not ends or (need_start and start is None):
         return None
     return Period(start, ends[0], False, text, value)

@@ -13,6 +13,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import date
 
 from rapidfuzz import fuzz
 from stdnum.cn import uscc
@@ -245,4 +246,15 @@ def find_dates(text: str) -> list[tuple[int, int, int]]:
         yi, mi, di = int(y), int(m), int(d)
         if 1900 <= yi <= 2200 and 1 <= mi <= 12 and 1 <= di <= 31:
             out.append((yi, mi, di))
+    return out
+
+
+def calendar_dates(text: str) -> list[date]:
+    """The dates of ``find_dates`` that exist in the calendar (no 2 月 30 日)."""
+    out = []
+    for y, mo, d in find_dates(text):
+        try:
+            out.append(date(y, mo, d))
+        except ValueError:
+            continue
     return out

@@ -19,7 +19,15 @@ from pipeline.intake.pages import Page
 from pipeline.models import Case, Finding, Status
 from pipeline.reading.compare import Thresholds, Verdict, judge_exact, judge_name, judge_number, worst
 from pipeline.reading.documents import DocRead, TableRow, read_period, read_upload, table_rows
-from pipeline.reading.matching import find_dates, find_ric, find_uscc, name_score, normalise, normalise_name, shows_name
+from pipeline.reading.matching import (
+    calendar_dates,
+    find_ric,
+    find_uscc,
+    name_score,
+    normalise,
+    normalise_name,
+    shows_name,
+)
 from pipeline.reading.ocr import OcrEngine, get_engine
 from pipeline.reading.page import ReadOptions, Value
 from pipeline.stages.base import Stage, StageContext, guarded
@@ -172,7 +180,7 @@ class _Review:
         page = first.value.page
         readings = [first]
         # numbers in a narrow (Song) face read better stretched further: a second scale for them
-        stretches = (1.6, 2.0) if key.rsplit(".", 1)[-1] in ("id_number", "mobile", "phone") else (1.6,)
+        stretches = (1.6, 2.0) if key.rsplit(".", 1)[-1] in _NUMBER_FIELDS else (1.6,)
         for stretch in stretches:
             again_value = page.reread(first.value, stretch=stretch)
             if again_value is None:
@@ -275,6 +283,8 @@ def _number_line(doc: DocRead, finder: Any) -> Value | None:
     return None
 
 
+#: Fields (by the last part of their key) that hold numbers, not names.
+_NUMBER_FIELDS = ("id_number", "mobile", "phone")
 #: Case fields read from the employee table (VI), by the column they stand in.
 _EMPLOYEE_COLUMN = {"user.name": "name", "user.id_number": "id_number", "user.email": "email"}
 
@@ -299,7 +309,7 @@ def _row_is(row: TableRow, name: str, id_number: str) -> bool:
 
 def _same_reading(key: str, a: str, b: str) -> bool:
     """Two engines read the same thing: digits and letters for numbers, the name otherwise."""
-    if key.rsplit(".", 1)[-1] in ("id_number", "mobile", "phone"):
+    if key.rsplit(".", 1)[-1] in _NUMBER_FIELDS:
         return bool(a) and normalise(a).upper() in normalise(b).upper()
     return bool(a) and normalise_name(a) == normalise_name(b)
 
@@ -404,11 +414,15 @@ def _apply_date(r: _Review, slot: str) -> list[Finding]:
                        stop_labels=r.stop_labels(slot, []), order=place.order) if place.labels else None)
     ev: dict[str, Any] = {"submitted": submitted.isoformat(), "max_age_days": tuning.max_age_days}
     readings = [value] if value is not None else []
-    if value is not None and value.page is not None:
-        again = value.page.reread(value)
+
+    def read_again() -> list[tuple[Value, date]]:
+        """The box once more at full resolution (to find a date, or confirm an old one); every date read."""
+        again = value.page.reread(value) if value is not None and value.page is not None else None
         if again is not None:
             readings.append(again)
-    days = [(v, d) for v in readings for d in _dates(v.text)]
+        return [(v, d) for v in readings for d in calendar_dates(v.text)]
+
+    days = [(v, d) for v in readings for d in calendar_dates(v.text)] or read_again()
     if value is not None:
         ev.update(read=value.text, box=list(value.box), confidence=round(value.confidence, 3), how=value.how)
         if value.page is not None:
@@ -422,20 +436,13 @@ def _apply_date(r: _Review, slot: str) -> list[Finding]:
         ev["reason"] = "after the submission: probably misread"
         return [ctx.finding("ocr.apply_date", Status.UNCERTAIN, slot, ev)]
     if (submitted - day).days > tuning.max_age_days:
+        if len(readings) == 1:
+            days = read_again()
+            ev["dates_read"] = sorted({d.isoformat() for _, d in days})
         alike = len({d for _, d in days}) == 1 and len(days) > 1
         clear = reading.confidence >= tuning.min_confidence and alike
         return [ctx.finding("ocr.apply_date", Status.FAIL if clear else Status.UNCERTAIN, slot, ev)]
     return [ctx.finding("ocr.apply_date", Status.PASS, slot, ev)]
-
-
-def _dates(text: str) -> list[date]:
-    out = []
-    for ymd in find_dates(text):
-        try:
-            out.append(date(*ymd))
-        except ValueError:
-            continue
-    return out
 
 
 def _period_check(r: _Review, rule_id: str, slot: str) -> list[Finding]:
