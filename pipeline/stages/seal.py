@@ -106,7 +106,7 @@ def _org_name(ctx: StageContext, slot: str, found: list[FoundSeal]) -> Finding:
         return None if box is None else (box.text, box.confidence)
 
     def good(text: str) -> bool:
-        return not is_authority(text) and shows_name(entered, text, seal=True)
+        return _shows_applicant(entered, text)
 
     def settled(text: str) -> bool:  # the applicant's name, or the registration authority's seal
         return good(text) or is_authority(text)
@@ -143,8 +143,7 @@ def _judge_name(ctx: StageContext, slot: str, entered: str,
     if best is not None:
         evidence.update(read=best[2].text, score=round(best[0], 1), bbox=list(best[1].seal.bbox),
                         **_read_images(ctx, slot, best[1], best[2]))
-    shown = next((r for _, reads in per_seal for r in reads
-                  if not is_authority(r.text) and shows_name(entered, r.text, seal=True)), None)
+    shown = next((r for _, reads in per_seal for r in reads if _shows_applicant(entered, r.text)), None)
     if shown is not None:  # the arc text shows the entered name exactly: nothing less passes
         evidence.update(read=shown.text, score=100.0)
         return ctx.finding(ORG_NAME, Status.PASS, slot, evidence)
@@ -153,6 +152,11 @@ def _judge_name(ctx: StageContext, slot: str, entered: str,
     if not verdicts:
         evidence["reason"] = "authority_seal_only"
     return ctx.finding(ORG_NAME, Status.UNCERTAIN, slot, evidence)
+
+
+def _shows_applicant(entered: str, text: str) -> bool:
+    """An arc read that shows the applying organisation's name exactly (not the authority's seal)."""
+    return not is_authority(text) and shows_name(entered, text, seal=True)
 
 
 def _read_images(ctx: StageContext, slot: str, f: FoundSeal, read: ArcRead) -> dict[str, str | None]:
