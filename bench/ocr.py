@@ -181,7 +181,9 @@ def fresh_rereview(cases: list[Path], engine: str) -> float:
 
 def baseline(cases: list[Path], which: str) -> dict[str, float]:
     """Naive: every page of every upload OCR'd whole; recall = entered values found in the text."""
-    from pipeline.tools import rapidocr, tesseract
+    import pytesseract
+
+    from pipeline.tools import rapidocr
 
     _pin_one_core()
     rules = load_rule_set()
@@ -200,7 +202,8 @@ def baseline(cases: list[Path], which: str) -> dict[str, float]:
                 if which == "tesseract":
                     f = 300 / page.dpi
                     img = cv2.resize(img, None, fx=f, fy=f, interpolation=cv2.INTER_CUBIC) if f != 1 else img
-                    parts += [t for t, _, _ in tesseract.read(img)]
+                    # the naive pipeline as one would write it: the tesseract program per page
+                    parts.append(pytesseract.image_to_string(img[:, :, ::-1], lang="chi_sim+eng"))
                 else:
                     parts += [t for t, _, _ in rapidocr.read(img)]
             text[slot] = normalise("".join(parts))

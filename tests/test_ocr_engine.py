@@ -93,9 +93,14 @@ def test_tesseract_reads_digits_of_a_printed_line_as_second_opinion() -> None:
 def test_a_tesseract_run_past_its_timeout_becomes_a_tool_error(monkeypatch: pytest.MonkeyPatch) -> None:
     from pipeline.tools import tesseract
 
+    # Given a page of forty printed lines (seconds of work for Tesseract) and a 1 ms limit
+    page = np.vstack([_line("沈阳示范科技有限公司申请表第二页经办人资料", 40)] * 40)
     monkeypatch.setenv("PRECHECK_TESSERACT_TIMEOUT_S", "0.001")
+    # Then reading it stops with a tool error that says so, and the engine reads again after
     with pytest.raises(ToolError, match="timed out"):
-        tesseract.read(np.full((2000, 2000), 255, np.uint8))
+        tesseract.read(page)
+    monkeypatch.setenv("PRECHECK_TESSERACT_TIMEOUT_S", "30")
+    assert "13912345678" in "".join(t for t, _, _ in tesseract.read(_line("13912345678", 44)))
 
 
 def test_a_line_crop_reads_the_same_alone_and_inside_batches_of_other_crops() -> None:
@@ -114,3 +119,38 @@ def test_a_line_crop_reads_the_same_alone_and_inside_batches_of_other_crops() ->
     assert alone is not None and alone.text == "张伟"
     assert first_in_batch == alone == in_batch
     assert cache.read_line(crop) == alone == eng.inner.read_line(crop)
+
+
+def test_the_detection_input_by_table_equals_rapidocrs_float_arithmetic() -> None:
+    from rapidocr_onnxruntime.ch_ppocr_det.utils import DetPreProcess
+
+    from pipeline.tools.rapidocr import _table_normalizer
+
+    # Given RapidOCR's own detection preprocessing with its ImageNet mean and deviation
+    plain = DetPreProcess(960, "max", [0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
+    fast = DetPreProcess(960, "max", [0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
+    fast.normalize = _table_normalizer(fast.scale, fast.mean, fast.std)  # type: ignore[method-assign]
+    page = np.random.default_rng(0).integers(0, 256, (700, 500, 3), dtype=np.uint8)
+    # Then the network gets bit-for-bit the same input
+    a, b = plain(page), fast(page)
+    assert a is not None and b is not None
+    assert a.dtype == b.dtype == np.float32 and np.array_equal(a, b)
+
+
+def test_the_openvino_runtime_reads_as_onnxruntime_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline.tools import rapidocr
+
+    # Given the same crops read by RapidOCR's own onnxruntime sessions and by OpenVINO
+    crops = [_line(t, s) for t, s in (("沈阳示范科技有限公司", 36), ("210102197203150019", 40),
+                                      ("zhaolei@haiwan-wl.com", 32), ("2026年11月19日", 36))]
+    page = np.vstack([np.pad(c, ((10, 10), (0, 900 - c.shape[1]), (0, 0)), constant_values=255) for c in crops])
+    reads = {}
+    for name in rapidocr.RUNTIMES:
+        monkeypatch.setenv("PRECHECK_OCR_RUNTIME", name)
+        monkeypatch.setattr(rapidocr, "_model", None)
+        reads[name] = (rapidocr.recognise(crops), [t for t, _, _ in rapidocr.read(page)])
+    # Then every text is the same and every confidence within 1e-3
+    (ov_lines, ov_page), (ort_lines, ort_page) = reads["openvino"], reads["onnxruntime"]
+    assert [t for t, _ in ov_lines] == [t for t, _ in ort_lines] and ov_page == ort_page
+    assert all(abs(a - b) < 1e-3 for (_, a), (_, b) in zip(ov_lines, ort_lines, strict=True))
+    assert "沈阳示范科技有限公司" in ov_page

@@ -40,6 +40,21 @@ class DocRead:
         for p in self.pages:
             p.read_all()
 
+    def read_until(self, shows: Callable[[str], bool], width: float = 10.0, count: int = 8) -> None:
+        """Read the unread lines, those nearest ``width`` heights wide first, a few at a time,
+        until one ``shows`` what is looked for — every line when none does (the plain path).
+
+        Only the order is a guess (an 18-character number prints about ten heights wide)."""
+        while True:
+            todo = sorted((abs(_ratio(ln) - width), pi, li) for pi, p in enumerate(self.pages)
+                          for li, ln in enumerate(p.lines) if not ln.read)[:count]
+            if not todo:
+                return
+            for pi in sorted({pi for _, pi, _ in todo}):
+                self.pages[pi].ensure_read([li for _, p2, li in todo if p2 == pi])
+            if any(shows(self.pages[pi].lines[li].text) for _, pi, li in todo):
+                return
+
     def read_next(self, page: int | None = None, count: int = _BATCH) -> bool:
         """Read the ``count`` narrowest lines not read yet (of ``page`` when given); True when any.
 
@@ -304,34 +319,40 @@ class TableRow:
 
 
 def table_rows(doc: DocRead, columns: dict[str, list[str]], key_columns: tuple[str, str],
-               max_rows: int = 12, enough: Callable[[TableRow], bool] | None = None) -> list[TableRow]:
+               max_rows: int = 12, enough: Callable[[TableRow], bool] | None = None,
+               worth: Callable[[TableRow], bool] | None = None) -> list[TableRow]:
     """The rows of every table whose headings include both ``key_columns`` on one row, on any
     page and wherever the form version prints it (its own page, under another section, a
     continuation page): each line under the headings goes to the column whose heading it sits
     under, rows are lines that share a height. ``columns``: heading name -> printed headings.
 
-    Headings among the lines read so far are used first; only pages without them have their
-    short lines read to look for headings, page by page, until a row is ``enough``."""
+    Headings are looked for among the lines read so far, then beside the key headings already
+    read (the other key heading stands level with them), then among each page's narrowest lines
+    and beside those, and only then — the plain path — among every short line of a page, page
+    by page, until a row is ``enough``. A row's cells
+    outside the key columns are read only when the row is ``worth`` it (default: every row)."""
     rows: list[TableRow] = []
     done: set[int] = set()
-    for read_more in (False, True):
+    for reading in ("none", "beside", "narrow", "short"):
         for pi, p in enumerate(doc.pages):
             if pi in done:
                 continue
-            headers = _headers(p, columns, key_columns, read_more)
+            headers = _headers(p, columns, key_columns, reading)
             if headers:
                 done.add(pi)
             for header in headers:
-                rows += _rows_under(p, pi, header, max_rows)
+                rows += _rows_under(p, pi, header, key_columns, max_rows, worth)
             if enough is not None and any(enough(r) for r in rows):
                 return rows
     return rows
 
 
 def _headers(p: PageText, columns: dict[str, list[str]], key_columns: tuple[str, str],
-             read_more: bool) -> list[dict[str, Box]]:
+             reading: str) -> list[dict[str, Box]]:
     """Heading rows: the key columns' headings side by side (overlapping heights), the others
-    of ``columns`` found on the same row."""
+    of ``columns`` found on the same row. ``reading``: which unread lines to read first when
+    none is found — "none", "beside" (the lines level with a key heading already read),
+    "narrow" (the page's narrowest lines, then beside) or "short" (every short line)."""
     def hits(name: str) -> list[int]:
         return [li for li, end, _ in p.find_labels(columns[name])
                 if len(p.lines[li].norm) - end <= 1]  # a heading cell holds its heading only
@@ -355,13 +376,27 @@ def _headers(p: PageText, columns: dict[str, list[str]], key_columns: tuple[str,
         return out
 
     found = pairs()
-    if not found and read_more:  # the headings may not be read yet (they are short lines: read those)
+    if found or reading == "none":
+        return found
+    if reading == "short":  # the plain path: every short line of the page
         p.ensure_read([i for i, ln in enumerate(p.lines) if _ratio(ln) <= 8])
+        return pairs()
+    if reading == "narrow":  # the narrowest lines (a 姓名 heading is one), then beside them
+        p.ensure_read([i for i, ln in enumerate(p.lines) if _ratio(ln) <= p.options.short_ratio])
         found = pairs()
-    return found
+        if found:
+            return found
+    keys = [p.lines[li].box for li in hits(first) + hits(second)]
+    level = [i for i, ln in enumerate(p.lines) if not ln.read and _ratio(ln) <= 8
+             and any(_overlap_y(ln.box, k) >= 0.5 * min(k[3] - k[1], ln.box[3] - ln.box[1]) for k in keys)]
+    p.ensure_read(level)
+    return pairs() if level else []
 
 
-def _rows_under(p: PageText, pi: int, header: dict[str, Box], max_rows: int) -> list[TableRow]:
+def _rows_under(p: PageText, pi: int, header: dict[str, Box], key_columns: tuple[str, str], max_rows: int,
+                worth: Callable[[TableRow], bool] | None = None) -> list[TableRow]:
+    """The rows under a heading row: the key columns' cells read first (they make the rows),
+    then the other cells of each row that is ``worth`` it."""
     top = max(b[3] for b in header.values())
     h = max(1, int(sorted(b[3] - b[1] for b in header.values())[len(header) // 2]))
     order = sorted(header.items(), key=lambda kv: kv[1][0])
@@ -370,31 +405,41 @@ def _rows_under(p: PageText, pi: int, header: dict[str, Box], max_rows: int) -> 
     # a column runs from its heading's left to the next heading's left
     bounds = [(name, box[0] - h if i else left, order[i + 1][1][0] - h if i + 1 < len(order) else right)
               for i, (name, box) in enumerate(order)]
+
+    def column(i: int) -> str | None:
+        box = p.lines[i].box
+        cx = (box[0] + box[2]) / 2
+        return next((n for n, a, b in bounds if a <= cx < b), None)
+
     under = [i for i, ln in enumerate(p.lines)
              if ln.box[1] >= top - 0.3 * h and ln.box[1] <= top + max_rows * 4 * h and ln.box[0] >= left]
-    p.ensure_read(under)
-    cells: list[tuple[int, str, Line]] = []
-    for i in sorted(under, key=lambda i: p.lines[i].box[1]):
-        ln = p.lines[i]
-        if not ln.text or _ratio(ln) > _PROSE:
-            continue
-        cx = (ln.box[0] + ln.box[2]) / 2
-        name = next((n for n, a, b in bounds if a <= cx < b), None)
-        if name is not None:
-            cells.append((i, name, ln))
+    keyed = [i for i in under if column(i) in key_columns]
+    p.ensure_read(keyed)
     rows: list[dict[str, Value]] = []
     row_y: list[tuple[int, int]] = []
-    for _, name, ln in cells:
+
+    def place(i: int, new_rows: bool) -> None:
+        ln, name = p.lines[i], column(i)
+        if name is None or not ln.text or _ratio(ln) > _PROSE:
+            return
         for r, (y0, y1) in enumerate(row_y):
             if _overlap_y((0, y0, 0, y1), ln.box) >= 0.4 * min(y1 - y0, ln.box[3] - ln.box[1]):
                 if name not in rows[r]:
                     rows[r][name] = Value(ln.norm, ln.box, ln.confidence, name, "table", p)
-                break
-        else:
-            if len(rows) >= max_rows:
-                break
+                return
+        if new_rows and len(rows) < max_rows:
             rows.append({name: Value(ln.norm, ln.box, ln.confidence, name, "table", p)})
             row_y.append((ln.box[1], ln.box[3]))
+
+    for i in sorted(keyed, key=lambda i: p.lines[i].box[1]):
+        place(i, new_rows=True)
+    spans = [y for r, y in zip(rows, row_y, strict=True) if worth is None or worth(TableRow(r, pi))]
+    others = [i for i in under if i not in keyed and any(
+        _overlap_y((0, y0, 0, y1), p.lines[i].box) >= 0.4 * min(y1 - y0, p.lines[i].box[3] - p.lines[i].box[1])
+        for y0, y1 in spans)]
+    p.ensure_read(others)
+    for i in sorted(others, key=lambda i: p.lines[i].box[1]):
+        place(i, new_rows=False)
     return [TableRow(r, pi) for r in rows]
 
 

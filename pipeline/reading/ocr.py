@@ -78,7 +78,7 @@ class RapidOcrEngine(OcrEngine):
 
         self._tool = rapidocr
         found = rapidocr.probe()
-        self.identity = f"rapidocr-onnxruntime {found['version']}; {rapidocr.SETTINGS}"
+        self.identity = f"rapidocr-onnxruntime {found['version']} on {found['runtime']}; {rapidocr.SETTINGS}"
 
     def read(self, image: np.ndarray) -> list[TextBox]:
         return [TextBox(t, b, c) for t, b, c in self._tool.read(image)]

@@ -134,8 +134,8 @@ class _Review:
             def mine_(r: TableRow) -> bool:
                 return _row_is(r, self.case.user.name, self.case.user.id_number)
 
-            rows = [r for r in table_rows(self.doc(slot), columns, ("name", "id_number"), enough=mine_)
-                    if _is_person_row(r)]
+            rows = [r for r in table_rows(self.doc(slot), columns, ("name", "id_number"), enough=mine_,
+                                          worth=_is_person_row) if _is_person_row(r)]
             mine = [r for r in rows if mine_(r)]
             self._rows[slot] = (mine[0] if mine else rows[0] if len(rows) == 1 else None, len(rows))
         return self._rows[slot]
@@ -231,8 +231,13 @@ class _Review:
         if suffix == "id_number":
             kind = "uscc" if key.startswith("org.") else "ric"
             finder = find_uscc if kind == "uscc" else find_ric
-            if not finder(value.text if value is not None else ""):
-                doc.read_all()  # no number beside the label: the number shown anywhere still counts
+            if not finder(value.text if value is not None else "") and not _number_when_stretched(value, finder):
+                # no number beside the label: the entered number shown anywhere still counts
+                if self.ctx.rules.slots[slot].doc_kind == "id_card":
+                    doc.read_all()  # a card has few lines, and the first number line is its field
+                else:
+                    want = normalise(entered).upper()
+                    doc.read_until(lambda text: any(r.valid and r.value == want for r in finder(text)))
                 if self.ctx.rules.slots[slot].doc_kind == "id_card":
                     # a card shows one number: the line that holds it is the field, wherever
                     # the label's neighbour was taken from (so a second reading reads that line)
@@ -272,6 +277,16 @@ class _Review:
                 if len(raw) == 18 and raw != normalise(v.entered).upper() and raw[:17].isdigit():
                     return v
         return None
+
+
+def _number_when_stretched(value: Value | None, finder: Any) -> bool:
+    """The field holds a number the first reading ran together (21011198… for 210111198…):
+    its box read again stretched shows one. The rereads judge it then, with no need to read
+    the whole document for the number elsewhere."""
+    if value is None or value.page is None or sum(ch.isalnum() for ch in value.text) < 12:
+        return False
+    again = value.page.reread(value)
+    return again is not None and bool(finder(again.text))
 
 
 def _number_line(doc: DocRead, finder: Any) -> Value | None:
