@@ -327,13 +327,14 @@ def table_rows(doc: DocRead, columns: dict[str, list[str]], key_columns: tuple[s
     under, rows are lines that share a height. ``columns``: heading name -> printed headings.
 
     Headings are looked for among the lines read so far, then beside the key headings already
-    read (the other key heading stands level with them), then among each page's narrowest lines
+    read (the other key heading stands level with them), then among short lines standing three
+    or more abreast (the shape of a heading row), then among each page's narrowest lines
     and beside those, and only then — the plain path — among every short line of a page, page
     by page, until a row is ``enough``. A row's cells
     outside the key columns are read only when the row is ``worth`` it (default: every row)."""
     rows: list[TableRow] = []
     done: set[int] = set()
-    for reading in ("none", "beside", "narrow", "short"):
+    for reading in ("none", "beside", "rows", "narrow", "short"):
         for pi, p in enumerate(doc.pages):
             if pi in done:
                 continue
@@ -341,7 +342,7 @@ def table_rows(doc: DocRead, columns: dict[str, list[str]], key_columns: tuple[s
             if headers:
                 done.add(pi)
             for header in headers:
-                rows += _rows_under(p, pi, header, key_columns, max_rows, worth)
+                rows += _rows_under(p, pi, header, key_columns, max_rows, worth, enough)
             if enough is not None and any(enough(r) for r in rows):
                 return rows
     return rows
@@ -352,7 +353,8 @@ def _headers(p: PageText, columns: dict[str, list[str]], key_columns: tuple[str,
     """Heading rows: the key columns' headings side by side (overlapping heights), the others
     of ``columns`` found on the same row. ``reading``: which unread lines to read first when
     none is found — "none", "beside" (the lines level with a key heading already read),
-    "narrow" (the page's narrowest lines, then beside) or "short" (every short line)."""
+    "rows" (short lines standing three or more abreast, as heading cells do), "narrow" (the
+    page's narrowest lines, then beside) or "short" (every short line)."""
     def hits(name: str) -> list[int]:
         return [li for li, end, _ in p.find_labels(columns[name])
                 if len(p.lines[li].norm) - end <= 1]  # a heading cell holds its heading only
@@ -381,6 +383,9 @@ def _headers(p: PageText, columns: dict[str, list[str]], key_columns: tuple[str,
     if reading == "short":  # the plain path: every short line of the page
         p.ensure_read([i for i, ln in enumerate(p.lines) if _ratio(ln) <= 8])
         return pairs()
+    if reading == "rows":  # lines standing three or more abreast, short ones: a heading row's shape
+        p.ensure_read(_abreast(p, 3, 8.0))
+        return pairs()
     if reading == "narrow":  # the narrowest lines (a 姓名 heading is one), then beside them
         p.ensure_read([i for i, ln in enumerate(p.lines) if _ratio(ln) <= p.options.short_ratio])
         found = pairs()
@@ -393,10 +398,26 @@ def _headers(p: PageText, columns: dict[str, list[str]], key_columns: tuple[str,
     return pairs() if level else []
 
 
+def _abreast(p: PageText, count: int, max_ratio: float) -> list[int]:
+    """Unread lines no wider than ``max_ratio`` heights that stand level with at least
+    ``count - 1`` other such lines (read or not)."""
+    short = [i for i, ln in enumerate(p.lines) if _ratio(ln) <= max_ratio]
+    out = []
+    for i in short:
+        a = p.lines[i].box
+        level = sum(1 for j in short if _overlap_y(a, p.lines[j].box)
+                    >= 0.5 * min(a[3] - a[1], p.lines[j].box[3] - p.lines[j].box[1]))
+        if level >= count and not p.lines[i].read:
+            out.append(i)
+    return out
+
+
 def _rows_under(p: PageText, pi: int, header: dict[str, Box], key_columns: tuple[str, str], max_rows: int,
-                worth: Callable[[TableRow], bool] | None = None) -> list[TableRow]:
-    """The rows under a heading row: the key columns' cells read first (they make the rows),
-    then the other cells of each row that is ``worth`` it."""
+                worth: Callable[[TableRow], bool] | None = None,
+                enough: Callable[[TableRow], bool] | None = None) -> list[TableRow]:
+    """The rows under a heading row: the key columns' cells read first, row by row from the
+    top, until a row is ``enough`` (they make the rows); then the other cells of each row that
+    is ``worth`` it."""
     top = max(b[3] for b in header.values())
     h = max(1, int(sorted(b[3] - b[1] for b in header.values())[len(header) // 2]))
     order = sorted(header.items(), key=lambda kv: kv[1][0])
@@ -411,16 +432,22 @@ def _rows_under(p: PageText, pi: int, header: dict[str, Box], key_columns: tuple
         cx = (box[0] + box[2]) / 2
         return next((n for n, a, b in bounds if a <= cx < b), None)
 
-    under = [i for i, ln in enumerate(p.lines)
-             if ln.box[1] >= top - 0.3 * h and ln.box[1] <= top + max_rows * 4 * h and ln.box[0] >= left]
-    keyed = [i for i in under if column(i) in key_columns]
-    p.ensure_read(keyed)
+    under = [i for i, ln in enumerate(p.lines)  # prose under the table is no cell: not read
+             if ln.box[1] >= top - 0.3 * h and ln.box[1] <= top + max_rows * 4 * h and ln.box[0] >= left
+             and _ratio(ln) <= _PROSE]
+    def fits(i: int) -> bool:  # most of the line lies within its column (prose under a table does not)
+        x0, _, x1, _ = p.lines[i].box
+        name = column(i)
+        a, b = next((a, b) for n, a, b in bounds if n == name)
+        return min(x1, b) - max(x0, a) >= 0.5 * (x1 - x0)
+
+    keyed = sorted((i for i in under if column(i) in key_columns and fits(i)), key=lambda i: p.lines[i].box[1])
     rows: list[dict[str, Value]] = []
     row_y: list[tuple[int, int]] = []
 
     def place(i: int, new_rows: bool) -> None:
         ln, name = p.lines[i], column(i)
-        if name is None or not ln.text or _ratio(ln) > _PROSE:
+        if name is None or not ln.text:
             return
         for r, (y0, y1) in enumerate(row_y):
             if _overlap_y((0, y0, 0, y1), ln.box) >= 0.4 * min(y1 - y0, ln.box[3] - ln.box[1]):
@@ -431,8 +458,14 @@ def _rows_under(p: PageText, pi: int, header: dict[str, Box], key_columns: tuple
             rows.append({name: Value(ln.norm, ln.box, ln.confidence, name, "table", p)})
             row_y.append((ln.box[1], ln.box[3]))
 
-    for i in sorted(keyed, key=lambda i: p.lines[i].box[1]):
-        place(i, new_rows=True)
+    for band in _bands([p.lines[i].box for i in keyed]):  # row by row, top down, until one is enough
+        lines = [keyed[k] for k in band]
+        p.ensure_read(lines)
+        for i in lines:
+            place(i, new_rows=True)
+        if enough is not None and any(enough(TableRow(r, pi)) for r in rows):
+            keyed = [i for i in keyed if p.lines[i].read]
+            break
     spans = [y for r, y in zip(rows, row_y, strict=True) if worth is None or worth(TableRow(r, pi))]
     others = [i for i in under if i not in keyed and any(
         _overlap_y((0, y0, 0, y1), p.lines[i].box) >= 0.4 * min(y1 - y0, p.lines[i].box[3] - p.lines[i].box[1])
@@ -441,6 +474,19 @@ def _rows_under(p: PageText, pi: int, header: dict[str, Box], key_columns: tuple
     for i in sorted(others, key=lambda i: p.lines[i].box[1]):
         place(i, new_rows=False)
     return [TableRow(r, pi) for r in rows]
+
+
+def _bands(boxes: list[Box]) -> list[list[int]]:
+    """Boxes (sorted top down) grouped into rows: a box joins the row whose first box it overlaps."""
+    bands: list[list[int]] = []
+    for k, box in enumerate(boxes):
+        if bands:
+            first = boxes[bands[-1][0]]
+            if _overlap_y(first, box) >= 0.4 * min(first[3] - first[1], box[3] - box[1]):
+                bands[-1].append(k)
+                continue
+        bands.append([k])
+    return bands
 
 
 def _overlap_y(a: Box, b: Box) -> int:
