@@ -8,6 +8,7 @@ here: they are findings of the data stage, which a clerk can send back to the ap
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
@@ -79,6 +80,10 @@ class Case(_Strict):
     def is_paid(self) -> bool:
         return self.payment is not None and self.payment.status == "paid"
 
+    def content_sha256(self) -> str:
+        """sha256 of the entered data in canonical JSON: equal for equal data, however it was written."""
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()
+
 
 class Status(StrEnum):
     PASS = "pass"
@@ -126,6 +131,10 @@ class Report(BaseModel):
     org_name: str | None = None
     submitted_at: datetime | None = None
     uploads: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    #: sha256 of the entered data (case.json as read, in canonical JSON): with ``rule_set``,
+    #: ``precheck_version``, ``ocr_engine`` and each upload's sha256, what the findings were made on
+    case_sha256: str | None = None
+    ocr_engine: str | None = None
 
     def failed_rules(self) -> list[str]:
         return sorted({f.rule for f in self.findings if f.status is Status.FAIL})

@@ -54,6 +54,7 @@ KEY_ZH = {
     "label_found": "找到标签", "editor": "编辑软件", "metadata_key": "元数据项", "metadata_value": "元数据值",
     "reason_zh": "原因", "method": "付款方式", "payment_status": "付款状态", "warnings": "提示",
     "source": "来源", "decision": "结论", "required": "必需",
+    "reused_from": "沿用此前审核的结果", "review_key": "审核编号", "reviewed_at": "审核时间",
 }
 _ARTIFACT = re.compile(r"^artifacts/(?!.*\.\.)[A-Za-z0-9_./-]+\.(?:png|jpe?g)$")
 

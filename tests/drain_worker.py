@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 
 from pipeline.models import Report
+from pipeline.review import PriorReview
 from pipeline.ruleset import RuleSet, load_rule_set
 from pipeline.service.config import ServiceSettings
 from pipeline.service.queue import ReviewPolicy, make_broker
@@ -29,8 +30,8 @@ def main(database_url: str, redis_url: str, workdir: str, seen_file: str) -> int
     review = FakeReview()
     lock = threading.Lock()
     with open(seen_file, "a", encoding="utf-8") as seen:
-        def recording(path: Path, rules: RuleSet) -> Report:
-            report = review(path, rules)
+        def recording(path: Path, rules: RuleSet, *, reuse: PriorReview | None = None) -> Report:
+            report = review(path, rules, reuse=reuse)
             with lock:
                 seen.write(f"{path}\n")
                 seen.flush()

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from pipeline.casefolder import load_case_folder
 from pipeline.models import Decision, Report
+from pipeline.review import PriorReview
 from pipeline.ruleset import RuleSet, load_rule_set
 from pipeline.service.keys import Role, create_key
 from pipeline.service.queue import ReviewPolicy, make_broker
@@ -30,14 +31,17 @@ PDF = b"%PDF-1.4\n% test\n"
 
 @dataclass
 class FakeReview:
-    """Approves a case after reading it back from the folder the worker wrote; records what it saw."""
+    """Approves a case after reading it back from the folder the worker wrote; records what it saw
+    (and the previous review it was given to reuse)."""
 
     seen: list[dict[str, bytes]] = field(default_factory=list)
     fail_times: int = 0
+    reused: list[PriorReview | None] = field(default_factory=list)
 
-    def __call__(self, path: Path, rules: RuleSet) -> Report:
+    def __call__(self, path: Path, rules: RuleSet, *, reuse: PriorReview | None = None) -> Report:
         folder = load_case_folder(path, set(rules.slots))
         self.seen.append({slot: p.read_bytes() for slot, p in folder.uploads.items()})
+        self.reused.append(reuse)
         if self.fail_times > 0:
             self.fail_times -= 1
             raise RuntimeError("the review engine broke")
@@ -76,7 +80,7 @@ class Service:
         raise AssertionError(f"case {case_id} was not reviewed within {timeout} s")
 
 
-def running_service(store: Store, review: FakeReview | ReviewFunction,
+def running_service(store: Store, review: ReviewFunction,
                     policy: ReviewPolicy | None = None) -> Iterator[Service]:
     rules = load_rule_set()
     broker = make_broker(None)

@@ -21,6 +21,7 @@ from pipeline.issuance.gate import case_digest
 from pipeline.issuance.register import Register
 from pipeline.models import Decision, Finding, Report, Status
 from pipeline.report import BEIJING
+from pipeline.review import PriorReview
 from pipeline.ruleset import RuleSet, load_rule_set
 from pipeline.service import actions, audit
 from pipeline.service.keys import Role
@@ -37,7 +38,7 @@ SEAL = {"seals": [{"page": 0, "bbox": [10, 10, 40, 40]}]}
 class RemarkReview:
     """remark "fail" → rejected, "unsure" → needs review (an uncertain seal), else approved."""
 
-    def __call__(self, path: Path, rules: RuleSet) -> Report:
+    def __call__(self, path: Path, rules: RuleSet, *, reuse: PriorReview | None = None) -> Report:
         folder = load_case_folder(path, set(rules.slots))
         remark = folder.case.remark
         if remark == "crash":

@@ -1,11 +1,12 @@
-"""The issuance register and the recorded decisions, in the embedded database.
+"""The issuance register and the recorded decisions, in the case store's database.
 
-Both tables are append-only (SQLite triggers refuse UPDATE and DELETE), and every row added is
-also an event of the case store's audit chain (``pipeline.service.audit``), in the same
-transaction. The current state of an order is read from its rows in order, so an auditor can
-replay every step. They use their own ``MetaData`` keyed by order number; opening a
-:class:`Register` also migrates the case store's schema in the same database (for the audit
-table). ``PRECHECK_DATABASE_URL`` chooses the database; the default is ``var/precheck.db``.
+Their tables (``issuance_events``, ``case_decisions``) are the store's, made by its Alembic
+migrations (0004), which also make them append-only: the database refuses UPDATE and DELETE (SQLite
+triggers; PostgreSQL a trigger function). Every row added is also an event of the store's audit chain
+(``pipeline.service.audit``), in the same transaction. The current state of an order is read from
+its rows in order, so an auditor can replay every step. Opening a :class:`Register` migrates the
+database to the newest schema. ``PRECHECK_DATABASE_URL`` chooses the database; the default is
+``var/precheck.db``.
 """
 
 from __future__ import annotations
@@ -17,69 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from asn1crypto import x509 as asn1_x509
-from sqlalchemy import (
-    DDL,
-    Column,
-    DateTime,
-    Engine,
-    Integer,
-    LargeBinary,
-    MetaData,
-    String,
-    Table,
-    Text,
-    event,
-    insert,
-    select,
-)
+from sqlalchemy import Engine, Table, insert, select
 
 from pipeline.service import audit
 from pipeline.service.db import make_engine, upgrade
+from pipeline.service.tables import case_decisions, issuance_events
 from tokens import JournalEntry, KeySpec
 
 DEFAULT_DATABASE = Path("var") / "precheck.db"
-
-metadata = MetaData()
-
-issuance_events = Table(
-    "issuance_events", metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("order_no", String(32), nullable=False, index=True),
-    Column("event", String(16), nullable=False),  # prepared | certified | completed
-    Column("case_ref", String(1024)),  # the case folder, or the store's case id
-    Column("key_type", String(8)),
-    Column("token_serial", String(64)),
-    Column("key_id", String(128)),
-    Column("serial", String(64)),  # certificate serial, upper-case hex
-    Column("fingerprint", String(64)),  # SHA-256 of the certificate DER, hex
-    Column("certificate_der", LargeBinary),
-    Column("sealed_so_pin", LargeBinary),  # sealed by the CA token's AES key, never clear
-    Column("at", DateTime(timezone=True), nullable=False),
-)
-
-case_decisions = Table(
-    "case_decisions", metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("order_no", String(32), nullable=False, index=True),
-    Column("decision", String(16), nullable=False),  # approved | rejected | needs_review
-    Column("source", String(16), nullable=False),  # clerk | review
-    Column("actor", String(128), nullable=False),
-    Column("reason", Text, nullable=False, default=""),
-    Column("case_digest", String(64), nullable=False),
-    Column("rule_set_sha256", String(64)),
-    Column("report_json", Text),
-    Column("at", DateTime(timezone=True), nullable=False),
-)
-
-_APPEND_ONLY = """
-CREATE TRIGGER IF NOT EXISTS {table}_no_{verb} BEFORE {verb} ON {table}
-BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END
-"""
-for _table in (issuance_events, case_decisions):
-    for _verb in ("UPDATE", "DELETE"):
-        event.listen(_table, "after_create",
-                     DDL(_APPEND_ONLY.format(table=_table.name, verb=_verb)).execute_if(dialect="sqlite"))
-
 
 #: the columns of a register row that its audit event repeats
 _AUDITED = ("order_no", "decision", "source", "actor", "reason", "case_digest", "rule_set_sha256", "event",
@@ -124,8 +70,7 @@ class Register:
         # the store's engine settings: on SQLite a transaction takes the write lock when it begins,
         # so reading the audit head and appending after it cannot be overtaken by `precheck serve`
         self.engine = make_engine(engine or database_url()) if not isinstance(engine, Engine) else engine
-        upgrade(self.engine)  # the case store's schema: its audit chain records every row added here
-        metadata.create_all(self.engine)
+        upgrade(self.engine)  # the store's schema: the register's tables and the audit chain that records each row
 
     # --------------------------------------------------------------- decisions
     def record_decision(self, order_no: str, decision: str, *, source: str, actor: str, case_digest: str,

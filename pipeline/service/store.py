@@ -243,6 +243,18 @@ class Store:
         found = self.review(stored.review_key)
         return found if found is not None and found.state == "done" else None
 
+    def last_finished_review(self, case_id: str, *, other_than: str | None = None) -> StoredReview | None:
+        """The case's newest finished review that did not end in an error (other than the review of
+        key ``other_than``): what a re-review after a replaced file may take findings over from."""
+        query = select(reviews).where(reviews.c.case_id == case_id, reviews.c.state == "done",
+                                      reviews.c.error.is_(None))
+        if other_than is not None:
+            query = query.where(reviews.c.review_key != other_than)
+        query = query.order_by(reviews.c.finished_at.desc(), reviews.c.id.desc()).limit(1)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return None if row is None else _review(row)
+
     def reviews_of(self, case_id: str) -> list[StoredReview]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(reviews).where(reviews.c.case_id == case_id).order_by(reviews.c.id))

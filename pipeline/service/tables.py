@@ -1,6 +1,6 @@
 """The case store's tables (SQLAlchemy Core, one ``MetaData``); Alembic migrations in
-``migrations/`` create and change them. The issuance register keeps its own tables
-(``pipeline.issuance.register``) in the same database.
+``migrations/`` create and change them — the issuance register's too (``pipeline.issuance.register``
+writes them; migration 0004 makes them append-only).
 """
 
 from __future__ import annotations
@@ -132,3 +132,41 @@ login_failures = Table(
     Column("subject", String(160), nullable=False, index=True),  # "name:<user name>" or "address:<ip>"
     Column("at", DateTime(timezone=True), nullable=False),
 )
+
+
+# ------------------------------------------------------------- the issuance register (migration 0004)
+# Append-only: the database refuses UPDATE and DELETE on both (SQLite triggers; on PostgreSQL a trigger
+# function, which refuses TRUNCATE too). Every row is also an audit event, written in the same transaction.
+
+issuance_events = Table(
+    "issuance_events", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("order_no", String(32), nullable=False, index=True),
+    Column("event", String(16), nullable=False),  # prepared | certified | completed
+    Column("case_ref", String(1024)),  # the case folder, or the store's case id
+    Column("key_type", String(8)),
+    Column("token_serial", String(64)),
+    Column("key_id", String(128)),
+    Column("serial", String(64)),  # certificate serial, upper-case hex
+    Column("fingerprint", String(64)),  # SHA-256 of the certificate DER, hex
+    Column("certificate_der", LargeBinary),
+    Column("sealed_so_pin", LargeBinary),  # sealed by the CA token's AES key, never clear
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
+case_decisions = Table(
+    "case_decisions", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("order_no", String(32), nullable=False, index=True),
+    Column("decision", String(16), nullable=False),  # approved | rejected | needs_review
+    Column("source", String(16), nullable=False),  # clerk | review
+    Column("actor", String(128), nullable=False),
+    Column("reason", Text, nullable=False, default=""),
+    Column("case_digest", String(64), nullable=False),
+    Column("rule_set_sha256", String(64)),
+    Column("report_json", Text),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
+#: The register's tables, which the database keeps append-only.
+APPEND_ONLY = (issuance_events, case_decisions)

@@ -331,4 +331,5 @@ def _evidence(ctx: StageContext, base: dict[str, object], page: int, region: Reg
             "bbox": list(region.bbox), "crop": crop}
 
 
-STAGE = Stage(name="barcode", rule_ids=(RULE,), run=run)
+#: Per file: the application form's own pages against the entered order number.
+STAGE = Stage(name="barcode", rule_ids=(RULE,), run=run, per_file=(RULE,))

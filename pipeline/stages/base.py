@@ -53,10 +53,13 @@ class StageContext:
     """Slots that had a file (or were required) but failed an earlier gate stage."""
     artifacts: Artifacts = field(default_factory=lambda: Artifacts(None))
     options: ReviewOptions = field(default_factory=ReviewOptions)
+    reused: frozenset[tuple[str, str]] = frozenset()
+    """(rule, slot) pairs whose findings a re-review takes from the previous review: not checked again."""
 
     def slots_for(self, rule_id: str) -> list[str]:
-        """The slots a rule applies to that have a readable upload here, in rule-set order."""
-        return [s for s in self.rules.rule(rule_id).slots if s in self.uploads]
+        """The slots a rule is checked on here: those it applies to that have a readable upload, in
+        rule-set order, but for the slots whose finding of this rule a re-review reuses."""
+        return [s for s in self.rules.rule(rule_id).slots if s in self.uploads and (rule_id, s) not in self.reused]
 
     def finding(self, rule_id: str, status: Status, slot: str | None = None,
                 evidence: dict[str, Any] | None = None, **placeholders: Any) -> Finding:
@@ -64,16 +67,44 @@ class StageContext:
 
 
 StageRun = Callable[[StageContext], list[Finding]]
+#: The slots whose files one finding on a slot reads (besides the entered data, the rule set and the options).
+FilesRead = Callable[[RuleSet, str], frozenset[str]]
+
+
+def own_file(rules: RuleSet, slot: str) -> frozenset[str]:
+    """The slot's own file only."""
+    return frozenset({slot})
+
+
+def with_extra(rules: RuleSet, slot: str) -> frozenset[str]:
+    """The slot's own file and its ``<slot>_extra`` slot's, when the rule set has one: a two-page form
+    scanned as two images has its second page there (the employee table, VI)."""
+    extra = f"{slot}_extra"
+    return frozenset({slot, extra} if extra in rules.slots else {slot})
 
 
 @dataclass(frozen=True)
 class Stage:
-    """A named group of checks. ``gate`` stages block a slot for later stages when they fail it."""
+    """A named group of checks. ``gate`` stages block a slot for later stages when they fail it.
+
+    ``per_file`` names the rules whose finding on a slot depends on nothing but the files ``reads``
+    names for that slot, the entered data, the rule set and the review options: a re-review after
+    another slot's file was replaced reuses such findings while those inputs are unchanged. Every
+    other rule is case-level and checked again on every review (the data stage's: they read no file,
+    and cost next to nothing).
+    """
 
     name: str
     rule_ids: tuple[str, ...]
     run: StageRun
     gate: bool = False
+    per_file: tuple[str, ...] = ()
+    reads: FilesRead = own_file
+
+    def __post_init__(self) -> None:
+        strangers = sorted(set(self.per_file) - set(self.rule_ids))
+        if strangers:
+            raise ValueError(f"stage {self.name}: per-file rules it does not check: {', '.join(strangers)}")
 
 
 def guarded(ctx: StageContext, rule_id: str, slot: str | None,

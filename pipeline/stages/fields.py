@@ -30,7 +30,7 @@ from pipeline.reading.matching import (
 )
 from pipeline.reading.ocr import OcrEngine, get_engine
 from pipeline.reading.page import ReadOptions, Value
-from pipeline.stages.base import Stage, StageContext, guarded
+from pipeline.stages.base import Stage, StageContext, guarded, with_extra
 
 RULE_IDS = ("doc.kind", "ocr.org_name", "ocr.uscc", "ocr.handler", "ocr.user", "ocr.form_fields",
             "ocr.apply_date", "ocr.license_valid", "auth.period")
@@ -505,4 +505,6 @@ def run(ctx: StageContext) -> list[Finding]:
     return out
 
 
-STAGE = Stage(name="fields", rule_ids=RULE_IDS, run=run)
+#: Per file, with a form's ``_extra`` slot: a form scanned as two images is read as one document
+#: (``_Review.doc``: page 2, the employee table, in ``application_form_extra``).
+STAGE = Stage(name="fields", rule_ids=RULE_IDS, run=run, per_file=RULE_IDS, reads=with_extra)

@@ -280,4 +280,5 @@ def run(ctx: StageContext) -> list[Finding]:
     return findings
 
 
-STAGE = Stage(name="quality", rule_ids=(QUALITY, EDITED), run=run, gate=True)
+#: Per file: each slot's pages are measured alone (scan.edited is skipped after the same slot's scan.quality fails).
+STAGE = Stage(name="quality", rule_ids=(QUALITY, EDITED), run=run, gate=True, per_file=(QUALITY, EDITED))

@@ -310,4 +310,5 @@ def _distance_mm(centre: tuple[float, float], box: tuple[int, int, int, int], px
     return float(np.hypot(dx, dy) / px_per_mm)
 
 
-STAGE = Stage(name="seal", rule_ids=(PRESENT, ORG_NAME, POSITION), run=run)
+#: Per file: each slot's seals are found, read and placed on its own pages.
+STAGE = Stage(name="seal", rule_ids=(PRESENT, ORG_NAME, POSITION), run=run, per_file=(PRESENT, ORG_NAME, POSITION))

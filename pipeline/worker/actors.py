@@ -5,6 +5,8 @@ retries come from a :class:`ReviewPolicy`. It is safe to run twice: the review r
 case id + data + upload hashes + rule-set sha, so a redelivered message that finds a finished
 review does nothing, and one that finds a review left running by a killed worker takes it over.
 The last allowed attempt of a review that keeps failing stores ``needs_review`` with the error.
+A re-review (a file replaced) is given the case's previous finished review: ``review_case`` takes
+over its findings on the files that did not change (``pipeline.review.PriorReview``).
 """
 
 from __future__ import annotations
@@ -16,28 +18,31 @@ import socket
 import tempfile
 import threading
 import traceback
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Protocol
 
 import dramatiq
 from dramatiq.middleware import CurrentMessage
+from pydantic import ValidationError
 
 from pipeline.models import Decision, Report
 from pipeline.report import report_json
-from pipeline.review import review_case
+from pipeline.review import PriorReview, review_case
 from pipeline.ruleset import RuleSet
 from pipeline.service.queue import ACTOR, QUEUE, ReviewPolicy, send_review
 from pipeline.service.store import Store
 
 log = logging.getLogger(__name__)
 
-#: What reviews one case folder; the real one is ``review_case``, tests may pass a double.
-ReviewFunction = Callable[[Path, RuleSet], Report]
+class ReviewFunction(Protocol):
+    """What reviews one case folder; the real one is ``review_case``, tests may pass a double."""
+
+    def __call__(self, path: Path, rules: RuleSet, *, reuse: PriorReview | None = None) -> Report: ...
 
 
-def review_folder(path: Path, rules: RuleSet) -> Report:
-    return review_case(path, rules)
+def review_folder(path: Path, rules: RuleSet, *, reuse: PriorReview | None = None) -> Report:
+    return review_case(path, rules, reuse=reuse)
 
 
 def worker_name() -> str:
@@ -62,7 +67,7 @@ class ReviewJob:
         me = worker_name()
         self.store.start_review(case_id, key, self.rules.sha256, me)
         try:
-            report = self._run(case_id)
+            report = self._run(case_id, self._previous(case_id, key))
         except Exception as exc:
             log.exception("review of case %s failed", case_id)
             if not final_attempt:
@@ -77,10 +82,21 @@ class ReviewJob:
         self.store.finish_review(key, decision=report.decision.value, report_json=report_json(report),
                                  error=None, worker=me)
 
-    def _run(self, case_id: str) -> Report:
+    def _run(self, case_id: str, previous: PriorReview | None) -> Report:
         """Write the case folder into a private temporary directory and review it there."""
         with tempfile.TemporaryDirectory(prefix=f"precheck-{case_id[:8]}-", dir=self.workdir) as tmp:
-            return self.review(self.store.write_case_folder(case_id, Path(tmp)), self.rules)
+            return self.review(self.store.write_case_folder(case_id, Path(tmp)), self.rules, reuse=previous)
+
+    def _previous(self, case_id: str, key: str) -> PriorReview | None:
+        """The case's latest finished review of other inputs (before a file was replaced), if any."""
+        previous = self.store.last_finished_review(case_id, other_than=key)
+        if previous is None or previous.report_json is None:
+            return None
+        try:
+            return PriorReview.from_report(Report.model_validate_json(previous.report_json), previous.review_key)
+        except ValidationError:
+            log.warning("case %s: review %s is no report to reuse", case_id, previous.review_key[:12], exc_info=True)
+            return None
 
 
 def declare_review_actor(broker: dramatiq.Broker, job: ReviewJob,

@@ -1,0 +1,87 @@
+"""The worker's re-review after ``PUT /api/cases/<id>/uploads/<slot>``: it gives ``review_case`` the
+case's previous review, whose findings on the unchanged files are taken over — on SQLite and on
+PostgreSQL, through the API, the queue and the store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fixtures.scans.generate import generate_all
+from pipeline.review import STAGES
+from pipeline.ruleset import load_rule_set
+from pipeline.service.store import Store
+from pipeline.worker.actors import review_folder
+from tests.servicekit import PNG, FakeReview, Service, running_service
+
+CLEAN = "clean_shenyang_jpg_150"
+OTHER_HANDLER = "ocr_handler_other_person"  # the same case, but its handler ID copy shows 黄丽
+PER_FILE = {rule_id for stage in STAGES for rule_id in stage.per_file}
+
+
+@pytest.fixture(scope="module")
+def cases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return {p.name: p for p in generate_all(tmp_path_factory.mktemp("rereview-cases"), only=[CLEAN, OTHER_HANDLER])}
+
+
+@pytest.fixture()
+def reviewing(store: Store) -> Iterator[Service]:
+    """The service with the real review (review_case)."""
+    yield from running_service(store, review_folder)
+
+
+def submit_folder(service: Service, folder: Path) -> str:
+    parts = [("case", ("case.json", (folder / "case.json").read_bytes(), "application/json"))]
+    parts += [(p.name.split(".")[0], (p.name, p.read_bytes(), "application/octet-stream"))
+              for p in sorted((folder / "uploads").iterdir())]
+    answer = service.client.post("/api/cases", files=parts, headers=service.auth())
+    assert answer.status_code == 202, answer.text
+    return str(answer.json()["id"])
+
+
+def replace_upload(service: Service, case_id: str, slot: str, path: Path) -> None:
+    answer = service.client.put(f"/api/cases/{case_id}/uploads/{slot}", headers=service.auth(),
+                                files={"file": (path.name, path.read_bytes())})
+    assert answer.status_code == 202, answer.text
+
+
+def test_the_re_review_after_a_replaced_file_is_given_the_previous_review(service: Service) -> None:
+    # Given a case reviewed once
+    case_id = service.submit()
+    service.wait_report(case_id)
+    [first] = service.store.reviews_of(case_id)
+    # When one of its files is replaced
+    answer = service.client.put(f"/api/cases/{case_id}/uploads/org_license", headers=service.auth(),
+                                files={"file": ("licence.png", PNG + b"new")})
+    assert answer.status_code == 202, answer.text
+    service.wait_report(case_id)
+    # Then the first review had nothing to reuse, and the second was given the first
+    review: FakeReview = service.review
+    assert review.reused[0] is None
+    given = review.reused[1]
+    assert given is not None and given.reviewed["review_key"] == first.review_key
+    assert given.rule_set_sha256 == load_rule_set().sha256
+
+
+def test_a_real_re_review_through_the_api_reuses_the_unchanged_files_findings(
+        reviewing: Service, cases: dict[str, Path]) -> None:
+    # Given the clean case submitted through the API and reviewed by the worker
+    case_id = submit_folder(reviewing, cases[CLEAN])
+    assert reviewing.wait_report(case_id, timeout=180)["decision"] == "approved"
+    [first] = reviewing.store.reviews_of(case_id)
+    # When the applicant replaces the handler's ID copy with one showing another person
+    [other] = (cases[OTHER_HANDLER] / "uploads").glob("handler_id.*")
+    replace_upload(reviewing, case_id, "handler_id", other)
+    report = reviewing.wait_report(case_id, timeout=180)
+    # Then the new file fails, and the other files' per-file findings are the first review's
+    findings: list[dict] = report["findings"]  # type: ignore[assignment]
+    assert report["decision"] == "rejected"
+    assert {"rule": "ocr.handler", "slot": "handler_id", "status": "fail"}.items() <= next(
+        f for f in findings if (f["rule"], f["slot"]) == ("ocr.handler", "handler_id")).items()
+    others = [f for f in findings if f["rule"] in PER_FILE and f["slot"] not in (None, "handler_id")]
+    assert others and all(f["evidence"]["reused_from"]["review_key"] == first.review_key for f in others)
+    assert not [f for f in findings if f["slot"] == "handler_id" and "reused_from" in f["evidence"]]
+    assert len(reviewing.store.reviews_of(case_id)) == 2
+
