@@ -135,6 +135,8 @@ class Report(BaseModel):
     #: ``precheck_version``, ``ocr_engine`` and each upload's sha256, what the findings were made on
     case_sha256: str | None = None
     ocr_engine: str | None = None
+    #: the build that made the findings (``pipeline.build``: source and reading libraries)
+    build_sha256: str | None = None
 
     def failed_rules(self) -> list[str]:
         return sorted({f.rule for f in self.findings if f.status is Status.FAIL})

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from pipeline import __version__, pageviews
+from pipeline.build import build_sha256
 from pipeline.casefolder import CaseFolder, load_case_folder
 from pipeline.decision import decide
 from pipeline.intake.pages import Upload
@@ -51,6 +52,7 @@ class PriorReview:
     rule_set_sha256: str
     precheck_version: str | None
     ocr_engine: str | None
+    build_sha256: str | None
     files: Mapping[str, str]
     """The sha256 of each slot's file the review read (slots whose file passed the upload intake)."""
     findings: Mapping[str, tuple[Finding, ...]]
@@ -66,7 +68,7 @@ class PriorReview:
                 findings.setdefault(f.slot, []).append(f)
         return cls(reviewed={k: v for k, v in reviewed.items() if v}, case_sha256=report.case_sha256,
                    rule_set_sha256=report.rule_set.sha256, precheck_version=report.precheck_version,
-                   ocr_engine=report.ocr_engine,
+                   ocr_engine=report.ocr_engine, build_sha256=report.build_sha256,
                    files={slot: str(u["sha256"]) for slot, u in report.uploads.items() if u.get("sha256")},
                    findings={slot: tuple(fs) for slot, fs in findings.items()})
 
@@ -124,6 +126,7 @@ def review_case(
         uploads=pageviews.upload_summaries(intake.uploads, out_dir),
         case_sha256=case_sha256,
         ocr_engine=options.ocr_engine,
+        build_sha256=build_sha256(),
     )
 
 
@@ -138,11 +141,13 @@ class _Reuse:
     @classmethod
     def of(cls, prior: PriorReview | None, rules: RuleSet, case_sha256: str, options: ReviewOptions,
            files: Mapping[str, str]) -> _Reuse | None:
-        """None unless the prior review was made on the same data, rules, version and OCR choice."""
+        """None unless the prior review was made on the same data, rules, version, OCR choice and
+        build (source and reading libraries: ``pipeline.build``)."""
         if prior is None:
             return None
         same = (prior.case_sha256 == case_sha256 and prior.rule_set_sha256 == rules.sha256
-                and prior.precheck_version == __version__ and prior.ocr_engine == options.ocr_engine)
+                and prior.precheck_version == __version__ and prior.ocr_engine == options.ocr_engine
+                and prior.build_sha256 == build_sha256())
         if not same:
             log.info("nothing reused: the previous review was made on other data, rules or version")
             return None

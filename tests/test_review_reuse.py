@@ -14,6 +14,7 @@ import cv2
 import pytest
 
 from fixtures.scans.generate import generate_all
+from pipeline.build import build_sha256
 from pipeline.models import Decision, Finding, Report, Status
 from pipeline.review import STAGES, PriorReview, review_case
 from pipeline.ruleset import RULES_DIR, load_rule_set
@@ -189,6 +190,9 @@ def test_other_entered_data_another_rule_set_or_version_reuses_nothing(
     # nor from a review another precheck version made, or with another OCR engine choice
     assert not reused(review_case(folder, RULES, reuse=replace(prior, precheck_version="0.0.1")))
     assert not reused(review_case(folder, RULES, reuse=replace(prior, ocr_engine="tesseract")))
+    # nor from another build: other source code or another OCR runtime under the same version number
+    assert prior.build_sha256 == build_sha256()
+    assert not reused(review_case(folder, RULES, reuse=replace(prior, build_sha256="0" * 64)))
 
 
 def test_a_finding_of_a_check_that_crashed_is_made_again_and_a_reused_one_keeps_naming_its_review(
@@ -210,3 +214,17 @@ def test_a_finding_of_a_check_that_crashed_is_made_again_and_a_reused_one_keeps_
     assert names[("seal.present", "org_license")] == "second-review"
     assert names[("seal.present", "handler_id")] == "crashed-review"
     assert outcome(third) == outcome(again)
+
+
+def test_the_build_hash_changes_with_the_ocr_runtime_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline import build
+
+    here = build.build_sha256()
+    monkeypatch.setenv("PRECHECK_OCR_RUNTIME", "onnxruntime")
+    build.build_sha256.cache_clear()
+    try:
+        assert build.build_sha256() != here
+    finally:
+        monkeypatch.delenv("PRECHECK_OCR_RUNTIME")
+        build.build_sha256.cache_clear()
+    assert build.build_sha256() == here
