@@ -141,8 +141,10 @@ class _OpenVinoModel:
         import openvino as ov
 
         core = ov.Core()
+        # no pinning: OpenVINO would pin each process's inference thread to the same first core,
+        # so two review processes on two cores shared one (bench/service.py: 1.1x for 2 workers)
         config = {"INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": threads,
-                  "NUM_STREAMS": 1, "PERFORMANCE_HINT": "LATENCY"}
+                  "NUM_STREAMS": 1, "PERFORMANCE_HINT": "LATENCY", "ENABLE_CPU_PINNING": False}
         self._request = core.compile_model(core.read_model(path), "CPU", config).create_infer_request()
 
     def __call__(self, batch: np.ndarray) -> list[np.ndarray]:
