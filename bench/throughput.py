@@ -2,11 +2,12 @@
 
     .venv/bin/python bench/throughput.py --cases DIR [--rounds 2] [--jobs 1,2]
 
-Each job is a process of its own (models loaded once, as a worker does), pinned to one core;
-every review is cold (no OCR results kept: the disk store off, the memory cache cleared before
-each case). The same clean cases go through one process and then through two side by side; the
-figures are cases an hour (wall clock, all processes together), CPU seconds per case, and the
-two-process rate against one. No assertions.
+Each job is a process of its own (models loaded once, as a worker does), scheduled by the
+system as `precheck worker` processes are (not pinned); every review is cold (no OCR results
+kept: the disk store off, the memory cache cleared before each case). The same clean cases go
+through one process and then through two side by side; the figures are cases an hour (wall
+clock, all processes together), CPU seconds per case, and the two-process rate against one.
+No assertions.
 """
 
 from __future__ import annotations
@@ -29,11 +30,9 @@ def cpu() -> float:
     return t.user + t.system + t.children_user + t.children_system
 
 
-def _start(core: int, warm: str) -> None:
-    """Pin this process to its core and load the models (one review, not counted)."""
+def _start(warm: str) -> None:
+    """Load the models in this process (one review, not counted)."""
     os.environ["PRECHECK_OCR_CACHE"] = "off"
-    cores = sorted(os.sched_getaffinity(0))
-    os.sched_setaffinity(0, {cores[core % len(cores)]})
     from pipeline.review import review_case
 
     review_case(Path(warm))
@@ -55,7 +54,7 @@ def _review(folder: str) -> float:
 
 def run(cases: list[str], jobs: int) -> tuple[float, list[float]]:
     """(wall seconds, CPU seconds per case) for every case reviewed by ``jobs`` processes."""
-    pools = [ProcessPoolExecutor(1, initializer=_start, initargs=(core, cases[0])) for core in range(jobs)]
+    pools = [ProcessPoolExecutor(1, initializer=_start, initargs=(cases[0],)) for _ in range(jobs)]
     try:
         for pool in pools:  # every process started and warm before the clock starts
             pool.submit(int).result()
@@ -76,7 +75,7 @@ def main() -> int:
     args = ap.parse_args()
     clean = sorted(str(p) for p in args.cases.iterdir() if (p / "case.json").is_file())
     work = clean * args.rounds
-    print(f"# throughput — {len(clean)} cases × {args.rounds} rounds, cold reviews, one core per process; "
+    print(f"# throughput — {len(clean)} cases × {args.rounds} rounds, cold reviews, one process per job; "
           f"{os.cpu_count()} cpus, load average {os.getloadavg()[0]:.2f} at start")
     rates: dict[int, float] = {}
     for jobs in (int(j) for j in args.jobs.split(",")):
