@@ -13,23 +13,20 @@ from typing import Any
 import cv2
 import pytest
 
-from fixtures.scans.generate import generate_all
 from pipeline.build import build_sha256
 from pipeline.models import Decision, Finding, Report, Status
 from pipeline.review import STAGES, PriorReview, review_case
 from pipeline.ruleset import RULES_DIR, load_rule_set
 from pipeline.stages import fields, seal
 from pipeline.stages.base import Stage
+from tests.reusecases import CLEAN, OTHER_HANDLER, PER_FILE, make_cases
 
 RULES = load_rule_set()
-CLEAN = "clean_shenyang_jpg_150"
-OTHER_HANDLER = "ocr_handler_other_person"  # the same case, but its handler ID copy shows 黄丽
-PER_FILE = {rule_id for stage in STAGES for rule_id in stage.per_file}
 
 
 @pytest.fixture(scope="module")
 def cases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return {p.name: p for p in generate_all(tmp_path_factory.mktemp("reuse-cases"), only=[CLEAN, OTHER_HANDLER])}
+    return make_cases(tmp_path_factory, "reuse-cases")
 
 
 @pytest.fixture(scope="module")

@@ -9,21 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.scans.generate import generate_all
-from pipeline.review import STAGES
 from pipeline.ruleset import load_rule_set
 from pipeline.service.store import Store
 from pipeline.worker.actors import review_folder
+from tests.reusecases import CLEAN, OTHER_HANDLER, PER_FILE, make_cases
 from tests.servicekit import PNG, FakeReview, Service, running_service
-
-CLEAN = "clean_shenyang_jpg_150"
-OTHER_HANDLER = "ocr_handler_other_person"  # the same case, but its handler ID copy shows 黄丽
-PER_FILE = {rule_id for stage in STAGES for rule_id in stage.per_file}
 
 
 @pytest.fixture(scope="module")
 def cases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return {p.name: p for p in generate_all(tmp_path_factory.mktemp("rereview-cases"), only=[CLEAN, OTHER_HANDLER])}
+    return make_cases(tmp_path_factory, "rereview-cases")
 
 
 @pytest.fixture()
