@@ -81,8 +81,10 @@ def worker(
         raise ConfigError("precheck worker needs PRECHECK_BROKER_URL=redis://…; without it `precheck serve` "
                           "reviews in its own process")
     store = Store.open(settings)
+    rule_set = load_rule_set(rules)
+    _load_readers()
     broker = make_broker(settings.broker_url)
-    declare_review_actor(broker, ReviewJob(store, load_rule_set(rules)), ReviewPolicy.from_env())
+    declare_review_actor(broker, ReviewJob(store, rule_set), ReviewPolicy.from_env())
     if requeue:
         _requeue_pending(store, broker)
     stop = threading.Event()
@@ -100,6 +102,14 @@ def worker(
         sweeper.set()
         running.stop()
         broker.close()
+
+
+def _load_readers() -> None:
+    """Load the OCR models before taking cases: a broken install stops the worker at its start,
+    loudly, and the first case is not slowed by the load."""
+    from pipeline.reading.ocr import get_engine
+
+    get_engine("auto")
 
 
 def _requeue_pending(store: Store, broker: object) -> None:
