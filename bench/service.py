@@ -2,7 +2,7 @@
 same bytes to disk, submission-to-report throughput with 1 and 2 `precheck worker` processes on
 fixture cases, and the workers' peak RSS.
 
-    .venv/bin/python bench/service.py [--cases DIR] [--posts 100] [--concurrency 4] [--workers 1,2]
+    .venv/bin/python bench/service.py [--cases DIR] [--posts 100] [--concurrency 4] [--workers 1,2] [--rounds 3]
 
 Runs its own redis-server on a free loopback port, a SQLite store in a temporary directory and
 `precheck serve` / `precheck worker` as real processes; OCR results are kept in memory only
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 import threading
@@ -114,6 +115,9 @@ def main() -> int:
     parser.add_argument("--posts", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--workers", default="1,2")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="times the worker counts are run in turn (1,2,1,2,…): the ratio is taken round by "
+                             "round, so a machine whose speed drifts between minutes does not decide it")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="precheck-bench-service-") as tmp:
         root = Path(tmp)
@@ -134,15 +138,21 @@ def main() -> int:
             # no worker runs: the API's own cost only
             latency(work, environment(**base_env, PRECHECK_DATABASE_URL=f"sqlite:///{work / 'db.sqlite'}"),
                     clean[0], args.posts, args.concurrency)
-            rates = {}
-            for count in (int(w) for w in args.workers.split(",") if w.strip()):
-                redis_client.Redis.from_url(redis.url).flushall()
-                work = root / f"workers-{count}"
-                work.mkdir()
-                rates[count] = throughput(work, environment(
-                    **base_env, PRECHECK_DATABASE_URL=f"sqlite:///{work / 'db.sqlite'}"), clean, count)
-            if 1 in rates and 2 in rates:
-                print(f"2 workers / 1 worker: {rates[2] / rates[1]:.2f}×")
+            ratios = []
+            for round_no in range(args.rounds):
+                rates = {}
+                for count in (int(w) for w in args.workers.split(",") if w.strip()):
+                    redis_client.Redis.from_url(redis.url).flushall()
+                    work = root / f"workers-{count}-{round_no}"
+                    work.mkdir()
+                    rates[count] = throughput(work, environment(
+                        **base_env, PRECHECK_DATABASE_URL=f"sqlite:///{work / 'db.sqlite'}"), clean, count)
+                if 1 in rates and 2 in rates:
+                    ratios.append(rates[2] / rates[1])
+                    print(f"2 workers / 1 worker: {ratios[-1]:.2f}×")
+            if len(ratios) > 1:
+                print(f"2 workers / 1 worker over {len(ratios)} rounds: median {statistics.median(ratios):.2f}×, "
+                      f"{min(ratios):.2f}–{max(ratios):.2f}×")
         finally:
             redis.stop()
     return 0
