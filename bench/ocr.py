@@ -61,14 +61,6 @@ def _pin_one_core() -> None:
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
 
 
-def clear_ocr_cache() -> None:
-    """Every engine's kept results forgotten, in memory and in the bench's own disk store."""
-    for eng in list(ocr._engines.values()):
-        for e in (eng, getattr(eng, "second", None)):
-            if isinstance(e, ocr.CachedEngine):
-                e.clear()
-
-
 def _is_clean(case: Path) -> bool:
     """Clean: the forms are the PDFs as printed; degraded: scanned JPEG/PNG pages (noise, skew, faint)."""
     return any(p.suffix == ".pdf" for p in (case / "uploads").glob("application_form.*"))
@@ -80,7 +72,7 @@ def run_fields(case: Path, engine: str) -> tuple[list[Any], dict[str, Any], floa
     intake = upload.intake(folder, rules)
     ctx = StageContext(case=folder.case, rules=rules, uploads=intake.uploads,
                        options=ReviewOptions(ocr_engine=engine))
-    clear_ocr_cache()
+    ocr.forget_results()
     t = cpu()
     found = fields.run(ctx)
     return found, json.loads((case / "expected.json").read_text(encoding="utf-8")), cpu() - t
@@ -131,12 +123,12 @@ def time_reviews(cases: list[Path], engine: str) -> dict[str, float]:
     cpus: list[float] = []
     wall: list[float] = []
     for case in cases:
-        clear_ocr_cache()
+        ocr.forget_results()
         t, w = cpu(), time.perf_counter()
         review_case(case, options=ReviewOptions(ocr_engine=engine))
         cpus.append(cpu() - t)
         wall.append(time.perf_counter() - w)
-    clear_ocr_cache()
+    ocr.forget_results()
     t, w = cpu(), time.perf_counter()
     review_case(cases[0], options=ReviewOptions(ocr_engine=engine))
     again = cpu() - t

@@ -42,10 +42,7 @@ def _review(folder: str) -> float:
     from pipeline.reading import ocr
     from pipeline.review import review_case
 
-    for eng in list(ocr._engines.values()):
-        for e in (eng, getattr(eng, "second", None)):
-            if isinstance(e, ocr.CachedEngine):
-                e.clear()
+    ocr.forget_results()
     t = cpu()
     review_case(Path(folder))
     return cpu() - t

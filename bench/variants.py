@@ -103,10 +103,7 @@ def main() -> int:
         for variant in variants:
             with _font(variant):
                 folder = generate.make_case(out, _variant_spec(specs[name], variant))
-            for engine in list(ocr._engines.values()):  # cold: nothing kept from an earlier variant
-                for cached in (engine, engine.second):
-                    if isinstance(cached, ocr.CachedEngine):
-                        cached.clear()
+            ocr.forget_results()  # cold: nothing kept from an earlier variant
             t = cpu()
             report = review_case(folder)
             cpus[variant].append(cpu() - t)

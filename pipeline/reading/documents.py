@@ -330,8 +330,8 @@ def table_rows(doc: DocRead, columns: dict[str, list[str]], key_columns: tuple[s
     read (the other key heading stands level with them), then among short lines standing three
     or more abreast (the shape of a heading row), then among each page's narrowest lines
     and beside those, and only then — the plain path — among every short line of a page, page
-    by page, until a row is ``enough``. A row's cells
-    outside the key columns are read only when the row is ``worth`` it (default: every row)."""
+    by page, until a row is ``enough``. A row's cells outside the key columns are read only
+    when the row is ``worth`` it (default: every row)."""
     rows: list[TableRow] = []
     done: set[int] = set()
     for reading in ("none", "beside", "rows", "narrow", "short"):
@@ -366,7 +366,7 @@ def _headers(p: PageText, columns: dict[str, list[str]], key_columns: tuple[str,
         for a in hits(first):
             for b in hits(second):
                 ba, bb = p.lines[a].box, p.lines[b].box
-                if bb[0] > ba[2] and _overlap_y(ba, bb) >= 0.5 * min(ba[3] - ba[1], bb[3] - bb[1]):
+                if bb[0] > ba[2] and _level(ba, bb, 0.5):
                     header = {first: ba, second: bb}
                     for name in columns:
                         if name in header:
@@ -393,7 +393,7 @@ def _headers(p: PageText, columns: dict[str, list[str]], key_columns: tuple[str,
             return found
     keys = [p.lines[li].box for li in hits(first) + hits(second)]
     level = [i for i, ln in enumerate(p.lines) if not ln.read and _ratio(ln) <= 8
-             and any(_overlap_y(ln.box, k) >= 0.5 * min(k[3] - k[1], ln.box[3] - ln.box[1]) for k in keys)]
+             and any(_level(ln.box, k, 0.5) for k in keys)]
     p.ensure_read(level)
     return pairs() if level else []
 
@@ -405,8 +405,7 @@ def _abreast(p: PageText, count: int, max_ratio: float) -> list[int]:
     out = []
     for i in short:
         a = p.lines[i].box
-        level = sum(1 for j in short if _overlap_y(a, p.lines[j].box)
-                    >= 0.5 * min(a[3] - a[1], p.lines[j].box[3] - p.lines[j].box[1]))
+        level = sum(1 for j in short if _level(a, p.lines[j].box, 0.5))
         if level >= count and not p.lines[i].read:
             out.append(i)
     return out
@@ -435,6 +434,7 @@ def _rows_under(p: PageText, pi: int, header: dict[str, Box], key_columns: tuple
     under = [i for i, ln in enumerate(p.lines)  # prose under the table is no cell: not read
              if ln.box[1] >= top - 0.3 * h and ln.box[1] <= top + max_rows * 4 * h and ln.box[0] >= left
              and _ratio(ln) <= _PROSE]
+
     def fits(i: int) -> bool:  # most of the line lies within its column (prose under a table does not)
         x0, _, x1, _ = p.lines[i].box
         name = column(i)
@@ -450,7 +450,7 @@ def _rows_under(p: PageText, pi: int, header: dict[str, Box], key_columns: tuple
         if name is None or not ln.text:
             return
         for r, (y0, y1) in enumerate(row_y):
-            if _overlap_y((0, y0, 0, y1), ln.box) >= 0.4 * min(y1 - y0, ln.box[3] - ln.box[1]):
+            if _level((0, y0, 0, y1), ln.box, 0.4):
                 if name not in rows[r]:
                     rows[r][name] = Value(ln.norm, ln.box, ln.confidence, name, "table", p)
                 return
@@ -467,9 +467,8 @@ def _rows_under(p: PageText, pi: int, header: dict[str, Box], key_columns: tuple
             keyed = [i for i in keyed if p.lines[i].read]
             break
     spans = [y for r, y in zip(rows, row_y, strict=True) if worth is None or worth(TableRow(r, pi))]
-    others = [i for i in under if i not in keyed and any(
-        _overlap_y((0, y0, 0, y1), p.lines[i].box) >= 0.4 * min(y1 - y0, p.lines[i].box[3] - p.lines[i].box[1])
-        for y0, y1 in spans)]
+    others = [i for i in under if i not in keyed and any(_level((0, y0, 0, y1), p.lines[i].box, 0.4)
+                                                          for y0, y1 in spans)]
     p.ensure_read(others)
     for i in sorted(others, key=lambda i: p.lines[i].box[1]):
         place(i, new_rows=False)
@@ -482,11 +481,16 @@ def _bands(boxes: list[Box]) -> list[list[int]]:
     for k, box in enumerate(boxes):
         if bands:
             first = boxes[bands[-1][0]]
-            if _overlap_y(first, box) >= 0.4 * min(first[3] - first[1], box[3] - box[1]):
+            if _level(first, box, 0.4):
                 bands[-1].append(k)
                 continue
         bands.append([k])
     return bands
+
+
+def _level(a: Box, b: Box, share: float) -> bool:
+    """Two boxes on one row: their heights overlap by ``share`` of the shorter one's height."""
+    return _overlap_y(a, b) >= share * min(a[3] - a[1], b[3] - b[1])
 
 
 def _overlap_y(a: Box, b: Box) -> int:

@@ -112,7 +112,7 @@ class RapidOcrEngine(OcrEngine):
 
 
 class TesseractEngine(OcrEngine):
-    """Tesseract chi_sim+eng via pytesseract: the second opinion (and an option on its own)."""
+    """Tesseract chi_sim+eng via tesserocr: the second opinion (and an option on its own)."""
 
     name = "tesseract"
 
@@ -302,6 +302,17 @@ def get_engine(name: str = "auto") -> OcrEngine:
         if name not in _engines:
             _engines[name] = _build(name)
         return _engines[name]
+
+
+def forget_results() -> None:
+    """Every engine built so far forgets the results it kept, in memory and in its disk store:
+    a cold start for a benchmark, with the models still loaded."""
+    with _engines_lock:
+        engines = list(_engines.values())
+    for engine in engines:
+        for cached in (engine, getattr(engine, "second", None)):
+            if isinstance(cached, CachedEngine):
+                cached.clear()
 
 
 def _build(name: str) -> OcrEngine:

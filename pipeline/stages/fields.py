@@ -234,14 +234,14 @@ class _Review:
             if not finder(value.text if value is not None else "") and not _number_when_stretched(value, finder):
                 # no number beside the label: the entered number shown anywhere still counts
                 if self.ctx.rules.slots[slot].doc_kind == "id_card":
-                    doc.read_all()  # a card has few lines, and the first number line is its field
+                    # a card has few lines and shows one number: the line that holds it is the
+                    # field, wherever the label's neighbour was taken from (so a second reading
+                    # reads that line)
+                    doc.read_all()
+                    value = _number_line(doc, finder) or value
                 else:
                     want = normalise(entered).upper()
                     doc.read_until(lambda text: any(r.valid and r.value == want for r in finder(text)))
-                if self.ctx.rules.slots[slot].doc_kind == "id_card":
-                    # a card shows one number: the line that holds it is the field, wherever
-                    # the label's neighbour was taken from (so a second reading reads that line)
-                    value = _number_line(doc, finder) or value
             # a pre-filled form prints the record as entered: showing it exactly is showing it,
             # even when the entered number is invalid (data.* judges that); copies of cards and
             # licences with a wrong check digit are suspect and stay uncertain
