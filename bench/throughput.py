@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import queue
 import statistics
 import sys
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -48,16 +50,34 @@ def _review(folder: str) -> float:
     return cpu() - t
 
 
-
 def run(cases: list[str], jobs: int) -> tuple[float, list[float]]:
-    """(wall seconds, CPU seconds per case) for every case reviewed by ``jobs`` processes."""
+    """(wall seconds, CPU seconds per case) for every case reviewed by ``jobs`` processes.
+
+    Each process takes the next case when it is free, as a worker takes the next message: a
+    fixed share per process would leave one idle while the other still has the slow cases."""
     pools = [ProcessPoolExecutor(1, initializer=_start, initargs=(cases[0],)) for _ in range(jobs)]
     try:
         for pool in pools:  # every process started and warm before the clock starts
             pool.submit(int).result()
+        todo: queue.SimpleQueue[str] = queue.SimpleQueue()
+        for case in cases:
+            todo.put(case)
+        cpus: list[float] = []
+
+        def feed(pool: ProcessPoolExecutor) -> None:
+            while True:
+                try:
+                    case = todo.get_nowait()
+                except queue.Empty:
+                    return
+                cpus.append(pool.submit(_review, case).result())
+
         start = time.perf_counter()
-        futures = [pools[i % jobs].submit(_review, case) for i, case in enumerate(cases)]
-        cpus = [f.result() for f in futures]
+        feeders = [threading.Thread(target=feed, args=(pool,)) for pool in pools]
+        for t in feeders:
+            t.start()
+        for t in feeders:
+            t.join()
         return time.perf_counter() - start, cpus
     finally:
         for pool in pools:

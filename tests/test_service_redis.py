@@ -20,7 +20,7 @@ from pipeline.ruleset import load_rule_set
 from pipeline.service import audit
 from pipeline.service.config import ServiceSettings
 from pipeline.service.keys import Role, create_key
-from pipeline.service.queue import ReviewPolicy, make_broker, send_review
+from pipeline.service.queue import QUEUE, ReviewPolicy, make_broker, send_review
 from pipeline.service.store import NewFile, Store
 from pipeline.web.api import create_app
 from pipeline.worker.actors import ReviewJob, declare_review_actor, start_sweeper, start_worker
@@ -80,6 +80,26 @@ def test_redis_restarted_during_a_batch_loses_no_case(on_redis: Service, redis_s
         worker.stop()
     for case_id in ids:
         assert len(on_redis.store.reviews_of(case_id)) == 1
+
+
+def test_a_busy_worker_leaves_the_waiting_cases_to_other_workers(on_redis: Service, redis_server: Redis) -> None:
+    # Given four cases queued and one single-threaded worker busy with the first
+    import redis
+
+    on_redis.review.delay = 1.5
+    ids = [on_redis.submit() for _ in range(4)]
+    worker = start_worker(on_redis.broker, threads=1)
+    try:
+        queued = redis.Redis.from_url(redis_server.url)
+        while queued.llen(f"dramatiq:{QUEUE}") == 4:
+            time.sleep(0.02)
+        time.sleep(0.3)  # the consumer's next fetch, if it were to prefetch
+        # Then the other three are still in Redis, for a worker on another core to take
+        assert not on_redis.review.seen and queued.llen(f"dramatiq:{QUEUE}") == 3
+        for case_id in ids:
+            assert on_redis.wait_report(case_id, timeout=60)["decision"] == "approved"
+    finally:
+        worker.stop()
 
 
 def test_a_case_submitted_while_redis_is_down_is_stored_and_queued_again_later(on_redis: Service,

@@ -133,7 +133,12 @@ def start_sweeper(store: Store, broker: dramatiq.Broker, *, older_than_s: float,
 
 
 def start_worker(broker: dramatiq.Broker, *, threads: int = 1) -> dramatiq.Worker:
-    """Start consuming in this process (threads); the caller stops it with ``worker.stop()``."""
+    """Start consuming in this process (threads); the caller stops it with ``worker.stop()``.
+
+    A worker holds no more messages than it has threads: dramatiq's default prefetch (twice the
+    threads) lets one worker sit on a case that an idle worker on another core could take, and a
+    review is seconds of CPU, not a network wait worth hiding."""
     worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=500)
+    worker.queue_prefetch = threads
     worker.start()
     return worker
