@@ -13,6 +13,7 @@ from pipeline.reading.matching import (
     name_equal_score,
     name_score,
     normalise,
+    read_by_character,
 )
 from pipeline.reading.page import Value
 from tests.casedata import make_ric, make_uscc
@@ -113,3 +114,17 @@ def test_a_phone_number_with_a_digit_changed_dropped_or_added_is_not_shown() -> 
     assert _phone_verdict("1394366655") is not Status.PASS  # the 2 dropped: no repeat to merge
     assert not merged_repeats("13942366655", "139423666555")  # a run grown, not merged
     assert not merged_repeats("04273345566", "0427335566")  # the 4 dropped
+
+
+def test_a_read_lines_up_with_the_entered_name_character_by_character() -> None:
+    probabilities = [0.3, *[0.9] * 3, 0.97, *[0.9] * 6]
+    by_char = read_by_character("沈阳示例科技有限公司", "日沈阳示范科技有限公司", probabilities, 0.9)
+    assert by_char is not None
+    assert [c.same for c in by_char if c is not None].count(False) == 1
+    assert by_char[3] is not None and (by_char[3].char, by_char[3].probability, by_char[3].index) == ("范", 0.97, 4)
+
+
+def test_a_ring_read_that_began_inside_the_name_lines_up_across_its_end() -> None:
+    by_char = read_by_character("沈阳示例科技有限公司", "科技有限公司日沈阳示例", [], 0.8, wrapped=True)
+    assert by_char is not None and all(c is not None and c.same for c in by_char)
+    assert read_by_character("沈阳示例科技有限公司", "经办人签字", [], 0.9) is None  # another text: nothing to say

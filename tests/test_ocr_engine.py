@@ -151,6 +151,15 @@ def test_the_openvino_runtime_reads_as_onnxruntime_does(monkeypatch: pytest.Monk
         reads[name] = (rapidocr.recognise(crops), [t for t, _, _ in rapidocr.read(page)])
     # Then every text is the same and every confidence within 1e-3
     (ov_lines, ov_page), (ort_lines, ort_page) = reads["openvino"], reads["onnxruntime"]
-    assert [t for t, _ in ov_lines] == [t for t, _ in ort_lines] and ov_page == ort_page
-    assert all(abs(a - b) < 1e-3 for (_, a), (_, b) in zip(ov_lines, ort_lines, strict=True))
+    assert [t for t, _, _ in ov_lines] == [t for t, _, _ in ort_lines] and ov_page == ort_page
+    assert all(abs(a - b) < 1e-3 for (_, a, _), (_, b, _) in zip(ov_lines, ort_lines, strict=True))
+    assert all(len(ov) == len(ort) and all(abs(x - y) < 1e-3 for x, y in zip(ov, ort, strict=True))
+               for (_, _, ov), (_, _, ort) in zip(ov_lines, ort_lines, strict=True))
     assert "沈阳示范科技有限公司" in ov_page
+
+
+def test_a_line_read_carries_each_characters_probability_in_text_order() -> None:
+    tb = get_engine("rapidocr").read_line(_line("沈阳示例科技有限公司"))
+    assert tb is not None and tb.text == "沈阳示例科技有限公司"
+    assert len(tb.chars) == len(tb.text) and all(0 < c <= 1 for c in tb.chars)
+    assert abs(sum(tb.chars) / len(tb.chars) - tb.confidence) < 1e-6  # RapidOCR's line confidence is their mean

@@ -7,21 +7,23 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fixtures.scans.seals import NAMES, near, stamped_seal
 from pipeline.intake.pages import estimate_a4_dpi
+from pipeline.models import Status
 from pipeline.reading.matching import name_score
 from pipeline.reading.ocr import get_engine
 from pipeline.ruleset import load_rule_set
 from pipeline.seal.arctext import ArcRead, gap_angle, is_authority, read_arc, unroll
 from pipeline.seal.find import find_seals
-from pipeline.stages.seal import _verdict, core_name
+from pipeline.stages.seal import _verdict, core_name, judge_name_on_seals, read_name_on_seal
 from tests.test_seal_drawing import draw_seal, imread
 
 DPI = 200
 
 
-def read_line(strip: np.ndarray) -> tuple[str, float] | None:
+def read_line(strip: np.ndarray) -> tuple[str, float, tuple[float, ...]] | None:
     box = get_engine("rapidocr").read_line(strip)
-    return None if box is None else (box.text, box.confidence)
+    return None if box is None else (box.text, box.confidence, box.chars)
 
 
 def seal_page(rotation: float = 0.0,
@@ -89,3 +91,73 @@ def test_only_a_confident_read_of_another_organisation_counts_as_different(read:
     params = load_rule_set().rule("seal.org_name").params
     assert _verdict("沈阳示例科技有限公司", [ArcRead(read, 0.95, 90.0, False)], params) == verdict
     assert _verdict("沈阳示例科技有限公司", [ArcRead(read, 0.5, 90.0, False)], params) == "unknown"
+
+
+def _read(text: str, chars: list[float]) -> ArcRead:
+    return ArcRead(text, sum(chars) / len(chars), 90.0, False, tuple(chars))
+
+
+def _sure(text: str) -> ArcRead:
+    return _read(text, [0.99] * len(text))
+
+
+def test_a_strip_that_surely_shows_another_character_contests_the_name() -> None:
+    params = load_rule_set().rule("seal.org_name").params
+    shown = _sure("辽宁天成建设集团有限公司")
+    other = _read("辽宁夫成建设集团有限公司", [0.99, 0.99, 0.96] + [0.99] * 9)
+    judged = judge_name_on_seals("辽宁天成建设集团有限公司", [[other, shown]], params)
+    assert judged.status is Status.UNCERTAIN and judged.reason == "reads_disagree"
+    assert judged.contested[0]["entered"] == "天" and judged.contested[0]["read"] == "夫"
+
+
+def test_a_strip_as_unsure_of_another_character_as_the_name_is_of_its_own_contests_it() -> None:
+    params = load_rule_set().rule("seal.org_name").params
+    shown = _read("辽宁天成建设集团有限公司", [0.99, 0.99, 0.44] + [0.99] * 9)
+    other = _read("辽宁夫成建设集团有限公司", [0.99, 0.99, 0.59] + [0.99] * 9)
+    assert judge_name_on_seals("辽宁天成建设集团有限公司", [[other, shown]], params).status is Status.UNCERTAIN
+
+
+def test_a_misread_the_name_reads_surely_otherwise_does_not_contest_it() -> None:
+    params = load_rule_set().rule("seal.org_name").params
+    shown = _sure("阜新蒙泰新能源有限公司")
+    weak = _read("阜新豪泰新能源有限公司", [0.99, 0.99, 0.76] + [0.99] * 8)  # 豪 less sure than 蒙
+    cut = _read("司东鸭绿江食品有限公", [0.99] * 10)  # the strip began inside the name: its ends are cut glyphs
+    assert judge_name_on_seals("阜新蒙泰新能源有限公司", [[shown, weak]], params).status is Status.PASS
+    assert judge_name_on_seals("丹东鸭绿江食品有限公司", [[_sure("丹东鸭绿江食品有限公司"), cut]],
+                               params).status is Status.PASS
+
+
+def test_a_line_of_unsure_misread_glyphs_is_not_another_organisation() -> None:
+    params = load_rule_set().rule("seal.org_name").params
+    garbled = _read("就阳我方董工配件有限公司", [0.6, 0.99, 0.5, 0.99, 0.55] + [0.99] * 7)
+    assert _verdict("沈阳北方重工配件有限公司", [garbled], params) == "unknown"
+    other = _sure("辽宁宏图建设集团有限公司")  # the example: another organisation, read surely
+    assert _verdict("沈阳宏图建设工程有限公司", [other], params) == "different"
+
+
+@pytest.mark.parametrize("name", ["辽宁天成建设集团有限公司", "大连中山会计师事务所有限公司", "鞍山千山中药饮片厂"])
+def test_a_seal_of_an_organisation_one_character_away_never_passes(name: str) -> None:
+    # Given four stamped, scanned seals of the changed name (these passed before the strips were compared)
+    params = load_rule_set().rule("seal.org_name").params
+    rng = np.random.default_rng([0, NAMES.index(name)])
+    for _ in range(4):
+        stamped_seal(name, name, rng)  # the right name's seal comes first in the bench's stream
+        seal = stamped_seal(name, near(name), rng)
+        found = [c for c in find_seals(seal.image, seal.dpi) if c.colour == "red"]
+        reads = read_name_on_seal(seal.image, max(found, key=lambda c: c.score), name, get_engine("auto"), params)
+        # Then the applicant's name is never passed
+        assert judge_name_on_seals(name, [reads], params).status is not Status.PASS, [r.text for r in reads]
+
+
+def test_the_seals_of_a_right_name_pass() -> None:
+    name = "大连港湾物流有限公司"
+    params = load_rule_set().rule("seal.org_name").params
+    rng = np.random.default_rng([0, NAMES.index(name)])
+    passed = 0
+    for _ in range(4):
+        seal = stamped_seal(name, name, rng)
+        stamped_seal(name, near(name), rng)
+        found = [c for c in find_seals(seal.image, seal.dpi) if c.colour == "red"]
+        reads = read_name_on_seal(seal.image, max(found, key=lambda c: c.score), name, get_engine("auto"), params)
+        passed += judge_name_on_seals(name, [reads], params).status is Status.PASS
+    assert passed >= 3

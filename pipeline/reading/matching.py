@@ -11,11 +11,12 @@ from __future__ import annotations
 import itertools
 import re
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
 from rapidfuzz import fuzz
+from rapidfuzz.distance import Levenshtein
 from stdnum.cn import uscc
 
 from pipeline.identifiers import is_valid_resident_id
@@ -58,6 +59,53 @@ def name_score(entered: str, text: str) -> NameMatch:
     if al is None:
         return NameMatch(0.0, "")
     return NameMatch(float(al.score), b[al.dest_start:al.dest_end])
+
+
+@dataclass(frozen=True)
+class CharRead:
+    """What a read shows at one character of the entered name."""
+
+    same: bool          # the entered character
+    char: str           # the character read there
+    probability: float  # how surely it was read (the line's confidence when the engine gives none)
+    index: int          # where in the read's text
+
+
+def read_by_character(entered: str, text: str, chars: Sequence[float], confidence: float,
+                      wrapped: bool = False) -> list[CharRead | None] | None:
+    """Per character of ``entered``: what the best-aligned stretch of ``text`` shows there (None
+    where the read dropped it), or None when no stretch of the read is near the name (a fragment
+    or another text: nothing to say about any character). ``wrapped``: the text was read from a
+    ring and may start inside the name (its end is then tried before its start too)."""
+    a = normalise_name(entered)
+    probs = list(chars) if len(chars) == len(text) else [confidence] * len(text)
+    tries = [_aligned(a, text, probs)]
+    if wrapped:
+        tries.append(_aligned(a, text + text, probs + probs))
+    found = [t for t in tries if t is not None]
+    if not found:
+        return None
+    distance, start, part, part_probs = min(found, key=lambda t: t[0])  # the plain read first on a tie
+    if distance > max(2, len(a) // 3):
+        return None
+    out: list[CharRead | None] = [None] * len(a)
+    for op in Levenshtein.opcodes(a, part):
+        if op.tag in ("equal", "replace"):
+            for k in range(min(op.src_end - op.src_start, op.dest_end - op.dest_start)):
+                j = op.dest_start + k
+                out[op.src_start + k] = CharRead(op.tag == "equal", part[j], part_probs[j], (start + j) % len(text))
+    return out
+
+
+def _aligned(a: str, b: str, probs: list[float]) -> tuple[int, int, str, list[float]] | None:
+    """The stretch of ``b`` that best aligns with ``a``: (edit distance, start, stretch, its probabilities)."""
+    if not a or not b:
+        return None
+    al = fuzz.partial_ratio_alignment(a, b)
+    if al is None:
+        return None
+    part = b[al.dest_start:al.dest_end]
+    return Levenshtein.distance(a, part), al.dest_start, part, probs[al.dest_start:al.dest_end]
 
 
 #: What may stand before a name read from its field: the end of its printed label (the reader

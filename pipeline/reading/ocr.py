@@ -32,6 +32,8 @@ class TextBox:
     box: tuple[int, int, int, int]  # x0, y0, x1, y1
     confidence: float
     angle: float = 0.0  # slope of a detected line, degrees (image axes: > 0 runs down to the right)
+    #: each character's probability, in text order, where the engine gives it (else empty)
+    chars: tuple[float, ...] = ()
 
 
 class OcrEngine(ABC):
@@ -85,15 +87,18 @@ class RapidOcrEngine(OcrEngine):
 
     def read_line(self, image: np.ndarray) -> TextBox | None:
         line = self._tool.read_line(image)
-        return None if line is None else TextBox(*line)
+        if line is None:
+            return None
+        text, box, confidence, chars = line
+        return TextBox(text, box, confidence, chars=chars)
 
     def read_lines(self, images: list[np.ndarray]) -> list[TextBox | None]:
         ok = [i for i, im in enumerate(images) if im.size and min(im.shape[:2]) >= 4]
         res = self._tool.recognise([images[i] for i in ok])
         out: list[TextBox | None] = [None] * len(images)
-        for i, (text, conf) in zip(ok, res, strict=True):
+        for i, (text, conf, chars) in zip(ok, res, strict=True):
             h, w = images[i].shape[:2]
-            out[i] = TextBox(text, (0, 0, w, h), conf) if text else None
+            out[i] = TextBox(text, (0, 0, w, h), conf, chars=chars) if text else None
         return out
 
     def detect(self, image: np.ndarray) -> list[TextBox] | None:
@@ -235,7 +240,7 @@ class CachedEngine(OcrEngine):
 
 _NOTHING = ("nothing",)
 #: The shape of kept answers: results kept in another shape are never read back.
-_SCHEMA = "v2"
+_SCHEMA = "v3"
 
 
 def _encode(value: object) -> str:
@@ -251,7 +256,7 @@ def _encode(value: object) -> str:
 
 
 def _box_json(box: TextBox) -> list[object]:
-    return [box.text, list(box.box), box.confidence, box.angle]
+    return [box.text, list(box.box), box.confidence, box.angle, list(box.chars)]
 
 
 def _decode(text: str) -> object | None:
@@ -273,9 +278,10 @@ def _decode(text: str) -> object | None:
 
 
 def _box_from(body: list[object]) -> TextBox:
-    text, box, confidence, angle = body
+    text, box, confidence, angle, chars = body
     x0, y0, x1, y1 = (int(v) for v in box)  # type: ignore[attr-defined]
-    return TextBox(str(text), (x0, y0, x1, y1), float(confidence), float(angle))  # type: ignore[arg-type]
+    return TextBox(str(text), (x0, y0, x1, y1), float(confidence), float(angle),  # type: ignore[arg-type]
+                   tuple(float(c) for c in chars))  # type: ignore[attr-defined]
 
 
 def image_key(image: np.ndarray) -> str:

@@ -29,7 +29,8 @@ STRIP_HEIGHT = 48  # what the recogniser is trained on
 AUTHORITY_WORDS = ("市场监督管理局", "工商行政管理局", "市场监管局", "工商管理局", "行政审批局",
                    "工商局", "管理局", "监督局")
 
-ReadLine = Callable[[np.ndarray], "tuple[str, float] | None"]
+#: text, confidence and each character's probability (empty when the engine gives none)
+ReadLine = Callable[[np.ndarray], "tuple[str, float, tuple[float, ...]] | None"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class ArcRead:
     confidence: float
     start_deg: float
     flipped: bool
+    chars: tuple[float, ...] = ()  # each character's probability, aligned with ``text`` (or empty)
 
 
 def unroll(image: np.ndarray, centre: tuple[float, float], radius: float, start_deg: float = 90.0,
@@ -102,7 +104,7 @@ def _circular_runs(flags: np.ndarray) -> list[tuple[int, int]]:
 
 
 def read_arc(image: np.ndarray, centre: tuple[float, float], radius: float, read_line: ReadLine,
-             good_enough: Callable[[str], bool] = lambda _t: False) -> list[ArcRead]:
+             good_enough: Callable[[ArcRead], bool] = lambda _r: False) -> list[ArcRead]:
     """OCR the arc text from a few starting angles, upright then turned 180°; stop early
     once ``good_enough`` accepts a text. Returns every read, best confidence first."""
     starts: list[float] = []
@@ -122,9 +124,10 @@ def read_arc(image: np.ndarray, centre: tuple[float, float], radius: float, read
                 got = read_line(strip)
                 if got is None or not clean(got[0]):
                     continue
-                read = ArcRead(clean(got[0]), got[1], start, flipped)
+                text, chars = clean_with_chars(got[0], got[2])
+                read = ArcRead(text, got[1], start, flipped, chars)
                 reads.append(read)
-                if good_enough(read.text):
+                if good_enough(read):
                     return sorted(reads, key=lambda r: -r.confidence)
     return sorted(reads, key=lambda r: -r.confidence)
 
@@ -164,6 +167,18 @@ _NOISE = re.compile(r"[^\w（）()]+")
 def clean(text: str) -> str:
     """The read without spaces and stray punctuation (OCR reads ring bits as 'I', '|', '-')."""
     return _NOISE.sub("", normalise_name(text))
+
+
+def clean_with_chars(text: str, chars: Sequence[float]) -> tuple[str, tuple[float, ...]]:
+    """``clean(text)`` and the probabilities of the characters it keeps (empty when ``chars``
+    does not match ``text`` character for character, or cleaning is not character by character)."""
+    cleaned = clean(text)
+    if len(chars) != len(text):
+        return cleaned, ()
+    kept = [(c, p) for ch, p in zip(text, chars, strict=True) for c in clean(ch)]
+    if "".join(c for c, _ in kept) != cleaned:
+        return cleaned, ()
+    return cleaned, tuple(p for _, p in kept)
 
 
 def is_authority(text: str, words: Sequence[str] = AUTHORITY_WORDS) -> bool:

@@ -20,7 +20,14 @@ import numpy as np
 
 from pipeline.intake.pages import Page
 from pipeline.models import Finding, Status
-from pipeline.reading.matching import edit_distance, name_equal_score, name_score, normalise_name, shows_name
+from pipeline.reading.matching import (
+    edit_distance,
+    name_equal_score,
+    name_score,
+    normalise_name,
+    read_by_character,
+    shows_name,
+)
 from pipeline.reading.ocr import OcrEngine, TextBox, get_engine
 from pipeline.reading.page import PageText, ReadOptions, read_page
 from pipeline.seal.arctext import ArcRead, is_authority, read_arc, unroll
@@ -99,59 +106,122 @@ def _org_name(ctx: StageContext, slot: str, found: list[FoundSeal]) -> Finding:
     if not red:
         return ctx.finding(ORG_NAME, Status.SKIPPED, slot, {"reason": "no_red_seal"})
     entered = ctx.case.org.name
-    engine = _engine(ctx)
-
-    def read_line(strip: np.ndarray) -> tuple[str, float] | None:
-        box = engine.read_line(strip)
-        return None if box is None else (box.text, box.confidence)
-
-    def good(text: str) -> bool:
-        return _shows_applicant(entered, text)
-
-    def settled(text: str) -> bool:  # the applicant's name, or the registration authority's seal
-        return good(text) or is_authority(text)
-
+    params = ctx.rules.rule(ORG_NAME).params
     per_seal = []
     for f in red:  # the strongest seal first; one that names the organisation settles the slot
-        reads = read_arc(f.page.image, f.seal.centre, f.seal.radius, read_line, settled)
+        reads = read_name_on_seal(f.page.image, f.seal, entered, _engine(ctx), params)
         per_seal.append((f, reads))
-        if any(good(r.text) for r in reads):
+        if any(_shows_applicant(entered, r.text) for r in reads):
             break
     return _judge_name(ctx, slot, entered, per_seal)
 
 
+def read_name_on_seal(image: np.ndarray, seal: SealCandidate, entered: str, engine: OcrEngine,
+                      params: Mapping[str, Any]) -> list[ArcRead]:
+    """The arc text of one seal, read from several strips until one shows the entered name
+    surely character by character (a less sure read of it is not the end: another strip may
+    contest it) or the seal turns out to be the registration authority's."""
+    sure = float(params["settle_confidence"])
+
+    def read_line(strip: np.ndarray) -> tuple[str, float, tuple[float, ...]] | None:
+        box = engine.read_line(strip)
+        return None if box is None else (box.text, box.confidence, box.chars)
+
+    def settled(read: ArcRead) -> bool:
+        return is_authority(read.text) or (_shows_applicant(entered, read.text) and _surely_shows(entered, read, sure))
+
+    return read_arc(image, seal.centre, seal.radius, read_line, settled)
+
+
+@dataclass(frozen=True)
+class NameOnSeals:
+    """What the seals of one slot say of the entered organisation name."""
+
+    status: Status
+    shown: ArcRead | None = None                      # the read that shows the name exactly
+    contested: tuple[dict[str, Any], ...] = ()        # characters another strip shows otherwise
+    reason: str = ""
+
+
+def judge_name_on_seals(entered: str, reads_per_seal: list[list[ArcRead]], params: Mapping[str, Any]) -> NameOnSeals:
+    """Pass only when a read shows the entered name exactly and no other strip of that seal
+    contests a character of it; fail only when every applicant seal clearly names another
+    organisation; else uncertain (seals are noisy: never a pass of a different name)."""
+    verdicts = []  # per applicant seal: "different" or "unknown"
+    for reads in reads_per_seal:
+        texts = [r for r in reads if not is_authority(r.text)]
+        if reads and not texts:
+            continue  # the registration authority's seal on a licence
+        verdicts.append(_verdict(entered, texts, params))
+    shown = next(((r, reads) for reads in reads_per_seal for r in reads if _shows_applicant(entered, r.text)), None)
+    if shown is not None:
+        contested = _contested(entered, shown[1], float(params["conflict_clear"]))
+        if contested:
+            return NameOnSeals(Status.UNCERTAIN, shown[0], tuple(contested), "reads_disagree")
+        return NameOnSeals(Status.PASS, shown[0])
+    if verdicts and all(v == "different" for v in verdicts):
+        return NameOnSeals(Status.FAIL)
+    return NameOnSeals(Status.UNCERTAIN, reason="" if verdicts else "authority_seal_only")
+
+
+def _surely_shows(entered: str, read: ArcRead, sure: float) -> bool:
+    by_char = read_by_character(entered, read.text, read.chars, read.confidence, wrapped=True)
+    return by_char is not None and all(c is not None and c.same and c.probability >= sure for c in by_char)
+
+
+def _contested(entered: str, reads: list[ArcRead], clear: float) -> list[dict[str, Any]]:
+    """Characters of the entered name that another read of the same seal shows otherwise, as
+    surely as the reads that show the name show them, or ``clear`` sure whatever they say: the
+    strips disagree where a one-character different organisation would differ (夫/天, 干/千,
+    镇/银). A read's first and last characters are not heard: the strip cuts the ring there, and
+    a cut glyph or the name's other end stands in them."""
+    support = [0.0] * len(normalise_name(entered))
+    others = []
+    for r in reads:
+        by_char = read_by_character(entered, r.text, r.chars, r.confidence, wrapped=True)
+        if by_char is None:
+            continue
+        if _shows_applicant(entered, r.text):
+            support = [max(s, c.probability if c is not None and c.same else 0.0) for s, c in zip(
+                support, by_char, strict=True)]
+        else:
+            others.append((r, by_char))
+    contested = []
+    for r, by_char in others:
+        for i, c in enumerate(by_char):
+            if c is None or c.same or c.index in (0, len(r.text) - 1) or c.probability < min(support[i], clear):
+                continue
+            contested.append({"position": i, "entered": normalise_name(entered)[i], "read": c.char,
+                              "probability": round(c.probability, 3), "shown_probability": round(support[i], 3),
+                              "in": r.text})
+    return contested
+
+
 def _judge_name(ctx: StageContext, slot: str, entered: str,
                 per_seal: list[tuple[FoundSeal, list[ArcRead]]]) -> Finding:
-    p = ctx.rules.rule(ORG_NAME).params
     reads_ev = []
     best: tuple[float, FoundSeal, ArcRead] | None = None
-    verdicts = []  # per applicant seal: "same", "different" or "unknown"
     for f, reads in per_seal:
         texts = [r for r in reads if not is_authority(r.text)]
-        authority = bool(reads) and not texts
-        reads_ev.append({"page": f.page.index, "bbox": list(f.seal.bbox), "authority": authority,
+        reads_ev.append({"page": f.page.index, "bbox": list(f.seal.bbox), "authority": bool(reads) and not texts,
                          "reads": [{"text": r.text, "confidence": round(r.confidence, 3)} for r in reads[:4]]})
-        if authority:
-            continue
         scored = [(name_score(entered, r.text).score, r) for r in texts]
         if scored:
             score, read = max(scored, key=lambda t: t[0])
             if best is None or score > best[0]:
                 best = (score, f, read)
-        verdicts.append(_verdict(entered, texts, p))
     evidence: dict[str, Any] = {"entered": entered, "seals": reads_ev}
     if best is not None:
         evidence.update(read=best[2].text, score=round(best[0], 1), bbox=list(best[1].seal.bbox),
                         **_read_images(ctx, slot, best[1], best[2]))
-    shown = next((r for _, reads in per_seal for r in reads if _shows_applicant(entered, r.text)), None)
-    if shown is not None:  # the arc text shows the entered name exactly: nothing less passes
-        evidence.update(read=shown.text, score=100.0)
-        return ctx.finding(ORG_NAME, Status.PASS, slot, evidence)
-    if verdicts and all(v == "different" for v in verdicts):
-        return ctx.finding(ORG_NAME, Status.FAIL, slot, evidence)
-    if not verdicts:
-        evidence["reason"] = "authority_seal_only"
-    return ctx.finding(ORG_NAME, Status.UNCERTAIN, slot, evidence)
+    judged = judge_name_on_seals(entered, [reads for _, reads in per_seal], ctx.rules.rule(ORG_NAME).params)
+    if judged.shown is not None:
+        evidence.update(read=judged.shown.text, score=100.0)
+    if judged.contested:
+        evidence["contested"] = list(judged.contested[:4])
+    if judged.reason:
+        evidence["reason"] = judged.reason
+    return ctx.finding(ORG_NAME, judged.status, slot, evidence)
 
 
 def _shows_applicant(entered: str, text: str) -> bool:
@@ -174,22 +244,30 @@ def _read_images(ctx: StageContext, slot: str, f: FoundSeal, read: ArcRead) -> d
 def _verdict(entered: str, reads: list[ArcRead], p: Mapping[str, Any]) -> str:
     """'different' only when every confident read that is an organisation name shares (almost)
     nothing with the entered name once place names and company forms are set aside."""
-    judged = [_differs(entered, r.text, p) for r in reads if r.confidence >= float(p["fail_confidence"])]
+    judged = [_differs(entered, r, p) for r in reads if r.confidence >= float(p["fail_confidence"])]
     judged = [d for d in judged if d is not None]
     return "different" if judged and all(judged) else "unknown"
 
 
-def _differs(entered: str, read: str, p: Mapping[str, Any]) -> bool | None:
-    """True: another organisation; False: not clearly; None: the read is no organisation name."""
-    text = normalise_name(read)
+def _differs(entered: str, read: ArcRead, p: Mapping[str, Any]) -> bool | None:
+    """True: another organisation; False: not clearly; None: the read is no organisation name.
+
+    Where the engine gave each character's probability, a character read unsurely may be a
+    misread of the entered one: it does not count as a difference (a sure line of misread glyphs
+    such as 就阳我方董 for 沈阳北方重 is not another organisation)."""
+    text = normalise_name(read.text)
     suffix = next((s for s in p["org_suffixes"] if s in text), None)
     if suffix is None:
         return None
     named = text[: text.index(suffix) + len(suffix)]
     want = normalise_name(entered)
     ends = [named[-k:] for k in range(max(1, len(want) - 1), len(want) + 2)]  # stray ring marks before it
-    if min(edit_distance(want, end) for end in ends) >= int(p["fail_distance"]):
+    unsure = sum(1 for c in read.chars if c < float(p["fail_confidence"])) if len(read.chars) == len(read.text) else 0
+    differing = min(edit_distance(want, end) for end in ends) - unsure
+    if differing >= int(p["fail_distance"]):
         return True  # several characters of the name read surely otherwise: another organisation
+    if differing < 1 and read.chars:
+        return False  # every difference may be a misread
     a, b = _without_shared_place(core_name(entered), core_name(named))
     if len(b) < 2 or not a:
         return None

@@ -76,6 +76,7 @@ def _load() -> Any:
         try:
             model = RapidOCR(**_OPTIONS, print_verbose=False, intra_op_num_threads=n, inter_op_num_threads=1)
             _detection_input_by_table(model)
+            model.text_rec.postprocess_op = _KeepCharConfidences(model.text_rec.postprocess_op)
             if runtime() == "openvino":
                 _on_openvino(model, n)
             else:
@@ -84,6 +85,31 @@ def _load() -> Any:
         except Exception as exc:
             raise ToolMissingError(f"RapidOCR models could not be loaded: {exc}; {INSTALL_HINT}") from None
     return _model
+
+
+class _KeepCharConfidences:
+    """RapidOCR's CTC decoder, keeping each decoded character's probability as well (RapidOCR
+    averages them into the line's confidence): a name judged character by character needs to
+    know which characters were read surely. The decoder's own answer is returned unchanged."""
+
+    def __init__(self, decoder: Any) -> None:
+        self._decoder = decoder
+        self.decoded: list[list[float]] = []  # per image, in the order decoded since the caller cleared it
+
+    def __call__(self, preds: np.ndarray, return_word_box: bool = False, **kwargs: Any) -> Any:
+        decoded = self._decoder(preds, return_word_box, **kwargs)
+        index, prob = preds.argmax(axis=2), preds.max(axis=2)
+        ignored = self._decoder.get_ignored_tokens()
+        for i in range(len(index)):  # the decoder's selection: repeats merged, blanks dropped
+            keep = np.ones(len(index[i]), dtype=bool)
+            keep[1:] = index[i][1:] != index[i][:-1]
+            for token in ignored:
+                keep &= index[i] != token
+            self.decoded.append([float(p) for p in prob[i][keep]])
+        return decoded
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._decoder, name)
 
 
 def _detection_input_by_table(model: Any) -> None:
@@ -193,20 +219,37 @@ def read(image: np.ndarray) -> list[Line]:
     return [(str(text).strip(), _box(points), float(score)) for points, text, score in result or []]
 
 
-def read_line(image: np.ndarray) -> Line | None:
+#: A line read alone: text, box, confidence, and each character's probability (text order).
+LineRead = tuple[str, tuple[int, int, int, int], float, tuple[float, ...]]
+
+
+def read_line(image: np.ndarray) -> LineRead | None:
     """Recognise a crop that holds one line of text (no detection: fast)."""
     if image.size == 0 or min(image.shape[:2]) < 4:
         return None
     model = _load()
     try:
         with _lock:
+            model.text_rec.postprocess_op.decoded = []
             result, _ = model(_as_bgr(image), use_det=False, use_cls=False)
+            decoded = model.text_rec.postprocess_op.decoded
     except Exception as exc:
         raise ToolError(f"RapidOCR failed on a line of shape {image.shape}: {exc}") from exc
     if not result:
         return None
     h, w = image.shape[:2]
-    return (str(result[0][0]).strip(), (0, 0, w, h), float(result[0][1]))
+    text, chars = _stripped(str(result[0][0]), decoded[0] if len(decoded) == 1 else [])
+    return (text, (0, 0, w, h), float(result[0][1]), chars)
+
+
+def _stripped(raw: str, probs: list[float]) -> tuple[str, tuple[float, ...]]:
+    """The read without surrounding spaces, and its characters' probabilities (empty when they
+    do not match the read character for character)."""
+    text = raw.strip()
+    if len(probs) != len(raw):
+        return text, ()
+    lead = len(raw) - len(raw.lstrip())
+    return text, tuple(probs[lead:lead + len(text)])
 
 
 Quad = list[list[float]]  # four corner points, clockwise from top-left
@@ -232,18 +275,31 @@ def crops(image: np.ndarray, quads: list[Quad]) -> list[np.ndarray]:
     return list(model.get_crop_img_list(_as_bgr(image), [np.asarray(q, dtype=np.float32) for q in quads]))
 
 
-def recognise(line_images: list[np.ndarray]) -> list[tuple[str, float]]:
-    """Text and confidence of each one-line crop; each is recognised alone (``rec_batch_num=1``),
-    so a crop reads the same whatever other crops come with it."""
+def recognise(line_images: list[np.ndarray]) -> list[tuple[str, float, tuple[float, ...]]]:
+    """Text, confidence and characters' probabilities of each one-line crop; each is recognised
+    alone (``rec_batch_num=1``), so a crop reads the same whatever other crops come with it."""
     if not line_images:
         return []
     model = _load()
+    images = [_as_bgr(i) for i in line_images]
     try:
         with _lock:
-            result, _ = model.text_rec([_as_bgr(i) for i in line_images])
+            model.text_rec.postprocess_op.decoded = []
+            result, _ = model.text_rec(images)
+            decoded = model.text_rec.postprocess_op.decoded
     except Exception as exc:
         raise ToolError(f"RapidOCR recognition failed: {exc}") from exc
-    return [(str(t).strip(), float(c)) for t, c, *_ in result]
+    # RapidOCR recognises the crops narrowest first (its own order, recomputed here)
+    order = np.argsort(np.array([i.shape[1] / float(i.shape[0]) for i in images]))
+    probs: list[list[float]] = [[] for _ in images]
+    if len(decoded) == len(images):
+        for k, i in enumerate(order):
+            probs[int(i)] = decoded[k]
+    out = []
+    for (t, c, *_), p in zip(result, probs, strict=True):
+        text, chars = _stripped(str(t), p)
+        out.append((text, float(c), chars))
+    return out
 
 
 def upside_down(line_images: list[np.ndarray]) -> list[float]:
@@ -257,6 +313,12 @@ def upside_down(line_images: list[np.ndarray]) -> list[float]:
     except Exception as exc:
         raise ToolError(f"RapidOCR direction classifier failed: {exc}") from exc
     return [float(score) if "180" in str(label) else 1.0 - float(score) for label, score in res]
+
+
+def known_characters() -> frozenset[str]:
+    """Every character the recognition model can put out (its dictionary): a character outside
+    it is read as a look-alike inside it (锒 as 银), so no reading can tell the two apart."""
+    return frozenset(_load().text_rec.postprocess_op.character)
 
 
 def _as_bgr(image: np.ndarray) -> np.ndarray:
