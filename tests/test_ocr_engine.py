@@ -163,3 +163,14 @@ def test_a_line_read_carries_each_characters_probability_in_text_order() -> None
     assert tb is not None and tb.text == "沈阳示例科技有限公司"
     assert len(tb.chars) == len(tb.text) and all(0 < c <= 1 for c in tb.chars)
     assert abs(sum(tb.chars) / len(tb.chars) - tb.confidence) < 1e-6  # RapidOCR's line confidence is their mean
+
+
+def test_keeping_each_characters_probability_leaves_rapidocrs_own_decoding_unchanged() -> None:
+    from pipeline.tools import rapidocr
+
+    keeper = rapidocr._load().text_rec.postprocess_op
+    rng = np.random.default_rng(7)
+    preds = rng.dirichlet(np.full(len(keeper.character), 0.05), size=(3, 40)).astype(np.float32)
+    keeper.decoded = []
+    assert keeper(preds) == keeper._decoder(preds)
+    assert [len(p) for p in keeper.decoded] == [len(t) for t, _ in keeper._decoder(preds)]

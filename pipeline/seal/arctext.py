@@ -104,9 +104,11 @@ def _circular_runs(flags: np.ndarray) -> list[tuple[int, int]]:
 
 
 def read_arc(image: np.ndarray, centre: tuple[float, float], radius: float, read_line: ReadLine,
-             good_enough: Callable[[ArcRead], bool] = lambda _r: False) -> list[ArcRead]:
+             good_enough: Callable[[ArcRead], bool] = lambda _r: False,
+             upright: Callable[[ArcRead], bool] = lambda _r: False) -> list[ArcRead]:
     """OCR the arc text from a few starting angles, upright then turned 180°; stop early
-    once ``good_enough`` accepts a text. Returns every read, best confidence first."""
+    once ``good_enough`` accepts a read, and read no turned strips once ``upright`` accepts one
+    (the text stands the way it was read). Returns every read, best confidence first."""
     starts: list[float] = []
     gap = gap_angle(image, centre, radius)
     for angle in ([gap] if gap is not None else []) + [90.0, 45.0, 135.0]:
@@ -116,6 +118,8 @@ def read_arc(image: np.ndarray, centre: tuple[float, float], radius: float, read
     variants = (crop, red_only(crop))  # as scanned; then with black print under the seal erased
     reads: list[ArcRead] = []
     for flipped in (False, True):
+        if flipped and any(upright(r) for r in reads):
+            break
         for start in starts[:3]:
             for variant in variants:
                 strip = inked_part(unroll(variant, (cx, cy), radius, start))

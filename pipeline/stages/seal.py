@@ -130,7 +130,8 @@ def read_name_on_seal(image: np.ndarray, seal: SealCandidate, entered: str, engi
     def settled(read: ArcRead) -> bool:
         return is_authority(read.text) or (_shows_applicant(entered, read.text) and _surely_shows(entered, read, sure))
 
-    return read_arc(image, seal.centre, seal.radius, read_line, settled)
+    return read_arc(image, seal.centre, seal.radius, read_line, settled,
+                    upright=lambda read: _shows_applicant(entered, read.text))
 
 
 @dataclass(frozen=True)
@@ -155,7 +156,7 @@ def judge_name_on_seals(entered: str, reads_per_seal: list[list[ArcRead]], param
         verdicts.append(_verdict(entered, texts, params))
     shown = next(((r, reads) for reads in reads_per_seal for r in reads if _shows_applicant(entered, r.text)), None)
     if shown is not None:
-        contested = _contested(entered, shown[1], float(params["conflict_clear"]))
+        contested = _contested(entered, shown[1], float(params["conflict_confidence"]), float(params["conflict_clear"]))
         if contested:
             return NameOnSeals(Status.UNCERTAIN, shown[0], tuple(contested), "reads_disagree")
         return NameOnSeals(Status.PASS, shown[0])
@@ -169,12 +170,15 @@ def _surely_shows(entered: str, read: ArcRead, sure: float) -> bool:
     return by_char is not None and all(c is not None and c.same and c.probability >= sure for c in by_char)
 
 
-def _contested(entered: str, reads: list[ArcRead], clear: float) -> list[dict[str, Any]]:
-    """Characters of the entered name that another read of the same seal shows otherwise, as
-    surely as the reads that show the name show them, or ``clear`` sure whatever they say: the
-    strips disagree where a one-character different organisation would differ (夫/天, 干/千,
-    镇/银). A read's first and last characters are not heard: the strip cuts the ring there, and
-    a cut glyph or the name's other end stands in them."""
+def _contested(entered: str, reads: list[ArcRead], floor: float, clear: float) -> list[dict[str, Any]]:
+    """Characters of the entered name that another read of the same seal shows otherwise:
+    ``clear``-ly, whatever the reads that show the name say; or with confidence (``floor``) where
+    those reads show it without and less surely. The strips then disagree where a one-character
+    different organisation would differ (干/千, 镇/银, 申/中). Unsure against unsure, or a
+    confident read of the name against a less than clear other reading (a rare glyph such as 渤
+    read as 动 or 潮 by some strips), is the recogniser's doubt, not another name. A read's first
+    and last characters are not heard: the strip cuts the ring there, and a cut glyph or the
+    name's other end stands in them."""
     support = [0.0] * len(normalise_name(entered))
     others = []
     for r in reads:
@@ -189,7 +193,9 @@ def _contested(entered: str, reads: list[ArcRead], clear: float) -> list[dict[st
     contested = []
     for r, by_char in others:
         for i, c in enumerate(by_char):
-            if c is None or c.same or c.index in (0, len(r.text) - 1) or c.probability < min(support[i], clear):
+            if c is None or c.same or c.index in (0, len(r.text) - 1):
+                continue
+            if c.probability < clear and not (floor > support[i] and c.probability >= max(floor, support[i])):
                 continue
             contested.append({"position": i, "entered": normalise_name(entered)[i], "read": c.char,
                               "probability": round(c.probability, 3), "shown_probability": round(support[i], 3),

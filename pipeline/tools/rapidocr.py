@@ -97,8 +97,12 @@ class _KeepCharConfidences:
         self.decoded: list[list[float]] = []  # per image, in the order decoded since the caller cleared it
 
     def __call__(self, preds: np.ndarray, return_word_box: bool = False, **kwargs: Any) -> Any:
-        decoded = self._decoder(preds, return_word_box, **kwargs)
-        index, prob = preds.argmax(axis=2), preds.max(axis=2)
+        if return_word_box:  # not used by precheck: RapidOCR's own path, probabilities not kept
+            return self._decoder(preds, return_word_box, **kwargs)
+        # what the decoder's __call__ does, with each step's probability taken once for both uses
+        index = preds.argmax(axis=2)
+        prob = np.take_along_axis(preds, index[..., None], axis=2)[..., 0]
+        decoded = self._decoder.decode(index, prob, False, is_remove_duplicate=True)
         ignored = self._decoder.get_ignored_tokens()
         for i in range(len(index)):  # the decoder's selection: repeats merged, blanks dropped
             keep = np.ones(len(index[i]), dtype=bool)
