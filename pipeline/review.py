@@ -14,14 +14,11 @@ and on the files whose findings read it.
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-
-import cv2
 
 from pipeline import __version__, pageviews
 from pipeline.build import build_sha256
@@ -76,14 +73,6 @@ class PriorReview:
                    findings={slot: tuple(fs) for slot, fs in findings.items()})
 
 
-@functools.cache
-def _one_core_per_review() -> None:
-    """A review runs on one core; cases run side by side in processes (workers, ``--jobs``).
-    OpenCV's own thread pool (one thread a core) cost every review 5–8 % more CPU and made two
-    reviews side by side contend for both cores (bench/throughput.py); the reads are the same."""
-    cv2.setNumThreads(1)
-
-
 def review_case(
     case: Path | str | CaseFolder,
     rules: RuleSet | None = None,
@@ -96,7 +85,6 @@ def review_case(
 
     ``reuse``: the case's previous review, whose per-file findings on unchanged inputs are taken
     over (their evidence images are not made again in ``out_dir``)."""
-    _one_core_per_review()
     rules = rules or load_rule_set()
     options = options or ReviewOptions()
     folder = case if isinstance(case, CaseFolder) else load_case_folder(Path(case), set(rules.slots))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -62,3 +63,11 @@ def test_the_folder_summary_table_lists_every_case_with_its_decision(tmp_path: P
     result = precheck("review", str(tmp_path / "cases"))
     assert result.returncode == 0
     assert "only-case" in result.stdout and "rejected" in result.stdout and "upload.missing" in result.stdout
+
+
+def test_a_process_that_loads_precheck_first_runs_opencv_on_one_thread() -> None:
+    # a review is one case on one core: cases run side by side in processes
+    code = "import pipeline, cv2; print(cv2.getNumThreads())"
+    env = {k: v for k, v in os.environ.items() if k != "OPENCV_FOR_THREADS_NUM"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip() == "1"
