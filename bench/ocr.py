@@ -35,6 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 sys.path.insert(0, str(ROOT))
 
+os.environ.setdefault("OPENCV_FOR_THREADS_NUM", "1")  # as precheck sets it when loaded first (pipeline/__init__.py)
+
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
