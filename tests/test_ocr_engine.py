@@ -173,4 +173,4 @@ def test_keeping_each_characters_probability_leaves_rapidocrs_own_decoding_uncha
     preds = rng.dirichlet(np.full(len(keeper.character), 0.05), size=(3, 40)).astype(np.float32)
     keeper.decoded = []
     assert keeper(preds) == keeper._decoder(preds)
-    assert [len(p) for p in keeper.decoded] == [len(t) for t, _ in keeper._decoder(preds)]
+    assert [(t, len(p)) for t, p in keeper.decoded] == [(t, len(t)) for t, _ in keeper._decoder(preds)]

@@ -94,7 +94,8 @@ class _KeepCharConfidences:
 
     def __init__(self, decoder: Any) -> None:
         self._decoder = decoder
-        self.decoded: list[list[float]] = []  # per image, in the order decoded since the caller cleared it
+        #: per image, in the order decoded since the caller cleared it: its text and each character's probability
+        self.decoded: list[tuple[str, list[float]]] = []
 
     def __call__(self, preds: np.ndarray, return_word_box: bool = False, **kwargs: Any) -> Any:
         if return_word_box:  # not used by precheck: RapidOCR's own path, probabilities not kept
@@ -109,7 +110,7 @@ class _KeepCharConfidences:
             keep[1:] = index[i][1:] != index[i][:-1]
             for token in ignored:
                 keep &= index[i] != token
-            self.decoded.append([float(p) for p in prob[i][keep]])
+            self.decoded.append((str(decoded[i][0]), [float(p) for p in prob[i][keep]]))
         return decoded
 
     def __getattr__(self, name: str) -> Any:
@@ -242,15 +243,16 @@ def read_line(image: np.ndarray) -> LineRead | None:
     if not result:
         return None
     h, w = image.shape[:2]
-    text, chars = _stripped(str(result[0][0]), decoded[0] if len(decoded) == 1 else [])
+    text, chars = _stripped(str(result[0][0]), decoded[0] if len(decoded) == 1 else ("", []))
     return (text, (0, 0, w, h), float(result[0][1]), chars)
 
 
-def _stripped(raw: str, probs: list[float]) -> tuple[str, tuple[float, ...]]:
-    """The read without surrounding spaces, and its characters' probabilities (empty when they
-    do not match the read character for character)."""
+def _stripped(raw: str, decoded: tuple[str, list[float]]) -> tuple[str, tuple[float, ...]]:
+    """The read without surrounding spaces, and its characters' probabilities (empty unless they
+    were decoded for this very text, character for character)."""
     text = raw.strip()
-    if len(probs) != len(raw):
+    decoded_text, probs = decoded
+    if decoded_text != raw or len(probs) != len(raw):
         return text, ()
     lead = len(raw) - len(raw.lstrip())
     return text, tuple(probs[lead:lead + len(text)])
@@ -295,7 +297,7 @@ def recognise(line_images: list[np.ndarray]) -> list[tuple[str, float, tuple[flo
         raise ToolError(f"RapidOCR recognition failed: {exc}") from exc
     # RapidOCR recognises the crops narrowest first (its own order, recomputed here)
     order = np.argsort(np.array([i.shape[1] / float(i.shape[0]) for i in images]))
-    probs: list[list[float]] = [[] for _ in images]
+    probs: list[tuple[str, list[float]]] = [("", []) for _ in images]
     if len(decoded) == len(images):
         for k, i in enumerate(order):
             probs[int(i)] = decoded[k]
