@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
-from fixtures.scans.seals import NAMES, near, stamped_seal
+from fixtures.scans.seals import NAMES, StampedSeal, near, stamped_seal
 from pipeline.intake.pages import estimate_a4_dpi
 from pipeline.models import Status
 from pipeline.reading.matching import name_score
@@ -15,7 +17,7 @@ from pipeline.reading.ocr import get_engine
 from pipeline.ruleset import load_rule_set
 from pipeline.seal.arctext import ArcRead, gap_angle, is_authority, read_arc, unroll
 from pipeline.seal.find import find_seals
-from pipeline.stages.seal import _verdict, core_name, judge_name_on_seals, read_name_on_seal
+from pipeline.stages.seal import NameOnSeals, _verdict, core_name, judge_name_on_seals, read_name_on_seal
 from tests.test_seal_drawing import draw_seal, imread
 
 DPI = 200
@@ -145,6 +147,13 @@ def test_a_line_of_unsure_misread_glyphs_is_not_another_organisation() -> None:
     assert _verdict("沈阳宏图建设工程有限公司", [other], params) == "different"
 
 
+def _judged(seal: StampedSeal, params: Mapping[str, Any]) -> tuple[NameOnSeals, list[ArcRead]]:
+    """seal.org_name's judgement of one stamped seal: the strongest red seal found, read and judged."""
+    found = [c for c in find_seals(seal.image, seal.dpi) if c.colour == "red"]
+    reads = read_name_on_seal(seal.image, max(found, key=lambda c: c.score), seal.name, get_engine("auto"), params)
+    return judge_name_on_seals(seal.name, [reads], params), reads
+
+
 @pytest.mark.parametrize(("name", "seed"), [("鞍山千山中药饮片厂", 0), ("大连中山会计师事务所有限公司", 1)])
 def test_a_seal_of_an_organisation_one_character_away_never_passes(name: str, seed: int) -> None:
     # Given four stamped, scanned seals of the changed name (干山, 申山: one of each passed before
@@ -153,11 +162,9 @@ def test_a_seal_of_an_organisation_one_character_away_never_passes(name: str, se
     rng = np.random.default_rng([seed, NAMES.index(name)])
     for _ in range(4):
         stamped_seal(name, name, rng)  # the right name's seal comes first in the bench's stream
-        seal = stamped_seal(name, near(name), rng)
-        found = [c for c in find_seals(seal.image, seal.dpi) if c.colour == "red"]
-        reads = read_name_on_seal(seal.image, max(found, key=lambda c: c.score), name, get_engine("auto"), params)
+        judged, reads = _judged(stamped_seal(name, near(name), rng), params)
         # Then the applicant's name is never passed
-        assert judge_name_on_seals(name, [reads], params).status is not Status.PASS, [r.text for r in reads]
+        assert judged.status is not Status.PASS, [r.text for r in reads]
 
 
 def test_the_seals_of_a_right_name_pass() -> None:
@@ -168,7 +175,5 @@ def test_the_seals_of_a_right_name_pass() -> None:
     for _ in range(4):
         seal = stamped_seal(name, name, rng)
         stamped_seal(name, near(name), rng)
-        found = [c for c in find_seals(seal.image, seal.dpi) if c.colour == "red"]
-        reads = read_name_on_seal(seal.image, max(found, key=lambda c: c.score), name, get_engine("auto"), params)
-        passed += judge_name_on_seals(name, [reads], params).status is Status.PASS
+        passed += _judged(seal, params)[0].status is Status.PASS
     assert passed >= 3
