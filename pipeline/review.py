@@ -109,6 +109,8 @@ def review_case(
         checked = _run_stage(ctx, stage)
         if reused:
             checked = _in_stage_order(rules, stage, checked + [f for fs in reused.values() for f in fs])
+        if stage.settle is not None:
+            checked = _settled(ctx, stage, checked)
         stage_findings = _skipped(ctx, stage) + checked
         findings.extend(stage_findings)
         if stage.gate:
@@ -198,6 +200,17 @@ def _run_stage(ctx: StageContext, stage: Stage) -> list[Finding]:
             for slot in ctx.slots_for(rule_id) if slots else [None]:
                 out.append(ctx.finding(rule_id, Status.UNCERTAIN, slot, evidence))
         return out
+
+
+def _settled(ctx: StageContext, stage: Stage, findings: list[Finding]) -> list[Finding]:
+    """The stage's case-level settling of its findings; should it crash, the findings stand as
+    the checks made them (settling never turns a finding worse)."""
+    assert stage.settle is not None
+    try:
+        return stage.settle(ctx, findings)
+    except Exception:
+        log.exception("settling the findings of stage %s crashed", stage.name)
+        return findings
 
 
 def _skipped(ctx: StageContext, stage: Stage) -> list[Finding]:

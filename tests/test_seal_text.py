@@ -11,13 +11,23 @@ import pytest
 
 from fixtures.scans.seals import NAMES, StampedSeal, near, stamped_seal
 from pipeline.intake.pages import estimate_a4_dpi
-from pipeline.models import Status
+from pipeline.models import Case, Finding, Status
 from pipeline.reading.matching import name_score
 from pipeline.reading.ocr import get_engine
 from pipeline.ruleset import load_rule_set
 from pipeline.seal.arctext import ArcRead, gap_angle, is_authority, read_arc, unroll
 from pipeline.seal.find import find_seals
-from pipeline.stages.seal import NameOnSeals, _verdict, core_name, judge_name_on_seals, read_name_on_seal
+from pipeline.stages.base import StageContext
+from pipeline.stages.seal import (
+    NameOnSeals,
+    _verdict,
+    confirming_impression,
+    core_name,
+    judge_name_on_seals,
+    read_name_on_seal,
+    settle_across_impressions,
+)
+from tests.casedata import case_dict
 from tests.test_seal_drawing import draw_seal, imread
 
 DPI = 200
@@ -121,12 +131,41 @@ def test_a_strip_that_reads_another_character_with_confidence_where_the_name_is_
 
 def test_a_rare_glyph_read_now_as_itself_now_as_a_look_alike_is_the_recognisers_doubt() -> None:
     params = load_rule_set().rule("seal.org_name").params
-    unsure = (_read("锦州渤海船舶配件有限公司", [0.99, 0.99, 0.58] + [0.99] * 9),
-              _read("锦州动海船舶配件有限公司", [0.99, 0.99, 0.68] + [0.99] * 9))
+    unsure = (_read("锦州渤海船舶配件有限公司", [0.99, 0.99, 0.68] + [0.99] * 9),
+              _read("锦州动海船舶配件有限公司", [0.99, 0.99, 0.58] + [0.99] * 9))
     confident = (_read("锦州渤海船舶配件有限公司", [0.99, 0.99, 0.805] + [0.99] * 9),
                  _read("锦州动海船舶配件有限公司", [0.99, 0.99, 0.843] + [0.99] * 9))
     for shown, other in (unsure, confident):
         assert judge_name_on_seals("锦州渤海船舶配件有限公司", [[other, shown]], params).status is Status.PASS
+
+
+def test_an_unsure_read_of_the_entered_character_does_not_confirm_it_against_a_surer_other_one() -> None:
+    # the holdout seal of the seal bench printed 辽宁夫成…; one strip read 天 (entered) at 0.44, another 夫 at 0.59
+    params = load_rule_set().rule("seal.org_name").params
+    shown = _read("辽宁天成建材有限公司", [0.99, 0.99, 0.44] + [0.99] * 7)
+    other = _read("辽宁夫成建材有限公司", [0.99, 0.99, 0.59] + [0.99] * 7)
+    judged = judge_name_on_seals("辽宁天成建材有限公司", [[shown, other]], params)
+    assert judged.status is Status.UNCERTAIN and judged.reason == "reads_disagree"
+    assert judged.contested[0]["entered"] == "天" and judged.contested[0]["read"] == "夫"
+
+
+def test_strips_that_disagree_are_settled_by_a_sure_read_of_another_impression_of_the_same_seal() -> None:
+    params = load_rule_set().rule("seal.org_name").params
+    entered = "锦州渤海船舶配件有限公司"
+    shown = _read(entered, [0.99, 0.99, 0.58] + [0.99] * 9)
+    judged = judge_name_on_seals(entered, [[shown, _read("锦州动海船舶配件有限公司", [0.99, 0.99, 0.68] + [0.99] * 9)]],
+                                 params)
+    assert judged.status is Status.UNCERTAIN and [c["position"] for c in judged.contested] == [2]
+    sure, unsure = [0.99, 0.99, 0.95] + [0.99] * 9, [0.99, 0.99, 0.86] + [0.99] * 9
+    confirm, same_mm = float(params["confirm_confidence"]), float(params["same_seal_mm"])
+
+    def confirmed(*others: tuple[str, list[float], float]) -> str | None:
+        return confirming_impression([2], 40.3, others, confirm, same_mm)
+
+    assert confirmed(("org_license", unsure, 40.2), ("authorization", sure, 40.4)) == "authorization"
+    assert confirmed(("org_license", unsure, 40.2)) is None                 # 渤 read there too unsurely
+    assert confirmed(("authorization", sure, 46.0)) is None                 # another, larger seal
+    assert confirmed(("authorization", [0.99, 0.99, 0.0] + [0.99] * 9, 40.3)) is None  # reads another character
 
 
 def test_a_misread_the_name_reads_surely_otherwise_does_not_contest_it() -> None:
@@ -177,3 +216,31 @@ def test_the_seals_of_a_right_name_pass() -> None:
         stamped_seal(name, near(name), rng)
         passed += _judged(seal, params)[0].status is Status.PASS
     assert passed >= 3
+
+
+def test_the_case_settles_a_disagreeing_seal_by_its_other_impressions_and_unsettles_it_when_they_go() -> None:
+    ctx = StageContext(case=Case.model_validate(case_dict()), rules=load_rule_set(), uploads={})
+
+    def org_name(slot: str, status: Status, **evidence: Any) -> Finding:
+        return ctx.finding("seal.org_name", status, slot, {"read": "…", "diameter_mm": 40.3, **evidence})
+
+    disagreeing = org_name("handler_id", Status.UNCERTAIN, reason="reads_disagree", contested_positions=[2],
+                           name_probabilities=[0.99, 0.99, 0.58, 0.99])
+    unsure = org_name("org_license", Status.PASS, name_probabilities=[0.99, 0.99, 0.61, 0.99])
+    sure = org_name("authorization", Status.PASS, name_probabilities=[0.99, 0.99, 0.95, 0.99])
+    present = ctx.finding("seal.present", Status.PASS, "handler_id", {})
+    # one impression reads the contested character surely: the seal is settled, the clerk sees by which
+    settled = settle_across_impressions(ctx, [present, disagreeing, unsure, sure])
+    assert [f.status for f in settled] == [Status.PASS] * 4
+    assert settled[1].evidence["confirmed_by"] == {"slot": "authorization", "read": "…", "diameter_mm": 40.3,
+                                                   "probabilities": {"2": 0.95}}
+    assert settled[1].message == org_name("handler_id", Status.PASS).message and settled[0] is present
+    # a re-review without that impression (its upload replaced by a worse one) unsettles it again
+    again = settle_across_impressions(ctx, [settled[1], unsure])
+    assert again[0].status is Status.UNCERTAIN and "confirmed_by" not in again[0].evidence
+    assert again[0].evidence["reason"] == "reads_disagree" and again[0].message == disagreeing.message
+    # an impression of another size (another seal) or one settled itself by others settles nothing
+    assert settle_across_impressions(ctx, [disagreeing, org_name("authorization", Status.PASS, diameter_mm=45.0,
+                                                                 name_probabilities=[0.99] * 4)])[0].status \
+        is Status.UNCERTAIN
+    assert settle_across_impressions(ctx, [disagreeing, settled[1]])[0].status is Status.UNCERTAIN

@@ -91,7 +91,9 @@ class Stage:
     names for that slot, the entered data, the rule set and the review options: a re-review after
     another slot's file was replaced reuses such findings while those inputs are unchanged. Every
     other rule is case-level and checked again on every review (the data stage's: they read no file,
-    and cost next to nothing).
+    and cost next to nothing). ``settle`` is a case-level step over all the stage's findings, fresh
+    and reused alike, from their evidence alone (the seal stage's impressions of one seal settle
+    one another).
     """
 
     name: str
@@ -100,6 +102,7 @@ class Stage:
     gate: bool = False
     per_file: tuple[str, ...] = ()
     reads: FilesRead = own_file
+    settle: Callable[[StageContext, list[Finding]], list[Finding]] | None = None
 
     def __post_init__(self) -> None:
         strangers = sorted(set(self.per_file) - set(self.rule_ids))

@@ -10,7 +10,7 @@ an unreadable arc or a seal away from its label are ``uncertain`` for a clerk to
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -113,7 +113,61 @@ def _org_name(ctx: StageContext, slot: str, found: list[FoundSeal]) -> Finding:
         per_seal.append((f, reads))
         if any(_shows_applicant(entered, r.text) for r in reads):
             break
-    return _judge_name(ctx, slot, entered, per_seal)
+    judged = judge_name_on_seals(entered, [reads for _, reads in per_seal], params)
+    return _judge_name(ctx, slot, entered, per_seal, judged)
+
+
+def settle_across_impressions(ctx: StageContext, findings: list[Finding]) -> list[Finding]:
+    """Case-level step over the slots' ``seal.org_name`` findings (fresh or reused): a seal whose
+    strips disagree on a character passes when another impression of the same seal in the case
+    (as large, on another upload) passes on its own and reads that very character as entered
+    surely: a second reading of the same seal text. A different organisation's seal would need
+    an impression that passes on its own. Works from the findings' evidence alone, so a reused
+    finding is settled again against this review's other impressions."""
+    params = ctx.rules.rule(ORG_NAME).params
+    passing = {f.slot or "": f.evidence for f in findings if f.rule == ORG_NAME and f.status is Status.PASS
+               and "confirmed_by" not in f.evidence and "diameter_mm" in f.evidence}
+    settled = []
+    for f in findings:
+        ev = f.evidence
+        if f.rule != ORG_NAME or ev.get("reason") not in (_DISAGREE, _CONFIRMED) or "diameter_mm" not in ev:
+            settled.append(f)
+            continue
+        positions = [int(i) for i in ev.get("contested_positions", [])]
+        hit = confirming_impression(positions, float(ev["diameter_mm"]), [
+            (slot, list(o.get("name_probabilities", [])), float(o["diameter_mm"]))
+            for slot, o in passing.items() if slot != f.slot],
+            float(params["confirm_confidence"]), float(params["same_seal_mm"]))
+        base = {k: v for k, v in ev.items() if k != "confirmed_by"}
+        if hit is None:
+            settled.append(ctx.finding(ORG_NAME, Status.UNCERTAIN, f.slot, {**base, "reason": _DISAGREE}))
+            continue
+        other = passing[hit]
+        confirmed_by = {"slot": hit, "read": other.get("read"), "diameter_mm": other["diameter_mm"],
+                        "probabilities": {str(i): other["name_probabilities"][i] for i in positions}}
+        settled.append(ctx.finding(ORG_NAME, Status.PASS, f.slot,
+                                   {**base, "reason": _CONFIRMED, "confirmed_by": confirmed_by}))
+    return settled
+
+
+_DISAGREE, _CONFIRMED = "reads_disagree", "confirmed_by_another_impression"
+
+
+def confirming_impression(positions: Sequence[int], diameter_mm: float,
+                          others: Sequence[tuple[str, Sequence[float], float]], sure: float,
+                          same_mm: float) -> str | None:
+    """The first other impression (slot, the probability of each entered character in its read
+    of the name, its diameter in mm) of a seal as large that reads every contested position at
+    least ``sure``-ly."""
+    for slot, probabilities, mm in others:
+        if (positions and abs(mm - diameter_mm) <= same_mm
+                and all(i < len(probabilities) and probabilities[i] >= sure for i in positions)):
+            return slot
+    return None
+
+
+def _diameter_mm(f: FoundSeal) -> float:
+    return 2 * f.seal.radius / f.page.px_per_mm()
 
 
 def read_name_on_seal(image: np.ndarray, seal: SealCandidate, entered: str, engine: OcrEngine,
@@ -172,11 +226,12 @@ def _surely_shows(entered: str, read: ArcRead, sure: float) -> bool:
 
 def _contested(entered: str, reads: list[ArcRead], floor: float, clear: float) -> list[dict[str, Any]]:
     """Characters of the entered name that another read of the same seal shows otherwise:
-    ``clear``-ly, whatever the reads that show the name say; or with confidence (``floor``) where
-    those reads show it without and less surely. The strips then disagree where a one-character
-    different organisation would differ (干/千, 镇/银, 申/中). Unsure against unsure, or a
-    confident read of the name against a less than clear other reading (a rare glyph such as 渤
-    read as 动 or 潮 by some strips), is the recogniser's doubt, not another name. A read's first
+    ``clear``-ly, whatever the reads that show the name say; or at least as surely as the reads
+    showing the name, where those show it without confidence (``floor``): an unsure read of the
+    entered character does not confirm it against another reading (夫 0.59 against 天 0.44). The
+    strips then disagree where a one-character different organisation would differ (干/千, 镇/银,
+    申/中). A confident read of the name against a less than clear other reading (a rare glyph
+    such as 渤 read as 动 or 潮 by some strips) is the recogniser's doubt, not another name. A read's first
     and last characters are not heard: the strip cuts the ring there, and a cut glyph or the
     name's other end stands in them."""
     support = [0.0] * len(normalise_name(entered))
@@ -195,7 +250,7 @@ def _contested(entered: str, reads: list[ArcRead], floor: float, clear: float) -
         for i, c in enumerate(by_char):
             if c is None or c.same or c.index in (0, len(r.text) - 1):
                 continue
-            if c.probability < clear and not (floor > support[i] and c.probability >= max(floor, support[i])):
+            if c.probability < clear and not (floor > support[i] and c.probability >= support[i]):
                 continue
             contested.append({"position": i, "entered": normalise_name(entered)[i], "read": c.char,
                               "probability": round(c.probability, 3), "shown_probability": round(support[i], 3),
@@ -204,7 +259,7 @@ def _contested(entered: str, reads: list[ArcRead], floor: float, clear: float) -
 
 
 def _judge_name(ctx: StageContext, slot: str, entered: str,
-                per_seal: list[tuple[FoundSeal, list[ArcRead]]]) -> Finding:
+                per_seal: list[tuple[FoundSeal, list[ArcRead]]], judged: NameOnSeals) -> Finding:
     reads_ev = []
     best: tuple[float, FoundSeal, ArcRead] | None = None
     for f, reads in per_seal:
@@ -220,11 +275,16 @@ def _judge_name(ctx: StageContext, slot: str, entered: str,
     if best is not None:
         evidence.update(read=best[2].text, score=round(best[0], 1), bbox=list(best[1].seal.bbox),
                         **_read_images(ctx, slot, best[1], best[2]))
-    judged = judge_name_on_seals(entered, [reads for _, reads in per_seal], ctx.rules.rule(ORG_NAME).params)
     if judged.shown is not None:
         evidence.update(read=judged.shown.text, score=100.0)
+        impression = next(f for f, reads in per_seal if any(r is judged.shown for r in reads))
+        by_char = read_by_character(entered, judged.shown.text, judged.shown.chars, judged.shown.confidence,
+                                    wrapped=True) or []
+        evidence.update(diameter_mm=round(_diameter_mm(impression), 1), name_probabilities=[
+            round(c.probability, 3) if c is not None and c.same else 0.0 for c in by_char])
     if judged.contested:
         evidence["contested"] = list(judged.contested[:4])
+        evidence["contested_positions"] = sorted({int(c["position"]) for c in judged.contested})
     if judged.reason:
         evidence["reason"] = judged.reason
     return ctx.finding(ORG_NAME, judged.status, slot, evidence)
@@ -394,5 +454,7 @@ def _distance_mm(centre: tuple[float, float], box: tuple[int, int, int, int], px
     return float(np.hypot(dx, dy) / px_per_mm)
 
 
-#: Per file: each slot's seals are found, read and placed on its own pages.
-STAGE = Stage(name="seal", rule_ids=(PRESENT, ORG_NAME, POSITION), run=run, per_file=(PRESENT, ORG_NAME, POSITION))
+#: Per file: each slot's seals are found, read and placed on its own pages; then the case's
+#: impressions of the seal settle one another's disagreeing strips (``seal.org_name``).
+STAGE = Stage(name="seal", rule_ids=(PRESENT, ORG_NAME, POSITION), run=run, per_file=(PRESENT, ORG_NAME, POSITION),
+              settle=settle_across_impressions)
