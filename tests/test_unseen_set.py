@@ -52,12 +52,15 @@ def test_a_case_is_the_same_bytes_however_it_is_generated(sample: list[Path], tm
         assert (again / "uploads" / path.name).read_bytes() == path.read_bytes(), path.name
 
 
-def test_the_holdout_shares_no_organisation_person_or_seed_with_the_tune_set() -> None:
+def test_the_holdouts_share_no_organisation_person_or_seed_with_the_tune_set_or_each_other() -> None:
     def used(which: str, attr: str) -> set[object]:
         return {getattr(s.base, attr) for s in unseen.CASES if s.set == which}
 
-    for attr in ("org", "user", "handler", "colleague", "seed", "order_no"):
-        assert not used("tune", attr) & used("holdout", attr), attr
+    people = ("user", "handler", "colleague")
+    for a, b in (("tune", "holdout"), ("tune", "fresh"), ("holdout", "fresh")):
+        for attr in ("org", "seed", "order_no"):
+            assert not used(a, attr) & used(b, attr), (a, b, attr)
+        assert not set().union(*(used(a, p) for p in people)) & set().union(*(used(b, p) for p in people)), (a, b)
     assert used("holdout", "face") - used("tune", "face"), "the holdout needs a face the tune set lacks"
 
 
