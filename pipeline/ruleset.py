@@ -64,6 +64,8 @@ class Messages(_Frozen):
     fail: str
     uncertain: str | None = None
     skipped: str = "因前一步检查未通过，本项未能检查"
+    #: a finding (not a pass) whose evidence ``reason`` is a key here takes that message instead
+    reasons: dict[str, str] = Field(default_factory=dict)
 
 
 class RuleSpec(_Frozen):
@@ -94,9 +96,11 @@ class RuleSet(_Frozen):
             bad = sorted(set(spec.slots) - set(self.slots))
             if bad:
                 raise ValueError(f"rule {rule_id} names unknown slots: {', '.join(bad)}")
-            for status, template in spec.messages.model_dump(by_alias=True).items():
+            for status, template in spec.messages.model_dump(by_alias=True, exclude={"reasons"}).items():
                 if template is not None:
                     _check_template(f"{rule_id}.messages.{status}", template)
+            for reason, template in spec.messages.reasons.items():
+                _check_template(f"{rule_id}.messages.reasons.{reason}", template)
         return self
 
     @property
@@ -144,6 +148,9 @@ class RuleSet(_Frozen):
             Status.UNCERTAIN: spec.messages.uncertain or spec.messages.fail,
             Status.SKIPPED: spec.messages.skipped,
         }[status]
+        reason = (evidence or {}).get("reason")
+        if status is not Status.PASS and isinstance(reason, str) and reason in spec.messages.reasons:
+            template = spec.messages.reasons[reason]
         values = _Blank({"slot_title": self.slot_title(slot), **(evidence or {}), **placeholders})
         message = string.Formatter().vformat(template, (), values)
         return Finding(rule=rule_id, slot=slot, status=status, message=message, evidence=evidence or {})

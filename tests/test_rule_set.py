@@ -90,6 +90,20 @@ def test_messages_are_filled_from_evidence_and_unknown_placeholders_stay_blank()
     assert rules.finding("upload.missing", Status.FAIL, "seal_form").message == "缺少电子印章申请表，请补充上传"
 
 
+def test_a_finding_with_a_reason_the_rule_has_words_for_says_so_in_its_message(tmp_path: Path) -> None:
+    rules = load_rule_set()
+    disagree = rules.finding("seal.org_name", Status.UNCERTAIN, "handler_id", {"reason": "reads_disagree"})
+    assert disagree.message == "经办人身份证复印件公章上的单位名称有个别字识别结果不一致，需人工核对公章"
+    plain = rules.finding("seal.org_name", Status.UNCERTAIN, "handler_id", {"reason": "something_else"})
+    assert plain.message == "经办人身份证复印件公章上的文字无法识别，需人工核对"
+    settled = rules.finding("seal.org_name", Status.PASS, "handler_id", {"reason": "reads_disagree"})
+    assert settled.message == "经办人身份证复印件公章上的单位名称与申请单位一致"  # a pass keeps its own words
+    key = 'messages.reasons.reads_disagree = "{slot_title'
+    broken = write_variant(tmp_path, key + "}", key)  # an unclosed placeholder
+    with pytest.raises(RuleSetError, match=r"reasons\.reads_disagree"):
+        load_rule_set(broken)
+
+
 def test_a_stage_tuning_takes_its_known_params_with_their_defaults_types(tmp_path: Path) -> None:
     from pipeline.intake.images import Limits
 
