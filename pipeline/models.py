@@ -110,6 +110,16 @@ class Finding(BaseModel):
     evidence: dict[str, Any] = Field(default_factory=dict)
 
 
+class OtherUse(BaseModel):
+    """A case of another order in which the same file (by sha256) was uploaded: what the case
+    store knows and a folder alone cannot (``upload.reused``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    order_no: str
+    slot: str
+
+
 class RuleSetRef(BaseModel):
     model_config = ConfigDict(frozen=True)
 

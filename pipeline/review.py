@@ -15,7 +15,7 @@ and on the files whose findings read it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +25,7 @@ from pipeline.build import build_sha256
 from pipeline.casefolder import CaseFolder, load_case_folder
 from pipeline.decision import decide
 from pipeline.intake.pages import Upload
-from pipeline.models import Finding, Report, Status
+from pipeline.models import Finding, OtherUse, Report, Status
 from pipeline.ruleset import RuleSet, load_rule_set
 from pipeline.stages import barcode, data, fields, quality, seal, upload
 from pipeline.stages.base import Artifacts, ReviewOptions, Stage, StageContext
@@ -80,17 +80,22 @@ def review_case(
     out_dir: Path | None = None,
     options: ReviewOptions | None = None,
     reuse: PriorReview | None = None,
+    elsewhere: Mapping[str, Sequence[OtherUse]] | None = None,
 ) -> Report:
     """Review one case folder and return its report; raise CaseError if it cannot be read.
 
     ``reuse``: the case's previous review, whose per-file findings on unchanged inputs are taken
-    over (their evidence images are not made again in ``out_dir``)."""
+    over (their evidence images are not made again in ``out_dir``). ``elsewhere``: the other
+    orders' cases that hold each of the case's files (by sha256), from the case store; with it,
+    ``upload.reused`` is checked (a folder reviewed alone has no store to ask)."""
     rules = rules or load_rule_set()
     options = options or ReviewOptions()
     folder = case if isinstance(case, CaseFolder) else load_case_folder(Path(case), set(rules.slots))
     case_sha256 = folder.case.content_sha256()
     intake = upload.intake(folder, rules)
     findings: list[Finding] = list(intake.findings)
+    if elsewhere is not None:
+        findings += upload.reused(rules, intake.uploads, elsewhere)
     blocked = set(intake.blocked_slots)
     artifacts = Artifacts(out_dir)
     prior = _Reuse.of(reuse, rules, case_sha256, options, {s: u.sha256 for s, u in intake.uploads.items()})
@@ -225,7 +230,7 @@ def _skipped(ctx: StageContext, stage: Stage) -> list[Finding]:
 
 def all_rule_ids_with_checks() -> set[str]:
     """Every rule id some part of precheck produces: the intake, the stages, the issuance gate."""
-    ids = set(upload.RULE_IDS)
+    ids = {*upload.RULE_IDS, upload.REUSED}  # upload.reused: when the case store is asked (the service)
     for stage in STAGES:
         ids.update(stage.rule_ids)
     try:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from pipeline.models import Report
+from pipeline.models import OtherUse, Report
 from pipeline.review import PriorReview
 from pipeline.ruleset import RuleSet, load_rule_set
 from pipeline.service.config import ServiceSettings
@@ -30,8 +31,9 @@ def main(database_url: str, redis_url: str, workdir: str, seen_file: str) -> int
     review = FakeReview()
     lock = threading.Lock()
     with open(seen_file, "a", encoding="utf-8") as seen:
-        def recording(path: Path, rules: RuleSet, *, reuse: PriorReview | None = None) -> Report:
-            report = review(path, rules, reuse=reuse)
+        def recording(path: Path, rules: RuleSet, *, reuse: PriorReview | None = None,
+                      elsewhere: Mapping[str, Sequence[OtherUse]] | None = None) -> Report:
+            report = review(path, rules, reuse=reuse, elsewhere=elsewhere)
             with lock:
                 seen.write(f"{path}\n")
                 seen.flush()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from pipeline.casefolder import load_case_folder
-from pipeline.models import Decision, Report
+from pipeline.models import Decision, OtherUse, Report
 from pipeline.review import PriorReview
 from pipeline.ruleset import RuleSet, load_rule_set
 from pipeline.service.keys import Role, create_key
@@ -37,11 +37,14 @@ class FakeReview:
     seen: list[dict[str, bytes]] = field(default_factory=list)
     fail_times: int = 0
     reused: list[PriorReview | None] = field(default_factory=list)
+    elsewhere: list[Mapping[str, Sequence[OtherUse]] | None] = field(default_factory=list)
 
-    def __call__(self, path: Path, rules: RuleSet, *, reuse: PriorReview | None = None) -> Report:
+    def __call__(self, path: Path, rules: RuleSet, *, reuse: PriorReview | None = None,
+                 elsewhere: Mapping[str, Sequence[OtherUse]] | None = None) -> Report:
         folder = load_case_folder(path, set(rules.slots))
         self.seen.append({slot: p.read_bytes() for slot, p in folder.uploads.items()})
         self.reused.append(reuse)
+        self.elsewhere.append(elsewhere)
         if self.fail_times > 0:
             self.fail_times -= 1
             raise RuntimeError("the review engine broke")

@@ -4,6 +4,7 @@ case-level rules run again, and the decision is the one a full review of the sam
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from collections.abc import Callable
 from dataclasses import replace
@@ -14,7 +15,7 @@ import cv2
 import pytest
 
 from pipeline.build import build_sha256
-from pipeline.models import Decision, Finding, Report, Status
+from pipeline.models import Decision, Finding, OtherUse, Report, Status
 from pipeline.review import STAGES, PriorReview, review_case
 from pipeline.ruleset import RULES_DIR, load_rule_set
 from pipeline.stages import fields, seal
@@ -225,3 +226,24 @@ def test_the_build_hash_changes_with_the_ocr_runtime_setting(monkeypatch: pytest
         monkeypatch.delenv("PRECHECK_OCR_RUNTIME")
         build.build_sha256.cache_clear()
     assert build.build_sha256() == here
+
+
+def test_a_clean_case_whose_licence_was_sent_in_another_order_goes_to_a_clerk(
+        cases: dict[str, Path], first: Report, prior: PriorReview) -> None:
+    # Given the store knows the clean case's licence file from another order's case
+    licence = hashlib.sha256(upload_of(cases[CLEAN], "org_license").read_bytes()).hexdigest()
+    elsewhere = {licence: [OtherUse(order_no="00202611300000999", slot="org_license")]}
+    # When the case is reviewed with what the store knows (its other findings taken over)
+    report = review_case(cases[CLEAN], RULES, reuse=prior, elsewhere=elsewhere)
+    # Then upload.reused is uncertain on the licence, naming the other order to the clerk only
+    found = {f.slot: f for f in report.findings if f.rule == "upload.reused"}
+    assert found["org_license"].status is Status.UNCERTAIN and report.decision is Decision.NEEDS_REVIEW
+    assert found["org_license"].evidence["other_order_no"] == "00202611300000999"
+    assert "00202611300000999" not in found["org_license"].message
+    assert {s for s, f in found.items() if f.status is Status.PASS} == set(found) - {"org_license"}
+    assert len(found) >= 7  # every upload of the case is looked up
+    # while a folder reviewed with no store checks no reuse at all
+    assert not [f for f in first.findings if f.rule == "upload.reused"]
+    # and an empty answer from the store passes every upload
+    assert {f.status for f in review_case(cases[CLEAN], RULES, reuse=prior, elsewhere={}).findings
+            if f.rule == "upload.reused"} == {Status.PASS}

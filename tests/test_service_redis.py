@@ -34,9 +34,9 @@ from tests.services import Postgres, Redis
 class SlowReview(FakeReview):
     delay: float = 0.2
 
-    def __call__(self, path, rules, *, reuse=None):  # type: ignore[no-untyped-def]
+    def __call__(self, path, rules, *, reuse=None, elsewhere=None):  # type: ignore[no-untyped-def]
         time.sleep(self.delay)
-        return super().__call__(path, rules, reuse=reuse)
+        return super().__call__(path, rules, reuse=reuse, elsewhere=elsewhere)
 
 
 @pytest.fixture()

@@ -4,16 +4,18 @@ PostgreSQL, through the API, the queue and the store."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from pipeline.models import OtherUse
 from pipeline.ruleset import load_rule_set
 from pipeline.service.store import Store
 from pipeline.worker.actors import review_folder
 from tests.reusecases import CLEAN, OTHER_HANDLER, PER_FILE, make_cases
-from tests.servicekit import PNG, FakeReview, Service, running_service
+from tests.servicekit import PDF, PNG, FakeReview, Service, running_service
 
 
 @pytest.fixture(scope="module")
@@ -80,3 +82,17 @@ def test_a_real_re_review_through_the_api_reuses_the_unchanged_files_findings(
     assert not [f for f in findings if f["slot"] == "handler_id" and "reused_from" in f["evidence"]]
     assert len(reviewing.store.reviews_of(case_id)) == 2
 
+
+
+def test_the_worker_gives_the_review_the_other_orders_cases_that_hold_the_same_files(service: Service) -> None:
+    # Given one order's case, then another order's case sent the same licence file
+    first = service.submit({"application_form": PDF, "org_license": PNG + b"licence"}, order_no="00202612010000001")
+    service.wait_report(first)
+    second = service.submit({"application_form": PDF + b"2", "org_license": PNG + b"licence"},
+                            order_no="00202612020000002")
+    service.wait_report(second)
+    # Then the first review knew of no other case, and the second was told where its licence was sent before
+    review: FakeReview = service.review
+    assert review.elsewhere[0] == {}
+    assert review.elsewhere[1] == {hashlib.sha256(PNG + b"licence").hexdigest():
+                                   [OtherUse(order_no="00202612010000001", slot="org_license")]}

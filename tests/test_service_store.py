@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from pathlib import Path
@@ -11,6 +12,7 @@ from sqlalchemy import delete, inspect, update
 
 from pipeline.casefolder import parse_case_json
 from pipeline.errors import NotFound
+from pipeline.models import OtherUse
 from pipeline.service import audit
 from pipeline.service.blobs import DirectoryBlobs
 from pipeline.service.keys import Role, create_key, find_key
@@ -23,8 +25,8 @@ PDF = b"%PDF-1.4\n%fake\n"
 RULES = "r" * 64
 
 
-def submit(store: Store, files: dict[str, bytes] | None = None, by: object = None) -> str:
-    raw = json.dumps(case_dict(), ensure_ascii=False).encode()
+def submit(store: Store, files: dict[str, bytes] | None = None, by: object = None, order_no: str | None = None) -> str:
+    raw = json.dumps(case_dict(**({"order_no": order_no} if order_no else {})), ensure_ascii=False).encode()
     files = files if files is not None else {"application_form": PDF, "org_license": PNG}
     stored = store.submit(parse_case_json(raw), raw, [NewFile(s, f"{s}.{'pdf' if d == PDF else 'png'}", d)
                                                      for s, d in files.items()],
@@ -76,6 +78,21 @@ def test_a_review_claimed_twice_is_one_row_and_a_finished_one_is_the_current_rev
     assert current is not None and current.worker == "w2"
     assert store.case(case_id).decision == "approved"
     assert [c.id for c in store.list_cases(visible_to=None, decision="approved")] == [case_id]
+
+
+def test_a_file_sent_in_another_orders_case_is_found_there_and_not_in_the_same_orders(store: Store) -> None:
+    licence, other_png = PNG + b"licence", PNG + b"other"
+    first = submit(store, {"application_form": PDF, "org_license": licence}, order_no="00202612010000001")
+    again = submit(store, {"application_form": PDF, "org_license": other_png}, order_no="00202612010000001")
+    second = submit(store, {"application_form": PDF, "employee_id": licence}, order_no="00202612020000002")
+    # Given the licence of the first order sent again, as an ID copy, in a second order
+    found = store.uses_elsewhere(second)
+    # Then the second order's copy is found in the first order's case (not the same order's resubmission)
+    assert found[hashlib.sha256(licence).hexdigest()] == [OtherUse(order_no="00202612010000001", slot="org_license")]
+    assert found[hashlib.sha256(PDF).hexdigest()] == [OtherUse(order_no="00202612010000001", slot="application_form")]
+    # and the first order's files are found only in the second order, never in its own other case
+    assert {o.order_no for uses in store.uses_elsewhere(first).values() for o in uses} == {"00202612020000002"}
+    assert hashlib.sha256(other_png).hexdigest() not in store.uses_elsewhere(again)
 
 
 def test_a_submitter_sees_only_its_own_cases(store: Store) -> None:

@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from pipeline.errors import NotFound
 from pipeline.intake.images import sniff
-from pipeline.models import Case
+from pipeline.models import Case, OtherUse
 from pipeline.service import audit
 from pipeline.service.blobs import BlobStore, DatabaseBlobs, DirectoryBlobs
 from pipeline.service.config import ServiceSettings
@@ -171,6 +171,23 @@ class Store:
         """The newest version of each slot's file."""
         with self.engine.connect() as conn:
             return _newest(conn, case_id)
+
+    def uses_elsewhere(self, case_id: str) -> dict[str, list[OtherUse]]:
+        """For each current file of the case (by sha256), the cases of other order numbers that
+        were ever sent the same bytes, in any slot and version (``upload.reused``)."""
+        stored = self.case(case_id)
+        shas = sorted({u.sha256 for u in self.current_uploads(case_id).values()})
+        if not shas:
+            return {}
+        query = (select(uploads.c.sha256, cases.c.order_no, uploads.c.slot).distinct()
+                 .join(cases, cases.c.id == uploads.c.case_id)
+                 .where(uploads.c.sha256.in_(shas), cases.c.order_no != stored.order_no)
+                 .order_by(uploads.c.sha256, cases.c.order_no, uploads.c.slot))
+        out: dict[str, list[OtherUse]] = {}
+        with self.engine.connect() as conn:
+            for sha, order_no, slot in conn.execute(query):
+                out.setdefault(sha, []).append(OtherUse(order_no=order_no, slot=slot))
+        return out
 
     def write_case_folder(self, case_id: str, parent: Path) -> Path:
         """The stored case as a case folder (CONTRACT §1) under ``parent``: case.json and the

@@ -52,7 +52,7 @@ uploads = Table(
     Column("filename", String(255), nullable=False),
     Column("size", BigInteger, nullable=False),
     Column("detected_type", String(16), nullable=False),  # by the magic bytes: jpeg, png, pdf, … or unknown
-    Column("sha256", String(64), nullable=False),
+    Column("sha256", String(64), nullable=False, index=True),  # index: the same file in other cases
     Column("created_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("case_id", "slot", "version", name="uq_uploads_case_slot_version"),
 )

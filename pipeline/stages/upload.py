@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,7 @@ from typing import Any
 from pipeline.casefolder import CaseFolder
 from pipeline.intake.images import TYPE_NAMES_ZH, Decoded, Limits, Unreadable, decode, sniff
 from pipeline.intake.pages import Upload
-from pipeline.models import Finding, Status
+from pipeline.models import Finding, OtherUse, Status
 from pipeline.ruleset import RuleSet
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,30 @@ class Intake:
 def limits_from_rules(rules: RuleSet) -> Limits:
     """The decoding bounds, from the ``upload.unreadable`` rule's parameters."""
     return rules.tuning("upload.unreadable", Limits)
+
+
+def reused(rules: RuleSet, uploads: Mapping[str, Upload], elsewhere: Mapping[str, Sequence[OtherUse]]) -> list[Finding]:
+    """``upload.reused``: each readable upload's file, by sha256, against the other orders' cases
+    that hold it (``elsewhere``, from the case store). The same file in another order is a
+    question for a clerk (a copy of another applicant's papers, or an order entered twice), never
+    a fail by itself."""
+    findings = []
+    for slot in rules.rule(REUSED).slots:
+        upload = uploads.get(slot)
+        if upload is None:
+            continue
+        others = sorted({(o.order_no, o.slot) for o in elsewhere.get(upload.sha256, ())})
+        evidence: dict[str, Any] = {"sha256": upload.sha256}
+        if not others:
+            findings.append(rules.finding(REUSED, Status.PASS, slot, evidence))
+            continue
+        evidence.update(other_order_no=others[0][0], elsewhere=[{"order_no": o, "slot": s} for o, s in others[:10]],
+                        count=len(others))
+        findings.append(rules.finding(REUSED, Status.UNCERTAIN, slot, evidence))
+    return findings
+
+
+REUSED = "upload.reused"
 
 
 def intake(folder: CaseFolder, rules: RuleSet) -> Intake:

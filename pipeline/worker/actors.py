@@ -18,6 +18,7 @@ import socket
 import tempfile
 import threading
 import traceback
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Protocol
@@ -26,7 +27,7 @@ import dramatiq
 from dramatiq.middleware import CurrentMessage
 from pydantic import ValidationError
 
-from pipeline.models import Decision, Report
+from pipeline.models import Decision, OtherUse, Report
 from pipeline.report import report_json
 from pipeline.review import PriorReview, review_case
 from pipeline.ruleset import RuleSet
@@ -38,11 +39,13 @@ log = logging.getLogger(__name__)
 class ReviewFunction(Protocol):
     """What reviews one case folder; the real one is ``review_case``, tests may pass a double."""
 
-    def __call__(self, path: Path, rules: RuleSet, *, reuse: PriorReview | None = None) -> Report: ...
+    def __call__(self, path: Path, rules: RuleSet, *, reuse: PriorReview | None = None,
+                 elsewhere: Mapping[str, Sequence[OtherUse]] | None = None) -> Report: ...
 
 
-def review_folder(path: Path, rules: RuleSet, *, reuse: PriorReview | None = None) -> Report:
-    return review_case(path, rules, reuse=reuse)
+def review_folder(path: Path, rules: RuleSet, *, reuse: PriorReview | None = None,
+                  elsewhere: Mapping[str, Sequence[OtherUse]] | None = None) -> Report:
+    return review_case(path, rules, reuse=reuse, elsewhere=elsewhere)
 
 
 def worker_name() -> str:
@@ -83,9 +86,12 @@ class ReviewJob:
                                  error=None, worker=me)
 
     def _run(self, case_id: str, previous: PriorReview | None) -> Report:
-        """Write the case folder into a private temporary directory and review it there."""
+        """Write the case folder into a private temporary directory and review it there, with
+        the other orders' cases the store knows to hold the same files."""
+        elsewhere = self.store.uses_elsewhere(case_id)
         with tempfile.TemporaryDirectory(prefix=f"precheck-{case_id[:8]}-", dir=self.workdir) as tmp:
-            return self.review(self.store.write_case_folder(case_id, Path(tmp)), self.rules, reuse=previous)
+            return self.review(self.store.write_case_folder(case_id, Path(tmp)), self.rules, reuse=previous,
+                               elsewhere=elsewhere)
 
     def _previous(self, case_id: str, key: str) -> PriorReview | None:
         """The case's latest finished review of other inputs (before a file was replaced), if any."""
