@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from pipeline.models import Finding, Status
+from pipeline.reading.ocr import get_engine, unreadable_characters
 from pipeline.stages import fields
 from tests.casedata import BASE_CASE, make_ric
 from tests.fields_samples import by_rule, fields_context, id_card, stamp
@@ -113,3 +114,22 @@ def test_the_engine_chosen_by_option_does_the_reading() -> None:
     assert f.evidence["engine"] == "tesseract"
     (name,) = [x for x in f.evidence["fields"] if x["field"] == "handler.name"]
     assert name["status"] == "pass" and name["read"] == HANDLER["name"]
+
+
+def test_a_name_with_a_character_the_recogniser_cannot_read_never_passes_and_the_clerk_is_told_why() -> None:
+    # Given a handler named 王赟 (赟 is not among RapidOCR's characters: it reads 赞 or the like, unsurely)
+    assert unreadable_characters(get_engine("auto"), ["王赟", "高海峰"]) == ["赟"]
+    assert unreadable_characters(get_engine("tesseract"), ["王赟"]) == []  # its dictionary is not known
+    f = _review(id_card("王赟", HANDLER["id_number"]), **{"handler.name": "王赟"})[("ocr.handler", "handler_id")]
+    # Then the card's name cannot be shown to match — a clerk looks, told which character is the reason
+    assert f.status is Status.UNCERTAIN, f.evidence
+    assert f.evidence["unreadable_characters"] == ["赟"]
+    # while a name the recogniser knows carries no such note
+    assert "unreadable_characters" not in _review(id_card("王建国", HANDLER["id_number"]))[
+        ("ocr.handler", "handler_id")].evidence
+
+
+def test_a_difference_only_where_the_entered_name_has_an_unreadable_character_is_no_other_name() -> None:
+    assert fields._differs_only_at("王赟华", "王赞华", {"赟"})
+    assert not fields._differs_only_at("王赟华", "李赞华", {"赟"})  # another character differs too
+    assert not fields._differs_only_at("王赟华", "王赞", {"赟"})

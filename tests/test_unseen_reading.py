@@ -48,6 +48,17 @@ def test_a_near_miss_read_with_high_confidence_is_a_fail_candidate_and_with_low_
     assert vague.status is Status.UNCERTAIN
 
 
+def test_a_two_character_name_one_character_off_is_a_near_miss_not_another_name() -> None:
+    # one character of two is half the score, as low as another name; it is still a near miss: it fails
+    # only when read clearly (and confirmed by a second engine in the fields stage), else a clerk looks
+    th = Thresholds(fail_score=50.0)
+    clear = judge_name("handler.name", "王赟", _value("王赞", 0.99), th)
+    vague = judge_name("handler.name", "王赟", _value("王赞", 0.87), th)
+    assert (clear.status, clear.notes.get("near_miss")) == (Status.FAIL, True)
+    assert vague.status is Status.UNCERTAIN
+    assert judge_name("handler.name", "王赟", _value("李强", 0.87), th).status is Status.FAIL  # another name
+
+
 def test_the_entered_name_shown_exactly_passes_with_brackets_of_either_width_and_its_label_before_it() -> None:
     assert judge_name("org.name", "大连海湾物流（集团）有限公司", _value("大连海湾物流(集团)有限公司"),
                       Thresholds()).status is Status.PASS

@@ -76,11 +76,15 @@ def judge_name(fname: str, entered: str, value: Value | None, th: Thresholds) ->
     part = name_score(entered, read)
     score = max(whole, part.score if len(normalise(read)) >= len(normalise(entered)) else 0.0)
     isolated = len(normalise(read)) <= len(normalise(entered)) + 4
+    near = part.matched if len(normalise(read)) > len(normalise(entered)) else read
+    if isolated and _plausible_near_miss(entered, near):
+        # one character off — even of a two-character name, where it is half the score: a
+        # different name only when read clearly (and, in the fields stage, by the second engine too)
+        if value.confidence >= th.clear_confidence:
+            return Verdict(Status.FAIL, fname, entered, near, score, value, {"near_miss": True})
+        return Verdict(Status.UNCERTAIN, fname, entered, near, score, value)
     if isolated and whole <= th.fail_score and value.confidence >= th.min_confidence:
         return Verdict(Status.FAIL, fname, entered, read, whole, value)
-    near = part.matched if len(normalise(read)) > len(normalise(entered)) else read
-    if isolated and value.confidence >= th.clear_confidence and _plausible_near_miss(entered, near):
-        return Verdict(Status.FAIL, fname, entered, near, score, value, {"near_miss": True})
     return Verdict(Status.UNCERTAIN, fname, entered, part.matched or read, score, value)
 
 

@@ -48,6 +48,11 @@ class OcrEngine(ABC):
     def read(self, image: np.ndarray) -> list[TextBox]:
         """Read all text lines of a BGR or grey image."""
 
+    def known_characters(self) -> frozenset[str] | None:
+        """The characters the recogniser can answer at all (None: not known). One outside it is
+        read as a look-alike, never as itself: a value holding it can never be shown to match."""
+        return None
+
     def read_line(self, image: np.ndarray) -> TextBox | None:
         """Read a crop holding one line of text; engines with a faster path override this."""
         boxes = sorted(self.read(image), key=lambda b: b.box[0])
@@ -84,6 +89,9 @@ class RapidOcrEngine(OcrEngine):
 
     def read(self, image: np.ndarray) -> list[TextBox]:
         return [TextBox(t, b, c) for t, b, c in self._tool.read(image)]
+
+    def known_characters(self) -> frozenset[str] | None:
+        return self._tool.known_characters()
 
     def read_line(self, image: np.ndarray) -> TextBox | None:
         line = self._tool.read_line(image)
@@ -151,6 +159,9 @@ class CachedEngine(OcrEngine):
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
+
+    def known_characters(self) -> frozenset[str] | None:
+        return self.inner.known_characters()
 
     def read(self, image: np.ndarray) -> list[TextBox]:
         key = ("read", image_key(image))
@@ -293,6 +304,15 @@ def image_key(image: np.ndarray) -> str:
 
 _engines: dict[str, OcrEngine] = {}
 _engines_lock = threading.Lock()
+
+
+def unreadable_characters(engine: OcrEngine, values: list[str]) -> list[str]:
+    """The Chinese characters of ``values`` that ``engine`` cannot read as themselves (a clerk's
+    hint: a name holding one is never shown to match, whatever the document says)."""
+    known = engine.known_characters()
+    if known is None:
+        return []
+    return sorted({c for v in values for c in v if "\u3400" <= c <= "\u9fff" and c not in known})
 
 
 def get_engine(name: str = "auto") -> OcrEngine:

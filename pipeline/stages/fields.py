@@ -28,7 +28,7 @@ from pipeline.reading.matching import (
     normalise_name,
     shows_name,
 )
-from pipeline.reading.ocr import OcrEngine, get_engine
+from pipeline.reading.ocr import OcrEngine, get_engine, unreadable_characters
 from pipeline.reading.page import ReadOptions, Value
 from pipeline.stages.base import Stage, StageContext, guarded, with_extra
 
@@ -141,6 +141,18 @@ class _Review:
         return self._rows[slot]
 
     def verdict(self, slot: str, key: str, extra_labels: list[str], th: Thresholds) -> Verdict:
+        """The field's verdict; a name that differs only where the entered name holds a character
+        the recogniser cannot read (赟, 旻, 燊 …: it reads a look-alike there, however surely) is
+        no different name, so never a ``fail``."""
+        v = self._verdict(slot, key, extra_labels, th)
+        if v.status is Status.FAIL and v.read and not key.endswith(("id_number", "email", "mobile", "phone")):
+            unreadable = set(unreadable_characters(self.engine, [v.entered]))
+            if unreadable and _differs_only_at(normalise_name(v.entered), normalise_name(v.read), unreadable):
+                v.status = Status.UNCERTAIN
+                v.notes["reason"] = "differs only where the entered name has characters the recogniser cannot read"
+        return v
+
+    def _verdict(self, slot: str, key: str, extra_labels: list[str], th: Thresholds) -> Verdict:
         doc = self.doc(slot)
         entered = self.entered(key)
         column = _EMPLOYEE_COLUMN.get(key) if self.ctx.rules.slots[slot].doc_kind == "application_form" else None
@@ -322,6 +334,11 @@ def _row_is(row: TableRow, name: str, id_number: str) -> bool:
     return number is not None and any(r.value == id_number for r in find_ric(number.text))
 
 
+def _differs_only_at(entered: str, read: str, wildcards: set[str]) -> bool:
+    """``read`` is ``entered`` but for the places of ``wildcards``' characters (one character each)."""
+    return len(entered) == len(read) and all(a == b or a in wildcards for a, b in zip(entered, read, strict=True))
+
+
 def _same_reading(key: str, a: str, b: str) -> bool:
     """Two engines read the same thing: digits and letters for numbers, the name otherwise."""
     if key.rsplit(".", 1)[-1] in _NUMBER_FIELDS:
@@ -389,7 +406,11 @@ def _shows(r: _Review, rule_id: str, slot: str) -> list[Finding]:
                 v2.field = key
                 v = v2
         verdicts.append(v)
-    return [_finding(ctx, rule_id, slot, verdicts, {"engine": r.engine.name})]
+    extra: dict[str, Any] = {"engine": r.engine.name}
+    unreadable = unreadable_characters(r.engine, [v.entered for v in verdicts if v.status is not Status.PASS])
+    if unreadable:
+        extra["unreadable_characters"] = unreadable
+    return [_finding(ctx, rule_id, slot, verdicts, extra)]
 
 
 def _form_fields(r: _Review, slot: str) -> list[Finding]:

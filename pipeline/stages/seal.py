@@ -28,7 +28,7 @@ from pipeline.reading.matching import (
     read_by_character,
     shows_name,
 )
-from pipeline.reading.ocr import OcrEngine, TextBox, get_engine
+from pipeline.reading.ocr import OcrEngine, TextBox, get_engine, unreadable_characters
 from pipeline.reading.page import PageText, ReadOptions, read_page
 from pipeline.seal.arctext import ArcRead, is_authority, read_arc, unroll
 from pipeline.seal.find import SealCandidate, SealParams, find_seals
@@ -287,6 +287,9 @@ def _judge_name(ctx: StageContext, slot: str, entered: str,
         evidence["contested_positions"] = sorted({int(c["position"]) for c in judged.contested})
     if judged.reason:
         evidence["reason"] = judged.reason
+    unreadable = unreadable_characters(_engine(ctx), [entered]) if judged.status is not Status.PASS else []
+    if unreadable:
+        evidence["unreadable_characters"] = unreadable
     return ctx.finding(ORG_NAME, judged.status, slot, evidence)
 
 
