@@ -118,6 +118,7 @@ class OtherUse(BaseModel):
 
     order_no: str
     slot: str
+    same_organisation: bool = False  # the other case was entered with the same credit code
 
 
 class RuleSetRef(BaseModel):

@@ -239,6 +239,7 @@ def test_a_clean_case_whose_licence_was_sent_in_another_order_goes_to_a_clerk(
     found = {f.slot: f for f in report.findings if f.rule == "upload.reused"}
     assert found["org_license"].status is Status.UNCERTAIN and report.decision is Decision.NEEDS_REVIEW
     assert found["org_license"].evidence["other_order_no"] == "00202611300000999"
+    assert found["org_license"].evidence["same_organisation"] is False  # the store said: another organisation's
     assert "00202611300000999" not in found["org_license"].message
     assert {s for s, f in found.items() if f.status is Status.PASS} == set(found) - {"org_license"}
     assert len(found) >= 7  # every upload of the case is looked up

@@ -95,4 +95,5 @@ def test_the_worker_gives_the_review_the_other_orders_cases_that_hold_the_same_f
     review: FakeReview = service.review
     assert review.elsewhere[0] == {}
     assert review.elsewhere[1] == {hashlib.sha256(PNG + b"licence").hexdigest():
-                                   [OtherUse(order_no="00202612010000001", slot="org_license")]}
+                                   [OtherUse(order_no="00202612010000001", slot="org_license",
+                                             same_organisation=True)]}

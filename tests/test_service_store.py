@@ -18,15 +18,16 @@ from pipeline.service.blobs import DirectoryBlobs
 from pipeline.service.keys import Role, create_key, find_key
 from pipeline.service.store import NewFile, Store
 from pipeline.service.tables import audit_events
-from tests.casedata import case_dict
+from tests.casedata import case_dict, make_uscc
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 40
 PDF = b"%PDF-1.4\n%fake\n"
 RULES = "r" * 64
 
 
-def submit(store: Store, files: dict[str, bytes] | None = None, by: object = None, order_no: str | None = None) -> str:
-    raw = json.dumps(case_dict(**({"order_no": order_no} if order_no else {})), ensure_ascii=False).encode()
+def submit(store: Store, files: dict[str, bytes] | None = None, by: object = None, order_no: str | None = None,
+           **changes: object) -> str:
+    raw = json.dumps(case_dict(**({"order_no": order_no} if order_no else {}), **changes), ensure_ascii=False).encode()
     files = files if files is not None else {"application_form": PDF, "org_license": PNG}
     stored = store.submit(parse_case_json(raw), raw, [NewFile(s, f"{s}.{'pdf' if d == PDF else 'png'}", d)
                                                      for s, d in files.items()],
@@ -84,8 +85,9 @@ def test_a_file_sent_in_another_orders_case_is_found_there_and_not_in_the_same_o
     licence, other_png = PNG + b"licence", PNG + b"other"
     first = submit(store, {"application_form": PDF, "org_license": licence}, order_no="00202612010000001")
     again = submit(store, {"application_form": PDF, "org_license": other_png}, order_no="00202612010000001")
-    second = submit(store, {"application_form": PDF, "employee_id": licence}, order_no="00202612020000002")
-    # Given the licence of the first order sent again, as an ID copy, in a second order
+    second = submit(store, {"application_form": PDF, "employee_id": licence}, order_no="00202612020000002",
+                    **{"org.id_number": make_uscc("91210106MA10BN6R5")})
+    # Given the licence of the first order sent again, as an ID copy, in a second order of another organisation
     found = store.uses_elsewhere(second)
     # Then the second order's copy is found in the first order's case (not the same order's resubmission)
     assert found[hashlib.sha256(licence).hexdigest()] == [OtherUse(order_no="00202612010000001", slot="org_license")]
@@ -93,6 +95,10 @@ def test_a_file_sent_in_another_orders_case_is_found_there_and_not_in_the_same_o
     # and the first order's files are found only in the second order, never in its own other case
     assert {o.order_no for uses in store.uses_elsewhere(first).values() for o in uses} == {"00202612020000002"}
     assert hashlib.sha256(other_png).hexdigest() not in store.uses_elsewhere(again)
+    # a third order of the first organisation sending its licence again is marked as the same organisation's
+    third = submit(store, {"org_license": licence}, order_no="00202612030000003")
+    assert OtherUse(order_no="00202612010000001", slot="org_license", same_organisation=True) in (
+        store.uses_elsewhere(third)[hashlib.sha256(licence).hexdigest()])
 
 
 def test_a_submitter_sees_only_its_own_cases(store: Store) -> None:

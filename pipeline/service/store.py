@@ -179,14 +179,18 @@ class Store:
         shas = sorted({u.sha256 for u in self.current_uploads(case_id).values()})
         if not shas:
             return {}
-        query = (select(uploads.c.sha256, cases.c.order_no, uploads.c.slot).distinct()
+        query = (select(uploads.c.sha256, cases.c.order_no, uploads.c.slot, cases.c.case_json).distinct()
                  .join(cases, cases.c.id == uploads.c.case_id)
                  .where(uploads.c.sha256.in_(shas), cases.c.order_no != stored.order_no)
                  .order_by(uploads.c.sha256, cases.c.order_no, uploads.c.slot))
+        ours = _credit_code(stored.case_json)
         out: dict[str, list[OtherUse]] = {}
         with self.engine.connect() as conn:
-            for sha, order_no, slot in conn.execute(query):
-                out.setdefault(sha, []).append(OtherUse(order_no=order_no, slot=slot))
+            for sha, order_no, slot, case_json in conn.execute(query):
+                use = OtherUse(order_no=order_no, slot=slot,
+                               same_organisation=ours is not None and _credit_code(case_json) == ours)
+                if use not in out.setdefault(sha, []):
+                    out[sha].append(use)
         return out
 
     def write_case_folder(self, case_id: str, parent: Path) -> Path:
@@ -283,6 +287,16 @@ def make_review_key(case_id: str, case_json: str, files: dict[str, str], rule_se
     material = json.dumps({"case": case_id, "data": hashlib.sha256(case_json.encode()).hexdigest(),
                            "uploads": files, "rules": rule_set_sha256}, sort_keys=True)
     return hashlib.sha256(material.encode()).hexdigest()
+
+
+def _credit_code(case_json: str) -> str | None:
+    """The organisation's credit code a stored case was entered with (the case.json as sent)."""
+    try:
+        org = json.loads(case_json).get("org", {})
+    except (ValueError, AttributeError):
+        return None
+    number = org.get("id_number") if isinstance(org, dict) else None
+    return number.strip().upper() if isinstance(number, str) else None
 
 
 def _newest(conn: Connection, case_id: str) -> dict[str, StoredUpload]:

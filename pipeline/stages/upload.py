@@ -69,13 +69,14 @@ def reused(rules: RuleSet, uploads: Mapping[str, Upload], elsewhere: Mapping[str
         upload = uploads.get(slot)
         if upload is None:
             continue
-        others = sorted({(o.order_no, o.slot) for o in elsewhere.get(upload.sha256, ())})
+        others = sorted({(o.order_no, o.slot, o.same_organisation) for o in elsewhere.get(upload.sha256, ())})
         evidence: dict[str, Any] = {"sha256": upload.sha256}
         if not others:
             findings.append(rules.finding(REUSED, Status.PASS, slot, evidence))
             continue
-        evidence.update(other_order_no=others[0][0], elsewhere=[{"order_no": o, "slot": s} for o, s in others[:10]],
-                        count=len(others))
+        evidence.update(other_order_no=others[0][0], count=len(others),
+                        same_organisation=all(same for _, _, same in others),
+                        elsewhere=[{"order_no": o, "slot": s, "same_organisation": same} for o, s, same in others[:10]])
         findings.append(rules.finding(REUSED, Status.UNCERTAIN, slot, evidence))
     return findings
 
