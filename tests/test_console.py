@@ -6,7 +6,7 @@ review is a fake that decides by the case's remark; tests/test_console_browser.p
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -19,7 +19,7 @@ from pipeline.casefolder import load_case_folder
 from pipeline.identifiers import mask_resident_ids
 from pipeline.issuance.gate import case_digest
 from pipeline.issuance.register import Register
-from pipeline.models import Decision, Finding, Report, Status
+from pipeline.models import Decision, Finding, OtherUse, Report, Status
 from pipeline.report import BEIJING
 from pipeline.review import PriorReview
 from pipeline.ruleset import RuleSet, load_rule_set
@@ -38,7 +38,8 @@ SEAL = {"seals": [{"page": 0, "bbox": [10, 10, 40, 40]}]}
 class RemarkReview:
     """remark "fail" → rejected, "unsure" → needs review (an uncertain seal), else approved."""
 
-    def __call__(self, path: Path, rules: RuleSet, *, reuse: PriorReview | None = None) -> Report:
+    def __call__(self, path: Path, rules: RuleSet, *, reuse: PriorReview | None = None,
+                 elsewhere: Mapping[str, Sequence[OtherUse]] | None = None) -> Report:
         folder = load_case_folder(path, set(rules.slots))
         remark = folder.case.remark
         if remark == "crash":
