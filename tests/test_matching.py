@@ -13,6 +13,7 @@ from pipeline.reading.matching import (
     name_equal_score,
     name_score,
     normalise,
+    possible_differences,
     read_by_character,
 )
 from pipeline.reading.page import Value
@@ -128,3 +129,16 @@ def test_a_ring_read_that_began_inside_the_name_lines_up_across_its_end() -> Non
     by_char = read_by_character("沈阳示例科技有限公司", "科技有限公司日沈阳示例", [], 0.8, wrapped=True)
     assert by_char is not None and all(c is not None and c.same for c in by_char)
     assert read_by_character("沈阳示例科技有限公司", "经办人签字", [], 0.9) is None  # another text: nothing to say
+
+
+def test_a_read_that_misread_the_names_first_characters_is_aligned_over_them() -> None:
+    by_char = read_by_character("鞍山千山中药饮片厂", "鞍函干山中药饮片厂", [0.96, 0.42, 0.76] + [0.99] * 6, 0.9)
+    assert by_char is not None and [(c.char, c.same) for c in by_char[:3] if c is not None] == [
+        ("鞍", True), ("函", False), ("干", False)]
+
+
+def test_a_character_read_otherwise_beside_a_dropped_one_may_stand_for_either() -> None:
+    found = possible_differences("鞍山千山中药饮片厂", "鞍干山中药饮片厂", [0.98, 0.79] + [0.99] * 6, 0.9)
+    assert {(i, c.char) for i, c in found} == {(1, "干"), (2, "干")}
+    assert possible_differences("沈阳示例科技有限公司", "沈阳示范科技有限公司", [], 0.9)[0][0] == 3
+    assert possible_differences("沈阳示例科技有限公司", "沈阳示例科技有限公司", [], 0.9) == []

@@ -129,14 +129,32 @@ def test_a_strip_that_reads_another_character_with_confidence_where_the_name_is_
     assert judge_name_on_seals("大连中山会计师事务所有限公司", [[other, shown]], params).status is Status.UNCERTAIN
 
 
-def test_a_rare_glyph_read_now_as_itself_now_as_a_look_alike_is_the_recognisers_doubt() -> None:
+@pytest.mark.parametrize(("shown", "other", "status"), [
+    (0.68, 0.58, Status.PASS),        # another reading below the floor and below the name's: doubt
+    (0.95, 0.85, Status.PASS),        # the name's character read clearly outweighs a less sure other
+    (0.805, 0.843, Status.UNCERTAIN),  # middling against a surer middling: the strips disagree
+    (0.85, 0.75, Status.UNCERTAIN),   # another reading with confidence, the name's never read clearly
+    (0.95, 0.93, Status.UNCERTAIN),   # another reading clearly
+])
+def test_a_character_read_otherwise_by_another_strip_is_weighed_against_the_reads_of_the_name(
+        shown: float, other: float, status: Status) -> None:
     params = load_rule_set().rule("seal.org_name").params
-    unsure = (_read("锦州渤海船舶配件有限公司", [0.99, 0.99, 0.68] + [0.99] * 9),
-              _read("锦州动海船舶配件有限公司", [0.99, 0.99, 0.58] + [0.99] * 9))
-    confident = (_read("锦州渤海船舶配件有限公司", [0.99, 0.99, 0.805] + [0.99] * 9),
-                 _read("锦州动海船舶配件有限公司", [0.99, 0.99, 0.843] + [0.99] * 9))
-    for shown, other in (unsure, confident):
-        assert judge_name_on_seals("锦州渤海船舶配件有限公司", [[other, shown]], params).status is Status.PASS
+    name = "锦州渤海船舶配件有限公司"
+    reads = [_read("锦州动海船舶配件有限公司", [0.99, 0.99, other] + [0.99] * 9),
+             _read(name, [0.99, 0.99, shown] + [0.99] * 9)]
+    assert judge_name_on_seals(name, [reads], params).status is status
+
+
+def test_a_look_alike_read_by_a_strip_that_also_dropped_a_character_still_contests_the_name() -> None:
+    # a Song-face seal printing 鞍山干山…: strips read the entered 千 at 0.68–0.77, another 鞍干山… (山
+    # or 千 dropped, 干 at 0.79): which character it read as 干 is not known, so both placements are weighed
+    params = load_rule_set().rule("seal.org_name").params
+    name = "鞍山千山中药饮片厂"
+    shown = _read(name, [0.99, 1.0, 0.77, 0.99, 0.99, 1.0, 0.33, 0.99, 0.99])
+    other = _read("鞍干山中药饮片厂", [0.98, 0.79, 0.97, 0.81, 0.99, 0.54, 1.0, 0.95])
+    judged = judge_name_on_seals(name, [[shown, other]], params)
+    assert judged.status is Status.UNCERTAIN
+    assert {(c["entered"], c["read"]) for c in judged.contested} == {("千", "干")}  # 山 was read clearly
 
 
 def test_an_unsure_read_of_the_entered_character_does_not_confirm_it_against_a_surer_other_one() -> None:

@@ -77,6 +77,51 @@ def read_by_character(entered: str, text: str, chars: Sequence[float], confidenc
     where the read dropped it), or None when no stretch of the read is near the name (a fragment
     or another text: nothing to say about any character). ``wrapped``: the text was read from a
     ring and may start inside the name (its end is then tried before its start too)."""
+    found = _best_stretch(entered, text, chars, confidence, wrapped)
+    if found is None:
+        return None
+    a, start, part, part_probs = found
+    out: list[CharRead | None] = [None] * len(a)
+    for op in Levenshtein.opcodes(a, part):
+        if op.tag in ("equal", "replace"):
+            for k in range(min(op.src_end - op.src_start, op.dest_end - op.dest_start)):
+                j = op.dest_start + k
+                out[op.src_start + k] = CharRead(op.tag == "equal", part[j], part_probs[j], (start + j) % len(text))
+    return out
+
+
+def possible_differences(entered: str, text: str, chars: Sequence[float], confidence: float,
+                         wrapped: bool = False) -> list[tuple[int, CharRead]]:
+    """Every (position in ``entered``, what the read shows there) where the read may show another
+    character. Where the read also dropped or added a character next to one it read otherwise
+    (鞍干山… for 鞍山千山…), which of the name's characters it read otherwise is not known: each
+    placement is listed (干 for 山, and 干 for 千)."""
+    found = _best_stretch(entered, text, chars, confidence, wrapped)
+    if found is None:
+        return []
+    a, start, part, part_probs = found
+    out = []
+    blocks: list[list[int]] = []  # [src_start, src_end, dest_start, dest_end] of runs of unequal opcodes
+    for op in Levenshtein.opcodes(a, part):
+        if op.tag == "equal":
+            continue
+        if blocks and blocks[-1][1] == op.src_start and blocks[-1][3] == op.dest_start:
+            blocks[-1][1], blocks[-1][3] = op.src_end, op.dest_end
+        else:
+            blocks.append([op.src_start, op.src_end, op.dest_start, op.dest_end])
+    for s0, s1, d0, d1 in blocks:
+        for j in range(d0, d1):
+            places = [s0 + (j - d0)] if s1 - s0 == d1 - d0 else range(s0, s1)
+            for i in places:
+                if part[j] != a[i]:
+                    out.append((i, CharRead(False, part[j], part_probs[j], (start + j) % len(text))))
+    return out
+
+
+def _best_stretch(entered: str, text: str, chars: Sequence[float], confidence: float,
+                  wrapped: bool) -> tuple[str, int, str, list[float]] | None:
+    """(the entered name normalised, start, stretch of the read, its probabilities) or None when no
+    stretch of the read is near the name."""
     a = normalise_name(entered)
     probs = list(chars) if len(chars) == len(text) else [confidence] * len(text)
     tries = [_aligned(a, text, probs)]
@@ -88,24 +133,27 @@ def read_by_character(entered: str, text: str, chars: Sequence[float], confidenc
     distance, start, part, part_probs = min(found, key=lambda t: t[0])  # the plain read first on a tie
     if distance > max(2, len(a) // 3):
         return None
-    out: list[CharRead | None] = [None] * len(a)
-    for op in Levenshtein.opcodes(a, part):
-        if op.tag in ("equal", "replace"):
-            for k in range(min(op.src_end - op.src_start, op.dest_end - op.dest_start)):
-                j = op.dest_start + k
-                out[op.src_start + k] = CharRead(op.tag == "equal", part[j], part_probs[j], (start + j) % len(text))
-    return out
+    return a, start, part, part_probs
 
 
 def _aligned(a: str, b: str, probs: list[float]) -> tuple[int, int, str, list[float]] | None:
-    """The stretch of ``b`` that best aligns with ``a``: (edit distance, start, stretch, its probabilities)."""
+    """The stretch of ``b`` that best aligns with ``a``: (edit distance, start, stretch, its probabilities).
+
+    rapidfuzz finds where ``a`` lies in ``b``; its stretch may leave out characters read otherwise
+    at the name's ends (鞍函干山… for 鞍山千山… gives 山…), so it is widened on either side while
+    that brings it nearer ``a``: those characters are the reads of the name's."""
     if not a or not b:
         return None
     al = fuzz.partial_ratio_alignment(a, b)
     if al is None:
         return None
-    part = b[al.dest_start:al.dest_end]
-    return Levenshtein.distance(a, part), al.dest_start, part, probs[al.dest_start:al.dest_end]
+    room = max(0, len(a) - (al.dest_end - al.dest_start)) + 1
+    # nearest first; of equally near stretches, the one rapidfuzz found, then the widest
+    candidates = [(Levenshtein.distance(a, b[i:j]), (i, j) != (al.dest_start, al.dest_end), i - j, i, j)
+                  for i in range(max(0, al.dest_start - room), al.dest_start + 1)
+                  for j in range(al.dest_end, min(len(b), al.dest_end + room) + 1)]
+    distance, _, _, start, end = min(candidates)
+    return distance, start, b[start:end], probs[start:end]
 
 
 #: What may stand before a name read from its field: the end of its printed label (the reader

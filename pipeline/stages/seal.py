@@ -25,6 +25,7 @@ from pipeline.reading.matching import (
     name_equal_score,
     name_score,
     normalise_name,
+    possible_differences,
     read_by_character,
     shows_name,
 )
@@ -226,31 +227,32 @@ def _surely_shows(entered: str, read: ArcRead, sure: float) -> bool:
 
 def _contested(entered: str, reads: list[ArcRead], floor: float, clear: float) -> list[dict[str, Any]]:
     """Characters of the entered name that another read of the same seal shows otherwise:
-    ``clear``-ly, whatever the reads that show the name say; or at least as surely as the reads
-    showing the name, where those show it without confidence (``floor``): an unsure read of the
-    entered character does not confirm it against another reading (夫 0.59 against 天 0.44). The
-    strips then disagree where a one-character different organisation would differ (干/千, 镇/银,
-    申/中). A confident read of the name against a less than clear other reading (a rare glyph
-    such as 渤 read as 动 or 潮 by some strips) is the recogniser's doubt, not another name. A read's first
-    and last characters are not heard: the strip cuts the ring there, and a cut glyph or the
-    name's other end stands in them."""
+    ``clear``-ly; or at least as surely as the reads that show the name read it; or with confidence
+    (``floor``) where no read shows the name's character clearly. An unsure read of the entered
+    character does not confirm it against another reading (夫 0.59 against 天 0.44), nor does a
+    middling one against a middling other (千 0.77 against 干 0.79 in a Song-face seal): the strips
+    disagree where a one-character different organisation would differ (干/千, 镇/银, 申/中). Only
+    a clear read of the name's character (≥ ``clear``) outweighs a less sure other reading, and an
+    other reading below ``floor`` and below the name's is the recogniser's doubt. Where the other
+    read also dropped a character next to the one it read otherwise, each placement counts
+    (``possible_differences``). A read's first and last characters are not heard: the strip cuts the
+    ring there, and a cut glyph or the name's other end stands in them."""
     support = [0.0] * len(normalise_name(entered))
     others = []
     for r in reads:
-        by_char = read_by_character(entered, r.text, r.chars, r.confidence, wrapped=True)
-        if by_char is None:
-            continue
         if _shows_applicant(entered, r.text):
+            by_char = read_by_character(entered, r.text, r.chars, r.confidence, wrapped=True) or []
             support = [max(s, c.probability if c is not None and c.same else 0.0) for s, c in zip(
-                support, by_char, strict=True)]
+                support, by_char, strict=False)]
         else:
-            others.append((r, by_char))
+            others.append((r, possible_differences(entered, r.text, r.chars, r.confidence, wrapped=True)))
     contested = []
-    for r, by_char in others:
-        for i, c in enumerate(by_char):
-            if c is None or c.same or c.index in (0, len(r.text) - 1):
+    for r, differences in others:
+        for i, c in differences:
+            if c.index in (0, len(r.text) - 1):
                 continue
-            if c.probability < clear and not (floor > support[i] and c.probability >= support[i]):
+            q = c.probability
+            if not (q >= clear or q >= support[i] or (q >= floor and support[i] < clear)):
                 continue
             contested.append({"position": i, "entered": normalise_name(entered)[i], "read": c.char,
                               "probability": round(c.probability, 3), "shown_probability": round(support[i], 3),
