@@ -15,7 +15,7 @@ and on the files whose findings read it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -115,7 +115,7 @@ def review_case(
         if reused:
             checked = _in_stage_order(rules, stage, checked + [f for fs in reused.values() for f in fs])
         if stage.settle is not None:
-            checked = _settled(ctx, stage, checked)
+            checked = _settled(ctx, stage.name, stage.settle, checked)
         stage_findings = _skipped(ctx, stage) + checked
         findings.extend(stage_findings)
         if stage.gate:
@@ -207,14 +207,14 @@ def _run_stage(ctx: StageContext, stage: Stage) -> list[Finding]:
         return out
 
 
-def _settled(ctx: StageContext, stage: Stage, findings: list[Finding]) -> list[Finding]:
-    """The stage's case-level settling of its findings; should it crash, the findings stand as
+def _settled(ctx: StageContext, stage_name: str, settle: Callable[[StageContext, list[Finding]], list[Finding]],
+             findings: list[Finding]) -> list[Finding]:
+    """A stage's case-level settling of its findings; should it crash, the findings stand as
     the checks made them (settling never turns a finding worse)."""
-    assert stage.settle is not None
     try:
-        return stage.settle(ctx, findings)
+        return settle(ctx, findings)
     except Exception:
-        log.exception("settling the findings of stage %s crashed", stage.name)
+        log.exception("settling the findings of stage %s crashed", stage_name)
         return findings
 
 

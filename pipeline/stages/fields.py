@@ -145,7 +145,7 @@ class _Review:
         the recogniser cannot read (赟, 旻, 燊 …: it reads a look-alike there, however surely) is
         no different name, so never a ``fail``."""
         v = self._verdict(slot, key, extra_labels, th)
-        if v.status is Status.FAIL and v.read and not key.endswith(("id_number", "email", "mobile", "phone")):
+        if v.status is Status.FAIL and v.read:  # numbers and e-mails hold no Chinese character: never touched
             unreadable = set(unreadable_characters(self.engine, [v.entered]))
             if unreadable and _differs_only_at(normalise_name(v.entered), normalise_name(v.read), unreadable):
                 v.status = Status.UNCERTAIN

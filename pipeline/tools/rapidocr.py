@@ -15,6 +15,7 @@ Results are plain tuples ``(text, (x0, y0, x1, y1), confidence)``; ``pipeline.re
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from typing import Any
@@ -321,9 +322,11 @@ def upside_down(line_images: list[np.ndarray]) -> list[float]:
     return [float(score) if "180" in str(label) else 1.0 - float(score) for label, score in res]
 
 
+@functools.cache
 def known_characters() -> frozenset[str]:
     """Every character the recognition model can put out (its dictionary): a character outside
-    it is read as a look-alike inside it (锒 as 银), so no reading can tell the two apart."""
+    it is read as a look-alike inside it (锒 as 银), so no reading can tell the two apart. Made
+    once: the model is loaded once per process, and name findings ask for it on every review."""
     return frozenset(_load().text_rec.postprocess_op.character)
 
 
