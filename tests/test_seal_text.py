@@ -113,20 +113,24 @@ def _sure(text: str) -> ArcRead:
     return _read(text, [0.99] * len(text))
 
 
-def test_a_strip_that_surely_shows_another_character_contests_the_name() -> None:
+def _two_strips(name: str, other: str, shown_p: float, other_p: float) -> NameOnSeals:
+    """The judgement of a seal read by two strips, the name's and another that differ at the third
+    character only, read there ``shown_p`` and ``other_p`` surely (every other character 0.99)."""
     params = load_rule_set().rule("seal.org_name").params
-    shown = _sure("辽宁天成建设集团有限公司")
-    other = _read("辽宁夫成建设集团有限公司", [0.99, 0.99, 0.96] + [0.99] * 9)
-    judged = judge_name_on_seals("辽宁天成建设集团有限公司", [[other, shown]], params)
+    rest = [0.99] * (len(name) - 3)
+    return judge_name_on_seals(name, [[_read(other, [0.99, 0.99, other_p, *rest]),
+                                       _read(name, [0.99, 0.99, shown_p, *rest])]], params)
+
+
+def test_a_strip_that_surely_shows_another_character_contests_the_name() -> None:
+    judged = _two_strips("辽宁天成建设集团有限公司", "辽宁夫成建设集团有限公司", 0.99, 0.96)
     assert judged.status is Status.UNCERTAIN and judged.reason == "reads_disagree"
     assert judged.contested[0]["entered"] == "天" and judged.contested[0]["read"] == "夫"
 
 
 def test_a_strip_that_reads_another_character_with_confidence_where_the_name_is_unsure_contests_it() -> None:
-    params = load_rule_set().rule("seal.org_name").params
-    shown = _read("大连中山会计师事务所有限公司", [0.99, 0.99, 0.64] + [0.99] * 11)  # a 申 read as 中
-    other = _read("大连申山会计师事务所有限公司", [0.99, 0.99, 0.80] + [0.99] * 11)
-    assert judge_name_on_seals("大连中山会计师事务所有限公司", [[other, shown]], params).status is Status.UNCERTAIN
+    judged = _two_strips("大连中山会计师事务所有限公司", "大连申山会计师事务所有限公司", 0.64, 0.80)  # a 申 read as 中
+    assert judged.status is Status.UNCERTAIN
 
 
 @pytest.mark.parametrize(("shown", "other", "status"), [
@@ -138,11 +142,7 @@ def test_a_strip_that_reads_another_character_with_confidence_where_the_name_is_
 ])
 def test_a_character_read_otherwise_by_another_strip_is_weighed_against_the_reads_of_the_name(
         shown: float, other: float, status: Status) -> None:
-    params = load_rule_set().rule("seal.org_name").params
-    name = "锦州渤海船舶配件有限公司"
-    reads = [_read("锦州动海船舶配件有限公司", [0.99, 0.99, other] + [0.99] * 9),
-             _read(name, [0.99, 0.99, shown] + [0.99] * 9)]
-    assert judge_name_on_seals(name, [reads], params).status is status
+    assert _two_strips("锦州渤海船舶配件有限公司", "锦州动海船舶配件有限公司", shown, other).status is status
 
 
 def test_a_look_alike_read_by_a_strip_that_also_dropped_a_character_still_contests_the_name() -> None:
@@ -159,10 +159,7 @@ def test_a_look_alike_read_by_a_strip_that_also_dropped_a_character_still_contes
 
 def test_an_unsure_read_of_the_entered_character_does_not_confirm_it_against_a_surer_other_one() -> None:
     # the holdout seal of the seal bench printed 辽宁夫成…; one strip read 天 (entered) at 0.44, another 夫 at 0.59
-    params = load_rule_set().rule("seal.org_name").params
-    shown = _read("辽宁天成建材有限公司", [0.99, 0.99, 0.44] + [0.99] * 7)
-    other = _read("辽宁夫成建材有限公司", [0.99, 0.99, 0.59] + [0.99] * 7)
-    judged = judge_name_on_seals("辽宁天成建材有限公司", [[shown, other]], params)
+    judged = _two_strips("辽宁天成建材有限公司", "辽宁夫成建材有限公司", 0.44, 0.59)
     assert judged.status is Status.UNCERTAIN and judged.reason == "reads_disagree"
     assert judged.contested[0]["entered"] == "天" and judged.contested[0]["read"] == "夫"
 
