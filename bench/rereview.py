@@ -71,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
             [path] = (folder / "uploads").glob(f"{slot}.*")
             original = path.read_bytes()
             page = cv2.imread(str(path))
+            if page is None:
+                raise SystemExit(f"{path}: not an image this bench can re-save")
             quality = iter(range(95, 20, -1))
             for store in ("warm", "cold"):
                 times: dict[str, list[float]] = {"full": [], "partial": []}

@@ -4,6 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 .venv/bin/ruff check pipeline tokens tests fixtures bench
-.venv/bin/mypy pipeline tokens
+.venv/bin/mypy pipeline tokens tests fixtures bench
 .venv/bin/lint-imports
 exec .venv/bin/python -m pytest -p no:cacheprovider "$@"

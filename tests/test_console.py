@@ -75,7 +75,7 @@ def sign_in(client: TestClient, name: str, password: str = PASSWORD) -> None:
 
 
 def reviewed(service: Service, remark: str, **changes: object) -> str:
-    case_id = service.submit(remark=remark, **changes)
+    case_id = service.submit(None, "submitter", remark=remark, **changes)
     service.wait_report(case_id)
     return case_id
 

@@ -86,7 +86,7 @@ def test_a_bank_transfer_payer_written_with_half_width_brackets_is_the_same_orga
 
 
 def test_a_bank_transfer_without_payer_name_needs_a_person() -> None:
-    assert status_of("payment.payer", **{"payment.payer_name": None}) is Status.UNCERTAIN
+    assert status_of("payment.payer", "", **{"payment.payer_name": None}) is Status.UNCERTAIN
 
 
 def test_alipay_payments_name_no_payer_and_get_no_payer_finding() -> None:

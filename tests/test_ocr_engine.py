@@ -129,7 +129,7 @@ def test_the_detection_input_by_table_equals_rapidocrs_float_arithmetic() -> Non
     # Given RapidOCR's own detection preprocessing with its ImageNet mean and deviation
     plain = DetPreProcess(960, "max", [0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
     fast = DetPreProcess(960, "max", [0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
-    fast.normalize = _table_normalizer(fast.scale, fast.mean, fast.std)  # type: ignore[method-assign]
+    fast.normalize = _table_normalizer(fast.scale, fast.mean, fast.std)
     page = np.random.default_rng(0).integers(0, 256, (700, 500, 3), dtype=np.uint8)
     # Then the network gets bit-for-bit the same input
     a, b = plain(page), fast(page)

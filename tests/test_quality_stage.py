@@ -147,7 +147,9 @@ def test_an_a4_scan_is_judged_by_its_pixels_not_by_a_72_dpi_claim_in_its_metadat
 def test_paper_and_ink_levels_read_off_the_histogram_are_numpys_percentiles(name: str) -> None:
     # every threshold of scan.quality is set against np.percentile's numbers: the histogram
     # shortcut must give them exactly, on whole pages and on the subsampled views it is given
-    grey = cv2.cvtColor(cv2.imread(str(SAMPLES / name)), cv2.COLOR_BGR2GRAY)
+    image = cv2.imread(str(SAMPLES / name))
+    assert image is not None
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     for view in (grey, grey[::2, ::2], grey[::4, ::4], grey[:1, :1]):
         percents = (0.5, 95.0, 75.0, 99.9)
         assert quality._grey_percentiles(view, percents) == [float(v) for v in np.percentile(view, percents)]

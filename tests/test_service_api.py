@@ -130,7 +130,7 @@ def test_a_redelivered_message_does_not_review_twice(service: Service) -> None:
     case_id = service.submit()
     service.wait_report(case_id)
     send_review(service.broker, case_id)
-    service.broker.join("precheck-reviews")  # type: ignore[attr-defined]
+    service.broker.join("precheck-reviews")
     assert len(service.review.seen) == 1 and len(service.store.reviews_of(case_id)) == 1
 
 

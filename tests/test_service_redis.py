@@ -34,7 +34,7 @@ from tests.services import Postgres, Redis
 class SlowReview(FakeReview):
     delay: float = 0.2
 
-    def __call__(self, path, rules, *, reuse=None, elsewhere=None):  # type: ignore[no-untyped-def]
+    def __call__(self, path, rules, *, reuse=None, elsewhere=None):
         time.sleep(self.delay)
         return super().__call__(path, rules, reuse=reuse, elsewhere=elsewhere)
 
@@ -183,7 +183,7 @@ def test_a_thousand_queued_cases_drained_by_two_worker_processes_each_have_exact
                 w.wait()
     # Then every case has exactly one review, finished, and both processes took part
     with store.engine.connect() as conn:
-        counts = dict(conn.execute(text("SELECT case_id, count(*) FROM reviews WHERE state = 'done' "
+        counts: dict[str, int] = dict(conn.execute(text("SELECT case_id, count(*) FROM reviews WHERE state = 'done' "
                                         "GROUP BY case_id")).all())
     assert len(counts) == 1000 and set(counts.values()) == {1} and set(counts) == set(ids)
     folders = {w: [Path(line) for line in seen.read_text().splitlines()]

@@ -40,7 +40,10 @@ def _marks(image: np.ndarray) -> list[tuple[float, float]]:
     h, w = grey.shape
     found = [(cx / w, cy / h) for i, (cx, cy) in enumerate(centres) if i and stats[i, cv2.CC_STAT_AREA] > 150
              and 0.6 < stats[i, cv2.CC_STAT_WIDTH] / max(1, stats[i, cv2.CC_STAT_HEIGHT]) < 1.6]
-    return [min(found, key=lambda p, m=m: (p[0] - m[0]) ** 2 + (p[1] - m[1]) ** 2) for m in MARKS]
+    def nearest(m: tuple[float, float]) -> tuple[float, float]:
+        return min(found, key=lambda p: (p[0] - m[0]) ** 2 + (p[1] - m[1]) ** 2)
+
+    return [nearest(m) for m in MARKS]
 
 
 @pytest.mark.parametrize("keystone", [0.08, 0.12, 0.16, 0.24])
