@@ -3,6 +3,7 @@ expectations, and its tune / holdout split keeps the holdout unseen. Decisions a
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -57,7 +58,7 @@ def test_the_holdouts_share_no_organisation_person_or_seed_with_the_tune_set_or_
         return {getattr(s.base, attr) for s in unseen.CASES if s.set == which}
 
     people = ("user", "handler", "colleague")
-    for a, b in (("tune", "holdout"), ("tune", "fresh"), ("holdout", "fresh")):
+    for a, b in itertools.combinations(unseen.SETS, 2):
         for attr in ("org", "seed", "order_no"):
             assert not used(a, attr) & used(b, attr), (a, b, attr)
         assert not set().union(*(used(a, p) for p in people)) & set().union(*(used(b, p) for p in people)), (a, b)
