@@ -116,10 +116,23 @@ def test_the_engine_chosen_by_option_does_the_reading() -> None:
     assert name["status"] == "pass" and name["read"] == HANDLER["name"]
 
 
-def test_a_name_with_a_character_the_recogniser_cannot_read_never_passes_and_the_clerk_is_told_why() -> None:
-    # Given a handler named 王赟 (赟 is not among RapidOCR's characters: it reads 赞 or the like, unsurely)
+def test_a_name_the_fast_recogniser_cannot_read_is_read_by_the_stronger_one() -> None:
+    # Given a handler named 王赟 (赟 is not among RapidOCR's 6,625 characters: it reads 赞 or the like)
     assert unreadable_characters(get_engine("auto"), ["王赟", "高海峰"]) == ["赟"]
     assert unreadable_characters(get_engine("tesseract"), ["王赟"]) == []  # its dictionary is not known
+    assert get_engine("auto").stronger is not None  # PP-OCRv5's 18,383 characters hold 赟
+    f = _review(id_card("王赟", HANDLER["id_number"]), **{"handler.name": "王赟"})[("ocr.handler", "handler_id")]
+    # Then the stronger reader reads the card's name as entered, surely where the first reading differed
+    assert f.status is Status.PASS, f.evidence
+    (name,) = [x for x in f.evidence["fields"] if x["field"] == "handler.name"]
+    assert name["stronger_reading"]["engine"] == "ppocrv5" and name["stronger_reading"]["read"] == "王赟"
+    assert name["first_reading"]["read"] != "王赟"
+    assert min(name["stronger_reading"]["disputed_probabilities"]) >= 0.9
+
+
+def test_without_the_stronger_reader_a_name_the_recogniser_cannot_read_never_passes_and_the_clerk_is_told_why(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(get_engine("auto"), "stronger", None)
     f = _review(id_card("王赟", HANDLER["id_number"]), **{"handler.name": "王赟"})[("ocr.handler", "handler_id")]
     # Then the card's name cannot be shown to match — a clerk looks, told which character is the reason
     assert f.status is Status.UNCERTAIN, f.evidence

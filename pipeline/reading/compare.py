@@ -39,6 +39,7 @@ class Thresholds:
     fail_score: float = 60.0  # a confident read of a name this far from the entered one is another name
     min_confidence: float = 0.8  # a read below this never fails a field
     clear_confidence: float = 0.95  # a near miss (one character off) read this surely is a different name
+    stronger_sure: float = 0.9  # the stronger reader settles a disputed value when every character is this sure
 
 
 @dataclass

@@ -118,6 +118,29 @@ def possible_differences(entered: str, text: str, chars: Sequence[float], confid
     return out
 
 
+def disputed_probabilities(entered: str, first_read: str, second_read: str,
+                           second_chars: Sequence[float]) -> list[float] | None:
+    """How surely a second reading that shows ``entered`` read each character where the first
+    reading showed something else (a character changed or dropped there; beside one it added):
+    the places in dispute. The others both readings show alike. None when the second reading
+    does not show ``entered`` or its probabilities cannot be lined up with its characters."""
+    want = normalise_name(entered).upper()
+    if not want or normalise_name(second_read).upper() != want or len(second_chars) != len(second_read):
+        return None
+    kept = [p for ch, p in zip(second_read, second_chars, strict=True) if normalise_name(ch)]
+    if len(kept) != len(want):
+        return None
+    places: set[int] = set()
+    for op in Levenshtein.opcodes(want, normalise_name(first_read).upper()):
+        if op.tag == "equal":
+            continue
+        if op.src_end > op.src_start:
+            places.update(range(op.src_start, op.src_end))
+        else:  # the first reading added a character: it stands between these two
+            places.update(p for p in (op.src_start - 1, op.src_start) if 0 <= p < len(want))
+    return [kept[i] for i in sorted(places)]
+
+
 def _best_stretch(entered: str, text: str, chars: Sequence[float], confidence: float,
                   wrapped: bool) -> tuple[str, int, str, list[float]] | None:
     """(the entered name normalised, start, stretch of the read, its probabilities) or None when no

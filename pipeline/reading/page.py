@@ -64,6 +64,13 @@ class Value:
     label: str
     how: str  # "same-line", "right", "below", "reread", "second-opinion"
     page: PageText | None = field(default=None, repr=False, compare=False)  # where it was read
+    #: each character's probability, aligned with ``text`` (empty when the engine gave none)
+    chars: tuple[float, ...] = field(default=(), repr=False, compare=False)
+
+    @property
+    def least_probability(self) -> float:
+        """How surely the least sure character was read (the line's confidence when unknown)."""
+        return min(self.chars) if self.chars else self.confidence
 
     def evidence(self) -> dict[str, object]:
         return {"read": self.text, "box": list(self.box), "confidence": round(self.confidence, 3),
@@ -253,7 +260,10 @@ class PageText:
         tb = eng.read_line(crop)
         if tb is None or not tb.text.strip():
             return None
-        return Value(normalise(tb.text), value.box, tb.confidence, value.label, how, self)
+        text = normalise(tb.text)
+        chars = tuple(p for ch, p in zip(tb.text, tb.chars, strict=False) if normalise(ch))
+        return Value(text, value.box, tb.confidence, value.label, how, self,
+                     chars if len(tb.chars) == len(tb.text) and len(chars) == len(text) else ())
 
 
 def read_page(image: np.ndarray, engine: OcrEngine, options: ReadOptions | None = None,

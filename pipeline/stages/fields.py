@@ -21,6 +21,7 @@ from pipeline.reading.compare import Thresholds, Verdict, judge_exact, judge_nam
 from pipeline.reading.documents import DocRead, TableRow, read_period, read_upload, table_rows
 from pipeline.reading.matching import (
     calendar_dates,
+    disputed_probabilities,
     find_ric,
     find_uscc,
     name_score,
@@ -179,10 +180,13 @@ class _Review:
     def _look_again(self, slot: str, doc: DocRead, key: str, entered: str, first: Verdict,
                     th: Thresholds) -> Verdict:
         """Every value that does not show the entered one is read again before it is judged:
-        the box at full resolution (stretched), then by the second engine.
+        the box at full resolution (stretched), by the stronger reader, then by the second engine.
 
         - any reading that shows the entered value exactly passes it — unless the first read
           clearly showed another value, which makes the two readings a conflict (``uncertain``);
+        - the stronger reader (PP-OCRv5: a larger dictionary, look-alikes told apart where the
+          fast reader confuses them) settles a dispute when it reads the entered value with every
+          character sure (``stronger_sure``): the fast reading was the doubt, not the document;
         - ``fail`` stands only when a second reading confirms it: a name that shares little with
           the entered one failed by the full-resolution reading too, or — for a near miss (one
           character off) or a number whose check character is wrong — the second engine reading
@@ -203,6 +207,9 @@ class _Review:
                 "confidence": round(again_value.confidence, 3)}
             if again.status is Status.PASS:
                 if first.status is Status.FAIL:
+                    settled = self._stronger_reading(slot, doc, key, entered, first, th)
+                    if settled is not None:
+                        return settled
                     first.status = Status.UNCERTAIN
                     first.notes["reason"] = "readings disagree"
                     return first
@@ -214,6 +221,9 @@ class _Review:
         if failing is not None and not failing.notes.get("near_miss") and all(
                 v.status is Status.FAIL for v in readings) and len(readings) > 1:
             return failing  # another name entirely, read so twice
+        settled = self._stronger_reading(slot, doc, key, entered, first, th, failing)
+        if settled is not None:
+            return settled
         second = self.engine.second
         other_value = page.reread(first.value, second, "second-opinion", stretch=1.0) if second else None
         if other_value is not None:
@@ -237,6 +247,40 @@ class _Review:
         if failing is not None:
             first.notes.setdefault("reason", "a different value not confirmed by a second reading")
         return first
+
+    def _stronger_reading(self, slot: str, doc: DocRead, key: str, entered: str, first: Verdict,
+                          th: Thresholds, failing: Verdict | None = None) -> Verdict | None:
+        """The disputed value's box read by the stronger reader: a pass when it shows the entered
+        value and read every character in dispute (where the first reading differs) at least
+        ``stronger_sure``; the ``failing`` reading's fail when it shows that very other value with
+        every character that sure (two recognisers read it alike). Else None: the dispute
+        stands, and what it read is kept in the first verdict's evidence."""
+        stronger = self.engine.stronger
+        if stronger is None or first.value is None or first.value.page is None:
+            return None
+        value = first.value.page.reread(first.value, stronger, "stronger", stretch=1.0)
+        if value is None:
+            first.notes["stronger_reading"] = {"engine": stronger.name, "read": ""}
+            return None
+        verdict = self._judge(slot, doc, key, entered, value, th)
+        seen: dict[str, Any] = {"engine": stronger.name, "read": value.text, "status": verdict.status.value,
+                                "least_probability": round(value.least_probability, 3)}
+        first.notes["stronger_reading"] = seen
+        disputed = disputed_probabilities(entered, first.read, value.text, value.chars)
+        if disputed is not None:
+            seen["disputed_probabilities"] = [round(p, 3) for p in disputed]
+        if (failing is not None and verdict.status is Status.FAIL and value.least_probability >= th.stronger_sure
+                and _same_reading(key, failing.read, value.text)):
+            failing.notes.update(engines_agree=True, stronger_reading=seen,
+                                 reason="both recognisers read this other value")
+            return failing
+        sure = disputed if disputed is not None else [value.least_probability]
+        if verdict.status is not Status.PASS or min(sure, default=1.0) < th.stronger_sure:
+            return None
+        verdict.notes.update(first_reading={"read": first.read, "status": first.status.value,
+                                            "confidence": round(first.value.confidence, 3)},
+                             stronger_reading=seen, reason="the stronger reader reads the entered value surely")
+        return verdict
 
     def _judge(self, slot: str, doc: DocRead, key: str, entered: str, value: Any, th: Thresholds) -> Verdict:
         suffix = key.rsplit(".", 1)[-1]

@@ -165,7 +165,7 @@ def _detection_with_arena(model: Any, threads: int) -> None:
     infer.session = ort.InferenceSession(infer.session._model_path, sess_options=opts, providers=[cpu])
 
 
-class _OpenVinoModel:
+class OpenVinoModel:
     """One ONNX model compiled by OpenVINO, called the way RapidOCR calls its sessions
     (``model(batch)[0]`` is the first output)."""
 
@@ -186,9 +186,9 @@ class _OpenVinoModel:
 
 def _on_openvino(model: Any, threads: int) -> None:
     """Run RapidOCR's detection, direction and recognition models on OpenVINO."""
-    model.text_det.infer = _OpenVinoModel(model.text_det.infer.session._model_path, threads)
-    model.text_cls.infer = _OpenVinoModel(model.text_cls.infer.session._model_path, threads)
-    model.text_rec.session = _OpenVinoModel(model.text_rec.session.session._model_path, threads)
+    model.text_det.infer = OpenVinoModel(model.text_det.infer.session._model_path, threads)
+    model.text_cls.infer = OpenVinoModel(model.text_cls.infer.session._model_path, threads)
+    model.text_rec.session = OpenVinoModel(model.text_rec.session.session._model_path, threads)
 
 
 def probe() -> dict[str, str]:

