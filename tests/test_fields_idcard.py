@@ -146,3 +146,13 @@ def test_a_difference_only_where_the_entered_name_has_an_unreadable_character_is
     assert fields._differs_only_at("王赟华", "王赞华", {"赟"})
     assert not fields._differs_only_at("王赟华", "李赞华", {"赟"})  # another character differs too
     assert not fields._differs_only_at("王赟华", "王赞", {"赟"})
+
+
+def test_a_card_printing_a_name_one_character_off_fails_when_the_stronger_reader_reads_it_alike() -> None:
+    # Given a card that prints 李纳 for the entered handler 李娜 (a homophone: another person's name)
+    f = _review(id_card("李纳", HANDLER["id_number"]))[("ocr.handler", "handler_id")]
+    # Then both recognisers read 李纳 surely: the card shows another name — a fail, both readings shown
+    assert f.status is Status.FAIL, f.evidence
+    (name,) = [x for x in f.evidence["fields"] if x["field"] == "handler.name"]
+    assert name["read"] == "李纳" and name["engines_agree"] is True
+    assert name["stronger_reading"]["read"] == "李纳" and name["stronger_reading"]["least_probability"] >= 0.9

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pipeline.models import Status
 from pipeline.reading.compare import Thresholds, judge_exact
 from pipeline.reading.matching import (
+    disputed_probabilities,
     find_dates,
     find_ric,
     find_uscc,
@@ -142,3 +143,24 @@ def test_a_character_read_otherwise_beside_a_dropped_one_may_stand_for_either() 
     assert {(i, c.char) for i, c in found} == {(1, "干"), (2, "干")}
     assert possible_differences("沈阳示例科技有限公司", "沈阳示范科技有限公司", [], 0.9)[0][0] == 3
     assert possible_differences("沈阳示例科技有限公司", "沈阳示例科技有限公司", [], 0.9) == []
+
+
+def test_the_places_in_dispute_are_where_the_first_reading_differs_from_the_entered_value() -> None:
+    # the stronger reading shows the entered address; the first read 潮 for 渤 (position 9)
+    entered = "辽宁省营口市站前区渤海大街西 45 号"
+    first, second = "辽宁省营口市站前区潮海大街西45号", "辽宁省营口市站前区渤海大街西45号"
+    probs = [0.99] * 9 + [0.61] + [0.98] * 7
+    assert disputed_probabilities(entered, first, second, probs) == [0.61]
+    # a character the first reading dropped or added is in dispute too (beside an added one: both neighbours)
+    assert disputed_probabilities("高海峰", "高峰", "高海峰", [0.9, 0.7, 0.95]) == [0.7]
+    assert disputed_probabilities("高海峰", "高海山峰", "高海峰", [0.9, 0.7, 0.95]) == [0.7, 0.95]
+    # nothing the first reading showed at all: every character is in dispute
+    assert disputed_probabilities("王赟", "", "王赟", [0.99, 0.93]) == [0.99, 0.93]
+
+
+def test_nothing_is_in_dispute_when_the_stronger_reading_does_not_show_the_entered_value() -> None:
+    assert disputed_probabilities("高海峰", "高海锋", "高海锋", [0.99, 0.99, 0.99]) is None
+    assert disputed_probabilities("高海峰", "高海锋", "高海峰", [0.99, 0.99]) is None  # probabilities not lined up
+    # punctuation and spaces the names are compared without do not shift the places
+    assert disputed_probabilities("0417-2869035", "0417-2869085", "0417-2869035", [0.9] * 4 + [0.2] + [0.9] * 5
+                                  + [0.4, 0.9]) == [0.4]

@@ -174,3 +174,30 @@ def test_keeping_each_characters_probability_leaves_rapidocrs_own_decoding_uncha
     keeper.decoded = []
     assert keeper(preds) == keeper._decoder(preds)
     assert [(t, len(p)) for t, p in keeper.decoded] == [(t, len(t)) for t, _ in keeper._decoder(preds)]
+
+
+def test_the_stronger_reader_reads_characters_the_first_has_no_place_for() -> None:
+    # Given lines holding 赟 and 锒: outside RapidOCR's 6,625 characters, inside PP-OCRv5's 18,383
+    auto = get_engine("auto")
+    assert auto.stronger is not None and auto.stronger.name == "ppocrv5"
+    known = auto.stronger.known_characters()
+    assert known is not None and {"赟", "锒", "渤"} <= known and len(known) > 18_000
+    reads = {}
+    for text in ("王赟", "铁岭锒州商业连锁有限公司"):
+        first, stronger = auto.read_line(_line(text)), auto.stronger.read_line(_line(text))
+        # Then the first reader puts a look-alike there and the stronger one reads the line as printed
+        assert first is not None and first.text != text
+        assert stronger is not None and stronger.text == text, stronger
+        assert len(stronger.chars) == len(text)
+        reads[text] = stronger.chars
+    # 赟 surely; 锒 in this face only about even (so a dispute over it would stay with a clerk)
+    assert min(reads["王赟"]) >= 0.9
+    assert 0.3 < reads["铁岭锒州商业连锁有限公司"][2] < 0.9
+
+
+def test_the_stronger_reader_reads_nothing_sure_in_a_blank_crop() -> None:
+    engine = get_engine("auto").stronger
+    assert engine is not None
+    blank = engine.read_line(np.full((60, 300, 3), 255, np.uint8))
+    assert blank is None or blank.confidence < 0.5  # it may guess a mark, never surely
+    assert engine.read_line(np.zeros((0, 0, 3), np.uint8)) is None
