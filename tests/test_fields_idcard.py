@@ -156,3 +156,12 @@ def test_a_card_printing_a_name_one_character_off_fails_when_the_stronger_reader
     (name,) = [x for x in f.evidence["fields"] if x["field"] == "handler.name"]
     assert name["read"] == "李纳" and name["engines_agree"] is True
     assert name["stronger_reading"]["read"] == "李纳" and name["stronger_reading"]["least_probability"] >= 0.9
+
+
+def test_a_card_printing_the_look_alike_of_a_character_the_first_reader_lacks_fails_if_the_stronger_reads_it() -> None:
+    # Given the entered handler 王赟 and a card that prints 王赞 (another person: 赞 is what RapidOCR reads 赟 as)
+    f = _review(id_card("王赞", HANDLER["id_number"]), **{"handler.name": "王赟"})[("ocr.handler", "handler_id")]
+    (name,) = [x for x in f.evidence["fields"] if x["field"] == "handler.name"]
+    # Then the stronger reader, whose dictionary holds 赟, reads 王赞 too: the card names another person
+    assert name["stronger_reading"]["read"] == "王赞", name
+    assert f.status is Status.FAIL and name["engines_agree"] is True, f.evidence

@@ -144,10 +144,16 @@ class _Review:
     def verdict(self, slot: str, key: str, extra_labels: list[str], th: Thresholds) -> Verdict:
         """The field's verdict; a name that differs only where the entered name holds a character
         the recogniser cannot read (赟, 旻, 燊 …: it reads a look-alike there, however surely) is
-        no different name, so never a ``fail``."""
+        no different name, so never a ``fail`` — unless the stronger reader, whose dictionary holds
+        it, read the same other name."""
         v = self._verdict(slot, key, extra_labels, th)
         if v.status is Status.FAIL and v.read:  # numbers and e-mails hold no Chinese character: never touched
             unreadable = set(unreadable_characters(self.engine, [v.entered]))
+            seen = v.notes.get("stronger_reading")
+            stronger = self.engine.stronger
+            if stronger is not None and isinstance(seen, dict) and _same_reading(v.field, v.read, str(seen["read"])):
+                # the stronger reader read that other value too: only what it cannot read stays unreadable
+                unreadable &= set(unreadable_characters(stronger, [v.entered]))
             if unreadable and _differs_only_at(normalise_name(v.entered), normalise_name(v.read), unreadable):
                 v.status = Status.UNCERTAIN
                 v.notes["reason"] = "differs only where the entered name has characters the recogniser cannot read"
@@ -186,7 +192,8 @@ class _Review:
           clearly showed another value, which makes the two readings a conflict (``uncertain``);
         - the stronger reader (PP-OCRv5: a larger dictionary, look-alikes told apart where the
           fast reader confuses them) settles a dispute when it reads the entered value with every
-          character sure (``stronger_sure``): the fast reading was the doubt, not the document;
+          character in dispute sure (``stronger_sure``): the fast reading was the doubt, not the
+          document;
         - ``fail`` stands only when a second reading confirms it: a name that shares little with
           the entered one failed by the full-resolution reading too, or — for a near miss (one
           character off) or a number whose check character is wrong — the second engine reading
