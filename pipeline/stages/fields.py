@@ -270,12 +270,12 @@ class _Review:
             first.notes["stronger_reading"] = {"engine": stronger.name, "read": ""}
             return None
         verdict = self._judge(slot, doc, key, entered, value, th)
+        disputed = disputed_probabilities(entered, first.read, value.text, value.chars)
         seen: dict[str, Any] = {"engine": stronger.name, "read": value.text, "status": verdict.status.value,
                                 "least_probability": round(value.least_probability, 3)}
-        first.notes["stronger_reading"] = seen
-        disputed = disputed_probabilities(entered, first.read, value.text, value.chars)
         if disputed is not None:
             seen["disputed_probabilities"] = [round(p, 3) for p in disputed]
+        first.notes["stronger_reading"] = seen
         if (failing is not None and verdict.status is Status.FAIL and value.least_probability >= th.stronger_sure
                 and _same_reading(key, failing.read, value.text)):
             failing.notes.update(engines_agree=True, stronger_reading=seen,

