@@ -40,6 +40,8 @@ class Thresholds:
     min_confidence: float = 0.8  # a read below this never fails a field
     clear_confidence: float = 0.95  # a near miss (one character off) read this surely is a different name
     stronger_sure: float = 0.9  # the stronger reader settles a disputed value when every character is this sure
+    corroborated_sure: float = 0.5  # … or this sure, when the second opinion shows the same characters there
+    corroborated_ratio: float = 0.8  # … and resembles the entered value this much (1 − edit distance ∕ length)
 
 
 @dataclass

@@ -130,6 +130,12 @@ def disputed_probabilities(entered: str, first_read: str, second_read: str,
     kept = [p for ch, p in zip(second_read, second_chars, strict=True) if normalise_name(ch)]
     if len(kept) != len(want):
         return None
+    return [kept[i] for i in _disputed_places(want, first_read)]
+
+
+def _disputed_places(want: str, first_read: str) -> list[int]:
+    """Positions of ``want`` (normalised) where the first reading shows something else: a
+    character changed or dropped there; beside one it added."""
     places: set[int] = set()
     for op in Levenshtein.opcodes(want, normalise_name(first_read).upper()):
         if op.tag == "equal":
@@ -138,7 +144,25 @@ def disputed_probabilities(entered: str, first_read: str, second_read: str,
             places.update(range(op.src_start, op.src_end))
         else:  # the first reading added a character: it stands between these two
             places.update(p for p in (op.src_start - 1, op.src_start) if 0 <= p < len(want))
-    return [kept[i] for i in sorted(places)]
+    return sorted(places)
+
+
+def shows_where_disputed(entered: str, first_read: str, other_read: str, min_ratio: float) -> bool:
+    """Whether a reading by another recogniser shows the entered character at every place the
+    first reading disputes, inside a run of at least two characters it shares with the entered
+    value, and resembles the entered value as a whole (``min_ratio``: one less the edit distance
+    over the longer length): its misreads elsewhere are its own and do not count against the
+    entered value. False when nothing is disputed."""
+    want = normalise_name(entered).upper()
+    other = normalise_name(other_read).upper()
+    places = _disputed_places(want, first_read)
+    if not want or not places or Levenshtein.normalized_similarity(want, other) < min_ratio:
+        return False
+    shared: set[int] = set()
+    for op in Levenshtein.opcodes(want, other):
+        if op.tag == "equal" and op.src_end - op.src_start >= 2:
+            shared.update(range(op.src_start, op.src_end))
+    return all(p in shared for p in places)
 
 
 def _best_stretch(entered: str, text: str, chars: Sequence[float], confidence: float,

@@ -28,6 +28,7 @@ from pipeline.reading.matching import (
     normalise,
     normalise_name,
     shows_name,
+    shows_where_disputed,
 )
 from pipeline.reading.ocr import OcrEngine, get_engine, unreadable_characters
 from pipeline.reading.page import ReadOptions, Value
@@ -41,6 +42,15 @@ FORM_KINDS = ("application_form", "seal_form", "authorization")
 FIELD_TITLES = {"org.name": "单位名称", "org.id_number": "统一社会信用代码",
                 "name": "姓名", "id_number": "身份证号码", "mobile": "手机号码", "email": "电子邮箱",
                 "address": "地址", "phone": "联系电话"}
+
+
+@dataclass(frozen=True)
+class StrongerRead:
+    """The stronger reader's verdict on a disputed value, and how surely it read each character
+    in dispute (None when its reading does not show the entered value character for character)."""
+
+    verdict: Verdict
+    disputed: list[float] | None
 
 
 @dataclass(frozen=True)
@@ -214,7 +224,11 @@ class _Review:
                 "confidence": round(again_value.confidence, 3)}
             if again.status is Status.PASS:
                 if first.status is Status.FAIL:
-                    settled = self._stronger_reading(slot, doc, key, entered, first, th)
+                    stronger = self._stronger_reading(slot, doc, key, entered, first, th)
+                    settled = self._settled(first, stronger, th)
+                    if settled is None and stronger is not None:
+                        settled = self._corroborated(first, stronger, self._second_opinion(slot, doc, key, entered,
+                                                                                              first, th), th)
                     if settled is not None:
                         return settled
                     first.status = Status.UNCERTAIN
@@ -228,26 +242,25 @@ class _Review:
         if failing is not None and not failing.notes.get("near_miss") and all(
                 v.status is Status.FAIL for v in readings) and len(readings) > 1:
             return failing  # another name entirely, read so twice
-        settled = self._stronger_reading(slot, doc, key, entered, first, th, failing)
+        stronger = self._stronger_reading(slot, doc, key, entered, first, th)
+        settled = self._settled(first, stronger, th, failing)
         if settled is not None:
             return settled
-        second = self.engine.second
-        other_value = page.reread(first.value, second, "second-opinion", stretch=1.0) if second else None
-        if other_value is not None:
-            assert second is not None
-            other = self._judge(slot, doc, key, entered, other_value, th)
-            first.notes["second_opinion"] = {"engine": second.name, "read": other_value.text,
-                                             "status": other.status.value}
+        other = self._second_opinion(slot, doc, key, entered, first, th)
+        if other is not None:
             if other.status is Status.PASS and failing is None:
                 return other
             clear = failing or self._clearly_read_other(key, readings, th)
-            if clear is not None and other.status is not Status.PASS and _same_reading(key, clear.read,
-                                                                                        other_value.text):
+            if clear is not None and other.status is not Status.PASS and other.value is not None and _same_reading(
+                    key, clear.read, other.value.text):
                 clear.status = Status.FAIL
                 clear.notes.update(engines_agree=True, second_opinion=first.notes["second_opinion"],
                                    reason="both engines read this other value")
                 return clear
-        elif failing is not None and second is None and len(readings) > 1 and _same_reading(
+            settled = self._corroborated(first, stronger, other, th) if stronger is not None else None
+            if settled is not None:
+                return settled
+        elif failing is not None and self.engine.second is None and len(readings) > 1 and _same_reading(
                 key, readings[0].read, readings[1].read):
             return failing  # no second engine: two readings of one engine at two scales agree
         first.status = Status.UNCERTAIN
@@ -256,12 +269,10 @@ class _Review:
         return first
 
     def _stronger_reading(self, slot: str, doc: DocRead, key: str, entered: str, first: Verdict,
-                          th: Thresholds, failing: Verdict | None = None) -> Verdict | None:
-        """The disputed value's box read by the stronger reader: a pass when it shows the entered
-        value and read every character in dispute (where the first reading differs) at least
-        ``stronger_sure``; the ``failing`` reading's fail when it shows that very other value with
-        every character that sure (two recognisers read it alike). Else None: the dispute
-        stands, and what it read is kept in the first verdict's evidence."""
+                          th: Thresholds) -> StrongerRead | None:
+        """The disputed value's box read by the stronger reader and judged (None: no stronger
+        reader, or it read nothing); what it read goes into the first verdict's evidence, with
+        how surely it read each character in dispute (where the first reading differs)."""
         stronger = self.engine.stronger
         if stronger is None or first.value is None or first.value.page is None:
             return None
@@ -276,18 +287,57 @@ class _Review:
         if disputed is not None:
             seen["disputed_probabilities"] = [round(p, 3) for p in disputed]
         first.notes["stronger_reading"] = seen
-        if (failing is not None and verdict.status is Status.FAIL and value.least_probability >= th.stronger_sure
-                and _same_reading(key, failing.read, value.text)):
+        return StrongerRead(verdict, disputed)
+
+    @staticmethod
+    def _settled(first: Verdict, read: StrongerRead | None, th: Thresholds,
+                 failing: Verdict | None = None) -> Verdict | None:
+        """The stronger reading settles the dispute alone: a pass when it shows the entered value
+        and read every character in dispute at least ``stronger_sure``; the ``failing`` reading's
+        fail when it shows that very other value with every character that sure (two recognisers
+        read it alike). Else None: the dispute stands."""
+        value = read.verdict.value if read is not None else None
+        if read is None or value is None:
+            return None
+        stronger, seen = read.verdict, first.notes["stronger_reading"]
+        if (failing is not None and stronger.status is Status.FAIL and value.least_probability >= th.stronger_sure
+                and _same_reading(first.field, failing.read, value.text)):
             failing.notes.update(engines_agree=True, stronger_reading=seen,
                                  reason="both recognisers read this other value")
             return failing
-        sure = disputed if disputed is not None else [value.least_probability]
-        if verdict.status is not Status.PASS or min(sure, default=1.0) < th.stronger_sure:
+        sure = read.disputed if read.disputed is not None else [value.least_probability]
+        if stronger.status is not Status.PASS or min(sure, default=1.0) < th.stronger_sure:
             return None
-        verdict.notes.update(first_reading={"read": first.read, "status": first.status.value,
-                                            "confidence": round(first.value.confidence, 3)},
-                             stronger_reading=seen, reason="the stronger reader reads the entered value surely")
-        return verdict
+        return _passed_on(stronger, first, "the stronger reader reads the entered value surely")
+
+    @staticmethod
+    def _corroborated(first: Verdict, read: StrongerRead, other: Verdict | None, th: Thresholds) -> Verdict | None:
+        """A pass when two recognisers other than the first, of two families, show the entered
+        value where the first reading disputes it: the stronger reader reads the whole entered
+        value with every character in dispute at least ``corroborated_sure``, and the second
+        opinion (Tesseract) shows the entered character at each of those places (its own misreads
+        elsewhere aside). A one-character different document would need both to misread it into
+        the entered character. Else None."""
+        if (other is None or read.verdict.status is not Status.PASS or not read.disputed
+                or min(read.disputed) < th.corroborated_sure
+                or other.value is None
+                or not shows_where_disputed(first.entered, first.read, other.value.text, th.corroborated_ratio)):
+            return None
+        return _passed_on(read.verdict, first, "two other recognisers read the entered value where the first differs")
+
+    def _second_opinion(self, slot: str, doc: DocRead, key: str, entered: str, first: Verdict,
+                        th: Thresholds) -> Verdict | None:
+        """The disputed value's box read by the second engine (another family) and judged; what
+        it read goes into the first verdict's evidence. None without a second engine or a read."""
+        second = self.engine.second
+        if second is None or first.value is None or first.value.page is None:
+            return None
+        value = first.value.page.reread(first.value, second, "second-opinion", stretch=1.0)
+        if value is None:
+            return None
+        other = self._judge(slot, doc, key, entered, value, th)
+        first.notes["second_opinion"] = {"engine": second.name, "read": value.text, "status": other.status.value}
+        return other
 
     def _judge(self, slot: str, doc: DocRead, key: str, entered: str, value: Any, th: Thresholds) -> Verdict:
         suffix = key.rsplit(".", 1)[-1]
@@ -340,6 +390,16 @@ class _Review:
                 if len(raw) == 18 and raw != normalise(v.entered).upper() and raw[:17].isdigit():
                     return v
         return None
+
+
+def _passed_on(verdict: Verdict, first: Verdict, reason: str) -> Verdict:
+    """``verdict`` (a reading that shows the entered value) as the pass, the first reading and
+    every other reading it rests on in its evidence."""
+    assert first.value is not None
+    kept = {k: first.notes[k] for k in ("stronger_reading", "second_opinion", "reread") if k in first.notes}
+    verdict.notes.update(first_reading={"read": first.read, "status": first.status.value,
+                                        "confidence": round(first.value.confidence, 3)}, **kept, reason=reason)
+    return verdict
 
 
 def _number_when_stretched(value: Value | None, finder: Any) -> bool:
