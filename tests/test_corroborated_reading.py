@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,7 +37,7 @@ def _case(out: Path, printed_address: str, monkeypatch: pytest.MonkeyPatch) -> P
     return folder
 
 
-def _address(folder: Path) -> dict[str, object]:
+def _address(folder: Path) -> dict[str, Any]:
     report = review_case(folder)
     (finding,) = [f for f in report.findings if f.rule == "ocr.form_fields" and f.slot == "application_form"]
     (address,) = [x for x in finding.evidence["fields"] if x["field"] == "org.address"]
