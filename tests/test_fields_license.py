@@ -72,3 +72,35 @@ def test_real_licence_samples_are_read_and_judged_as_their_ground_truth_says(rea
     else:  # a 17-character template code is never accepted, nor failed
         assert code.status is Status.UNCERTAIN
     assert found[("ocr.license_valid", "org_license")].status is Status.PASS  # all three say 长期
+
+
+LONG_NAME = "中铁九局集团（沈阳）物资贸易有限公司"  # 18 characters: the licence wraps it after 16
+
+
+def _wrapped_licence(printed: str, face: str) -> np.ndarray:
+    from datetime import date
+
+    from fixtures.scans.documents import license_page
+    from fixtures.scans.imaging import scan
+    from fixtures.scans.people import Org
+
+    org = Org(printed, "210102", "MA0Q5R8K", "辽宁省沈阳市和平区南京北街 206 号", "024-23865112", "信息中心",
+              "有限责任公司（自然人投资或控股）", "孟庆祥", "人民币伍佰万元整", date(2014, 8, 20), None,
+              "沈阳市和平区市场监督管理局")
+    rng = np.random.default_rng(7)
+    return cv2.cvtColor(scan(license_page(org, 200, face, rng), 200, rng=rng), cv2.COLOR_RGB2BGR)
+
+
+@pytest.mark.parametrize("face", ["sans", "uming"])
+def test_a_long_name_the_licence_wraps_onto_a_second_line_is_read_across_both(face: str) -> None:
+    image = _wrapped_licence(LONG_NAME, face)
+    f = _review(image, **{"org.name": LONG_NAME})[("ocr.org_name", "org_license")]
+    assert f.status is Status.PASS, f.evidence
+    (name,) = [x for x in f.evidence["fields"] if x["field"] == "org.name"]
+    assert name["lines"] == 2 and name["how"].endswith("+continued"), name
+
+
+def test_a_wrapped_name_whose_second_line_differs_never_passes() -> None:
+    printed = LONG_NAME.replace("有限公司", "有限责任公司")  # another company form: another name
+    f = _review(_wrapped_licence(printed, "sans"), **{"org.name": LONG_NAME})[("ocr.org_name", "org_license")]
+    assert f.status is not Status.PASS, f.evidence

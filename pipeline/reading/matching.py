@@ -27,7 +27,7 @@ TO_DIGIT = {"O": "0", "D": "0", "Q": "0", "U": "0", "I": "1", "L": "1", "|": "1"
 #: Letters that do not occur in credit codes (GB 32100) and the code letter/digit they resemble.
 USCC_LETTER_FIX = {"O": "0", "I": "1", "Z": "2", "S": "5", "V": "U"}
 _SPACES = re.compile(r"[\s\u3000\u00a0_]+")
-_PUNCT = re.compile(r"[:：,，.。;；、'\"“”‘’·\-—]+")
+_PUNCT = re.compile(r"[:：,，.。;；、'\"“”‘’·\-—|¦]+")  # and table rules read as a bar
 
 
 def normalise(text: str) -> str:

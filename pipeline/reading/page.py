@@ -66,6 +66,9 @@ class Value:
     page: PageText | None = field(default=None, repr=False, compare=False)  # where it was read
     #: each character's probability, aligned with ``text`` (empty when the engine gave none)
     chars: tuple[float, ...] = field(default=(), repr=False, compare=False)
+    #: a value printed on several lines (a long name wrapped in its cell): each line's box, in
+    #: reading order (empty: one line, ``box``); rereading reads them one by one
+    parts: tuple[Box, ...] = field(default=(), repr=False, compare=False)
 
     @property
     def least_probability(self) -> float:
@@ -213,6 +216,26 @@ class PageText:
                 return Value(n.norm, n.box, n.confidence, label, where, self)
         return None
 
+    def continued(self, value: Value, stop_labels: tuple[str, ...] = ()) -> Value | None:
+        """The value with the line that carries it on (a long name wrapped in its cell, as a
+        licence prints it): the line right under it that starts where it starts, no wider than
+        it, no further below than most of a line's height, and no label. None when there is none."""
+        x0, y0, x1, y1 = value.parts[-1] if value.parts else value.box
+        h = max(1, y1 - y0)
+        under = [j for j, ln in enumerate(self.lines)
+                 if y1 - 0.3 * h <= ln.box[1] <= y1 + 0.8 * h and abs(ln.box[0] - x0) <= 1.5 * h
+                 and ln.box[2] <= x1 + 1.5 * h and ln.box[2] > ln.box[0]]
+        if not under:
+            return None
+        j = min(under, key=lambda k: self.lines[k].box[1])
+        self.ensure_read([j])
+        n = self.lines[j]
+        if not n.text or self._is_label(n.norm, stop_labels):
+            return None
+        box = (min(value.box[0], n.box[0]), value.box[1], max(value.box[2], n.box[2]), n.box[3])
+        return Value(value.text + n.norm, box, min(value.confidence, n.confidence), value.label,
+                     f"{value.how}+continued", self, parts=(*(value.parts or (value.box,)), n.box))
+
     @staticmethod
     def _is_label(text: str, stop_labels: tuple[str, ...]) -> bool:
         return any(normalise(s).rstrip(":：") and text.startswith(normalise(s).rstrip(":：")) for s in stop_labels)
@@ -254,16 +277,22 @@ class PageText:
         (CTC reads 300486 as 30486 when the zeros are few pixels wide) then sees them apart.
         """
         eng = engine or self.engine
-        crop = self.crop(value.box, pad=0.25)
-        if stretch != 1.0 and crop.size:
-            crop = cv2.resize(crop, None, fx=stretch, fy=1.0, interpolation=cv2.INTER_CUBIC)
-        tb = eng.read_line(crop)
-        if tb is None or not tb.text.strip():
-            return None
-        text = normalise(tb.text)
-        chars = tuple(p for ch, p in zip(tb.text, tb.chars, strict=False) if normalise(ch))
-        return Value(text, value.box, tb.confidence, value.label, how, self,
-                     chars if len(tb.chars) == len(tb.text) and len(chars) == len(text) else ())
+        texts, confidences, chars = [], [], []
+        for box in value.parts or (value.box,):
+            crop = self.crop(box, pad=0.25)
+            if stretch != 1.0 and crop.size:
+                crop = cv2.resize(crop, None, fx=stretch, fy=1.0, interpolation=cv2.INTER_CUBIC)
+            tb = eng.read_line(crop)
+            if tb is None or not tb.text.strip():
+                return None
+            text = normalise(tb.text)
+            kept = tuple(p for ch, p in zip(tb.text, tb.chars, strict=False) if normalise(ch))
+            texts.append(text)
+            confidences.append(tb.confidence)
+            chars.append(kept if len(tb.chars) == len(tb.text) and len(kept) == len(text) else None)
+        known = all(c is not None for c in chars)
+        return Value("".join(texts), value.box, min(confidences), value.label, how, self,
+                     tuple(p for c in chars for p in (c or ())) if known else (), value.parts)
 
 
 def read_page(image: np.ndarray, engine: OcrEngine, options: ReadOptions | None = None,

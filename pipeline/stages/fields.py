@@ -191,7 +191,32 @@ class _Review:
         first = self._judge(slot, doc, key, entered, value, th)
         if first.status is Status.PASS or value is None or value.page is None:
             return first
+        first = self._carried_on(slot, doc, key, entered, first, stops, th)
+        if first.status is Status.PASS:
+            return first
         return self._look_again(slot, doc, key, entered, first, th)
+
+    def _carried_on(self, slot: str, doc: DocRead, key: str, entered: str, first: Verdict,
+                    stops: tuple[str, ...], th: Thresholds) -> Verdict:
+        """A name or address read shorter than the entered one may go on on the next line (a
+        licence wraps a long name in its cell): the lines right under it are taken with it, one
+        at a time, while that brings the reading closer to the entered value. Exactness decides
+        as ever: the joined lines pass only when together they show the entered value."""
+        if key.rsplit(".", 1)[-1] in (*_NUMBER_FIELDS, "email") or "date" in key:
+            return first
+        for _ in range(2):
+            value = first.value
+            if value is None or value.page is None or len(normalise_name(value.text)) >= len(normalise_name(entered)):
+                return first
+            more = value.page.continued(value, stops)
+            if more is None:
+                return first
+            again = self._judge(slot, doc, key, entered, more, th)
+            if again.status is not Status.PASS and again.score <= first.score:
+                return first
+            again.notes["lines"] = len(more.parts)
+            first = again
+        return first
 
     def _look_again(self, slot: str, doc: DocRead, key: str, entered: str, first: Verdict,
                     th: Thresholds) -> Verdict:
