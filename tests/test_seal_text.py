@@ -105,6 +105,15 @@ def test_only_a_confident_read_of_another_organisation_counts_as_different(read:
     assert _verdict("沈阳示例科技有限公司", [ArcRead(read, 0.5, 90.0, False)], params) == "unknown"
 
 
+@pytest.mark.parametrize(("read", "verdict"), [
+    ("舟东市振兴区晨光会计师事务所(普通合伙)", "unknown"),  # our name, its first character misread
+    ("丹东市振兴区鸭绿江律师事务所(普通合伙)", "different"),  # another firm of the same city
+])
+def test_a_partnership_name_is_read_to_its_end_not_to_its_first_company_form(read: str, verdict: str) -> None:
+    params = load_rule_set().rule("seal.org_name").params
+    assert _verdict("丹东市振兴区晨光会计师事务所（普通合伙）", [ArcRead(read, 0.95, 90.0, False)], params) == verdict
+
+
 def _read(text: str, chars: list[float]) -> ArcRead:
     return ArcRead(text, sum(chars) / len(chars), 90.0, False, tuple(chars))
 

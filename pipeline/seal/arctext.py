@@ -40,6 +40,7 @@ class ArcRead:
     start_deg: float
     flipped: bool
     chars: tuple[float, ...] = ()  # each character's probability, aligned with ``text`` (or empty)
+    band: tuple[float, float] = BAND  # the ring unrolled, as fractions of the radius
 
 
 def unroll(image: np.ndarray, centre: tuple[float, float], radius: float, start_deg: float = 90.0,
@@ -85,6 +86,32 @@ def gap_angle(image: np.ndarray, centre: tuple[float, float], radius: float,
     return float((start + length / 2) % n)
 
 
+def text_band(image: np.ndarray, centre: tuple[float, float], radius: float,
+              default: tuple[float, float] = BAND) -> tuple[float, float]:
+    """The ring the name is cut in, as fractions of the radius, from the red ink's radial
+    profile: from a little inside where the glyphs begin to just inside the rim. Seal makers
+    cut the name at their own radius and size: a fixed band takes in the rim's inner edge where
+    the glyphs reach it (it reads as a stroke over them: 业 as 亚) and leaves a long name's short
+    glyphs small in the strip. ``default`` where the profile shows no rim (a ring inked most of
+    the way round) or no text inside it."""
+    crop, (cx, cy) = _square_crop(image, centre, radius * 1.1)
+    mask = red_mask(crop) if crop.ndim == 3 else cv2.threshold(crop, 0, 255, cv2.THRESH_OTSU | cv2.THRESH_BINARY_INV)[1]
+    steps = max(32, int(radius * 1.1))
+    polar = cv2.warpPolar(mask, (steps, 360), (cx, cy), radius * 1.1, cv2.WARP_POLAR_LINEAR + cv2.INTER_NEAREST)
+    cover = (polar > 0).mean(axis=0)  # per radius step: the share of angles inked
+    at = np.arange(steps) * 1.1 / steps  # each step's radius as a fraction of ``radius``
+    rim = np.flatnonzero((cover >= 0.8) & (at >= 0.75))
+    if len(rim) == 0:
+        return default
+    k = int(rim[-1])  # the rim's run, walked inward from its outermost step
+    while k > 0 and cover[k - 1] >= 0.8:
+        k -= 1
+    top = float(at[k]) - 0.01
+    if not 0.8 <= top <= 0.96:
+        return default
+    return default[0], min(top, default[1])
+
+
 def _circular_runs(flags: np.ndarray) -> list[tuple[int, int]]:
     """(start, length) of each run of True, joining a run that wraps around the end."""
     n = len(flags)
@@ -116,20 +143,21 @@ def read_arc(image: np.ndarray, centre: tuple[float, float], radius: float, read
             starts.append(angle)
     crop, (cx, cy) = _square_crop(image, centre, radius)
     variants = (crop, red_only(crop))  # as scanned; then with black print under the seal erased
+    band = text_band(image, centre, radius)
     reads: list[ArcRead] = []
     for flipped in (False, True):
         if flipped and any(upright(r) for r in reads):
             break
         for start in starts[:3]:
             for variant in variants:
-                strip = inked_part(unroll(variant, (cx, cy), radius, start))
+                strip = inked_part(unroll(variant, (cx, cy), radius, start, band))
                 if flipped:  # text upright away from the centre reads counter-clockwise
                     strip = cv2.rotate(strip, cv2.ROTATE_180)
                 got = read_line(strip)
                 if got is None or not clean(got[0]):
                     continue
                 text, chars = clean_with_chars(got[0], got[2])
-                read = ArcRead(text, got[1], start, flipped, chars)
+                read = ArcRead(text, got[1], start, flipped, chars, band)
                 reads.append(read)
                 if good_enough(read):
                     return sorted(reads, key=lambda r: -r.confidence)

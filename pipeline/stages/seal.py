@@ -304,7 +304,7 @@ def _read_images(ctx: StageContext, slot: str, f: FoundSeal, read: ArcRead) -> d
     """The seal and the unrolled strip the name was read from, for the clerk to compare."""
     h, w = f.page.image.shape[:2]
     x0, y0, x1, y1 = f.seal.clipped_bbox(w, h)
-    strip = unroll(f.page.image, f.seal.centre, f.seal.radius, read.start_deg)
+    strip = unroll(f.page.image, f.seal.centre, f.seal.radius, read.start_deg, read.band)
     if read.flipped:
         strip = cv2.rotate(strip, cv2.ROTATE_180)
     name = f"seal_{slot}_p{f.page.index}_name"
@@ -327,10 +327,12 @@ def _differs(entered: str, read: ArcRead, p: Mapping[str, Any]) -> bool | None:
     misread of the entered one: it does not count as a difference (a sure line of misread glyphs
     such as 就阳我方董 for 沈阳北方重 is not another organisation)."""
     text = normalise_name(read.text)
-    suffix = next((s for s in p["org_suffixes"] if s in text), None)
-    if suffix is None:
+    # the name ends at the last company form it shows: 事务所 is followed by (普通合伙) in a
+    # partnership's name, which ends there
+    form_ends = [text.index(s) + len(s) for s in p["org_suffixes"] if s in text]
+    if not form_ends:
         return None
-    named = text[: text.index(suffix) + len(suffix)]
+    named = text[: max(form_ends)]
     want = normalise_name(entered)
     ends = [named[-k:] for k in range(max(1, len(want) - 1), len(want) + 2)]  # stray ring marks before it
     unsure = sum(1 for c in read.chars if c < float(p["fail_confidence"])) if len(read.chars) == len(read.text) else 0
