@@ -88,12 +88,12 @@ def gap_angle(image: np.ndarray, centre: tuple[float, float], radius: float,
 
 def text_band(image: np.ndarray, centre: tuple[float, float], radius: float,
               default: tuple[float, float] = BAND) -> tuple[float, float]:
-    """The ring the name is cut in, as fractions of the radius, from the red ink's radial
-    profile: from a little inside where the glyphs begin to just inside the rim. Seal makers
-    cut the name at their own radius and size: a fixed band takes in the rim's inner edge where
-    the glyphs reach it (it reads as a stroke over them: 业 as 亚) and leaves a long name's short
-    glyphs small in the strip. ``default`` where the profile shows no rim (a ring inked most of
-    the way round) or no text inside it."""
+    """The ring the name is read from, as fractions of the radius: ``default``, its outer edge
+    moved to just inside the rim found from the red ink's radial profile (the innermost step of
+    the outer run inked most of the way round). Seal makers cut the name at their own radius: a
+    fixed band takes in the rim's inner edge where the glyphs reach it, and it reads as a stroke
+    over them (业 as 亚). The inner edge stays (a band fitted to the glyphs' height too read the
+    seal bench no better). ``default`` where the profile shows no rim."""
     crop, (cx, cy) = _square_crop(image, centre, radius * 1.1)
     mask = red_mask(crop) if crop.ndim == 3 else cv2.threshold(crop, 0, 255, cv2.THRESH_OTSU | cv2.THRESH_BINARY_INV)[1]
     steps = max(32, int(radius * 1.1))

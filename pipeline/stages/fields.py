@@ -251,7 +251,7 @@ class _Review:
                 if first.status is Status.FAIL:
                     stronger = self._stronger_reading(slot, doc, key, entered, first, th)
                     settled = self._settled(first, stronger, th)
-                    if settled is None and stronger is not None:
+                    if settled is None and stronger is not None and stronger.verdict.status is Status.PASS:
                         settled = self._corroborated(first, stronger, self._second_opinion(slot, doc, key, entered,
                                                                                               first, th), th)
                     if settled is not None:
