@@ -237,3 +237,29 @@ def test_the_migrations_build_exactly_the_tables_the_code_declares(store: Store)
     with store.engine.connect() as conn:
         differences = compare_metadata(MigrationContext.configure(conn), metadata)
     assert differences == []  # the register's tables included: no table of the database is undeclared
+
+
+def test_the_queue_filters_days_by_the_office_clock_whatever_the_database_keeps(store: Store) -> None:
+    from datetime import UTC, date, datetime
+
+    from pipeline.service.actions import QueueFilter, open_cases
+    from pipeline.service.tables import cases
+
+    # Given a case waiting for a clerk, submitted at 01:30 in Beijing on 7 December (17:30 UTC on the 6th)
+    case_id = submit(store)
+    key = store.case(case_id).review_key
+    assert key is not None
+    store.start_review(case_id, key, RULES, "w1")
+    store.finish_review(key, decision="needs_review", report_json="{}", error=None, worker="w1")
+    with store.engine.begin() as conn:
+        conn.execute(update(cases).where(cases.c.id == case_id)
+                     .values(created_at=datetime(2026, 12, 6, 17, 30, tzinfo=UTC)))
+
+    def found(**days: date) -> list[str]:
+        return [c.id for c in open_cases(store, QueueFilter(**days))]  # type: ignore[arg-type]
+
+    # Then it is a case of the 7th, on SQLite as on PostgreSQL
+    assert found(since=date(2026, 12, 7)) == [case_id]
+    assert found(until=date(2026, 12, 7)) == [case_id]
+    assert found(until=date(2026, 12, 6)) == []
+    assert found(since=date(2026, 12, 8)) == []

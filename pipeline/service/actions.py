@@ -90,10 +90,13 @@ def open_cases(store: Store, flt: QueueFilter, limit: int = 500) -> list[StoredC
     query = select(cases).where(cases.c.decision.in_(OPEN_DECISIONS), ~acted)
     if flt.decision in OPEN_DECISIONS:
         query = query.where(cases.c.decision == flt.decision)
+    # a day in Beijing as its bounds in UTC, as the times are stored (SQLite keeps a time's wall
+    # clock and drops its zone: a Beijing midnight compared as written is eight hours off)
     if flt.since is not None:
-        query = query.where(cases.c.created_at >= datetime.combine(flt.since, time(), BEIJING))
+        query = query.where(cases.c.created_at >= datetime.combine(flt.since, time(), BEIJING).astimezone(UTC))
     if flt.until is not None:
-        query = query.where(cases.c.created_at < datetime.combine(flt.until + timedelta(days=1), time(), BEIJING))
+        until = datetime.combine(flt.until + timedelta(days=1), time(), BEIJING).astimezone(UTC)
+        query = query.where(cases.c.created_at < until)
     query = query.order_by(cases.c.created_at, cases.c.id).limit(limit)
     with store.engine.connect() as conn:
         found = [StoredCase(**row) for row in conn.execute(query).mappings()]
