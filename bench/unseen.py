@@ -1,10 +1,11 @@
 """How the review does on documents it has never seen (fixtures/scans/unseen.py): figures only.
 
-    .venv/bin/python bench/unseen.py [--jobs 2] [--set tune|holdout|all] [--out DIR] [--only NAME] [--fields]
-                                     [--no-generate]
+    .venv/bin/python bench/unseen.py [--jobs 2] [--set tune|holdout|fresh|third|fourth|all] [--out DIR]
+                                     [--only NAME] [--fields] [--no-generate]
 
-Generates both sets (tune and holdout) into ``var/bench/unseen/<set>/``, reviews every case
-(``pipeline.review.review_case``, one process per job, OCR results kept in memory only) and prints,
+Generates the sets (tune and the holdouts: holdout, fresh, third, fourth) into
+``var/bench/unseen/<set>/``, reviews every case (``pipeline.review.review_case``, one process per
+job, OCR results kept in memory only) and prints,
 per set and per variant (form version and face, or what the case tests): clean cases approved /
 needs review / rejected (false rejections), defect cases right / wrong (right: the expected
 decision with exactly the expected failing rules), and for every case not right its failing and
