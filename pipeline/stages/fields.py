@@ -229,6 +229,9 @@ class _Review:
           fast reader confuses them) settles a dispute when it reads the entered value with every
           character in dispute sure (``stronger_sure``): the fast reading was the doubt, not the
           document;
+        - less surely read by the stronger reader, the entered value passes when the second
+          engine (another family) shows the entered characters at the same places
+          (``corroborated_sure``: two recognisers would have to misread a document alike);
         - ``fail`` stands only when a second reading confirms it: a name that shares little with
           the entered one failed by the full-resolution reading too, or — for a near miss (one
           character off) or a number whose check character is wrong — the second engine reading
@@ -299,13 +302,13 @@ class _Review:
         reader, or it read nothing); what it read goes into the first verdict's evidence, with
         how surely it read each character in dispute (where the first reading differs)."""
         stronger = self.engine.stronger
-        if stronger is None or first.value is None or first.value.page is None:
+        if stronger is None:
             return None
-        value = first.value.page.reread(first.value, stronger, "stronger", stretch=1.0)
-        if value is None:
+        got = self._read_by(stronger, "stronger", slot, doc, key, entered, first, th)
+        if got is None:
             first.notes["stronger_reading"] = {"engine": stronger.name, "read": ""}
             return None
-        verdict = self._judge(slot, doc, key, entered, value, th)
+        value, verdict = got
         disputed = disputed_probabilities(entered, first.read, value.text, value.chars)
         seen: dict[str, Any] = {"engine": stronger.name, "read": value.text, "status": verdict.status.value,
                                 "least_probability": round(value.least_probability, 3)}
@@ -355,14 +358,21 @@ class _Review:
         """The disputed value's box read by the second engine (another family) and judged; what
         it read goes into the first verdict's evidence. None without a second engine or a read."""
         second = self.engine.second
-        if second is None or first.value is None or first.value.page is None:
+        got = self._read_by(second, "second-opinion", slot, doc, key, entered, first, th) if second else None
+        if second is None or got is None:
             return None
-        value = first.value.page.reread(first.value, second, "second-opinion", stretch=1.0)
-        if value is None:
-            return None
-        other = self._judge(slot, doc, key, entered, value, th)
+        value, other = got
         first.notes["second_opinion"] = {"engine": second.name, "read": value.text, "status": other.status.value}
         return other
+
+    def _read_by(self, engine: OcrEngine, how: str, slot: str, doc: DocRead, key: str, entered: str,
+                 first: Verdict, th: Thresholds) -> tuple[Value, Verdict] | None:
+        """The first verdict's box read by another engine, as it stands (no stretch), and judged;
+        None when there is no box or the engine reads nothing there."""
+        if first.value is None or first.value.page is None:
+            return None
+        value = first.value.page.reread(first.value, engine, how, stretch=1.0)
+        return None if value is None else (value, self._judge(slot, doc, key, entered, value, th))
 
     def _judge(self, slot: str, doc: DocRead, key: str, entered: str, value: Any, th: Thresholds) -> Verdict:
         suffix = key.rsplit(".", 1)[-1]
