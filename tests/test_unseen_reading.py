@@ -6,6 +6,7 @@ before the slow path has read it whole."""
 from __future__ import annotations
 
 from datetime import date
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -73,6 +74,20 @@ def test_a_date_after_the_submission_is_uncertain_never_a_different_date() -> No
     assert verdict.status is Status.UNCERTAIN and verdict.notes["reason"] == "implausible date"
 
 
+@pytest.mark.parametrize("read", ["口更新,年限", "周雪梅，周雪", "姓名:业务类型"])
+def test_a_read_no_name_is_written_like_is_uncertain_never_another_name(read: str) -> None:
+    # a table cell taken from the wrong column or running over two cells (a tick box read 口, a
+    # list's comma, a label's colon), read surely: the document shows no other name
+    verdict = judge_name("user.name", "那日苏", _value(read, 0.9), Thresholds())
+    assert verdict.status is Status.UNCERTAIN and verdict.notes["reason"] == "implausible name"
+
+
+def test_marks_at_the_ends_of_a_read_name_are_the_cells_edge() -> None:
+    # another name with the cell's comma after it is still another name, clearly read
+    assert judge_name("user.name", "那日苏", _value("李强，", 0.9), Thresholds()).status is Status.FAIL
+    assert judge_name("user.name", "那日苏", _value("那日苏，", 0.9), Thresholds()).status is Status.PASS
+
+
 def test_a_mobile_number_one_digit_short_is_uncertain_and_one_digit_changed_fails() -> None:
     short = judge_exact("handler.mobile", "15599947401", _value("1559994740"), Thresholds(), "phone")
     other = judge_exact("handler.mobile", "15599947401", _value("15599947402"), Thresholds(), "phone")
@@ -123,6 +138,52 @@ def test_the_employee_row_is_found_under_the_tables_headings_below_another_secti
         if name:
             cell = by_name[name].get("id_number")
             assert cell is not None and number in cell.text.replace(" ", "")
+
+
+def _ruled_table_page(rows: list[tuple[str, str, str]]) -> np.ndarray:
+    """An A4 page at 150 dpi with the employee table ruled and its headings centred in their cells
+    (as the portal's Word forms print them); the names written at their cell's left edge, the
+    business-type cell two lines of tick boxes, the second a short one."""
+    page = Image.new("RGB", (1240, 1754), "white")
+    draw = ImageDraw.Draw(page)
+    font = ImageFont.truetype(NOTO, 26)
+    small = ImageFont.truetype(NOTO, 22)
+    rules = (40, 300, 740, 1010, 1235)  # the vertical rules: four cells
+    top, row_h = 300, 110
+
+    def centred(text: str, left: int, right: int, y: int) -> None:
+        draw.text(((left + right - draw.textlength(text, font=font)) / 2, y), text, fill="black", font=font)
+
+    for (a, b), heading in zip(pairwise(rules), ("姓名", "业务类型", "身份证号码", "电子邮件"),
+                               strict=True):
+        centred(heading, a, b, top + 12)
+    y = top + 60
+    for name, number, email in rows:
+        draw.text((rules[0] + 10, y + 35), name, fill="black", font=font)
+        draw.text((rules[1] + 10, y + 10), "☑新申请，年限壹年（大写） □变更 □注销", fill="black", font=small)
+        draw.text((rules[1] + 10, y + 60), "□更新，年限", fill="black", font=small)
+        draw.text((rules[2] + 10, y + 35), number, fill="black", font=small)
+        draw.text((rules[3] + 10, y + 35), email, fill="black", font=small)
+        y += row_h
+    for x in rules:
+        draw.line((x, top, x, y), fill="black", width=2)
+    for yy in (top, top + 60, *range(top + 60 + row_h, y + 1, row_h)):
+        draw.line((rules[0], yy, rules[-1], yy), fill="black", width=2)
+    return np.asarray(page)[:, :, ::-1].copy()
+
+
+def test_a_ruled_tables_columns_end_at_its_rules_not_at_its_centred_headings() -> None:
+    # Given a table whose headings stand centred in their cells: a name written at its cell's left
+    # edge lies left of 姓名 by more than the heading's width, and the business-type cell's short
+    # second line lies nearer 姓名's column than 业务类型's heading
+    employee = ("那日苏", make_ric("21018119790130017"), "narisu@example.cn")
+    page = _ruled_table_page([employee, COLLEAGUE])
+    doc = read_upload([page], get_engine("rapidocr"), ReadOptions(), mode="lazy")
+    found = table_rows(doc, COLUMNS, ("name", "id_number"))
+    # Then each name is read from its own cell, and no business-type text is taken for a name
+    names = [r.get("name").text for r in found if r.get("name") is not None]  # type: ignore[union-attr]
+    assert names == ["那日苏", "王秀英"]
+    assert found[0].get("id_number") is not None and employee[1] in found[0].get("id_number").text  # type: ignore[union-attr]
 
 
 # ------------------------------------------------------------------ never leave a page unread

@@ -13,6 +13,7 @@ confidence is ``uncertain``, with the best candidate and its score in evidence.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -67,6 +68,18 @@ class Verdict:
         return ev
 
 
+#: Marks no name is written with: a read holding one inside it is a form's furniture or a cell's
+#: neighbours (a tick box read 口/□ next to 更新, a list's comma, a label's colon), not another name
+_NOT_IN_NAMES = re.compile(r"[,，:：;；、。□☐☑■√✓]")
+_EDGE_MARKS = " ,，:：;；、。"
+
+
+def name_like(read: str) -> bool:
+    """Could ``read`` be a name as written? Marks at its ends are the cell's edge; inside, they
+    show that the read ran over more than one field."""
+    return not _NOT_IN_NAMES.search(normalise(read).strip(_EDGE_MARKS))
+
+
 def judge_name(fname: str, entered: str, value: Value | None, th: Thresholds) -> Verdict:
     """A name or other free text read from its field: it shows the entered name exactly, or it
     does not; how far off it is only decides between ``fail`` and ``uncertain``."""
@@ -80,6 +93,10 @@ def judge_name(fname: str, entered: str, value: Value | None, th: Thresholds) ->
     score = max(whole, part.score if len(normalise(read)) >= len(normalise(entered)) else 0.0)
     isolated = len(normalise(read)) <= len(normalise(entered)) + 4
     near = part.matched if len(normalise(read)) > len(normalise(entered)) else read
+    if not name_like(near if isolated and _plausible_near_miss(entered, near) else read):
+        # not a name at all (the row or column was taken wrong): nothing shows another name
+        return Verdict(Status.UNCERTAIN, fname, entered, part.matched or read, score, value,
+                       {"reason": "implausible name"})
     if isolated and _plausible_near_miss(entered, near):
         # one character off — even of a two-character name, where it is half the score: a
         # different name only when read clearly (and, in the fields stage, by the second engine too)

@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import pairwise
 
 import numpy as np
 
@@ -420,11 +421,15 @@ def _rows_under(p: PageText, pi: int, header: dict[str, Box], key_columns: tuple
     top = max(b[3] for b in header.values())
     h = max(1, int(sorted(b[3] - b[1] for b in header.values())[len(header) // 2]))
     order = sorted(header.items(), key=lambda kv: kv[1][0])
-    left = order[0][1][0] - 2 * h
+    first = order[0][1]
+    # the table's left rule, or two heights left of the first heading on a table without rules
+    left = _column_cut(p.image, (0, first[1], max(0, first[0] - 6 * h), first[3]), first, first[0] - 2 * h)
     right = p.image.shape[1]
-    # a column runs from its heading's left to the next heading's left
-    bounds = [(name, box[0] - h if i else left, order[i + 1][1][0] - h if i + 1 < len(order) else right)
-              for i, (name, box) in enumerate(order)]
+    # a column ends where the next begins: at the table's rule between their headings, or halfway
+    # between them on a table without rules (a centred heading stands far right of its cell's edge)
+    cuts = [_column_cut(p.image, a, b) for (_, a), (_, b) in pairwise(order)]
+    bounds = [(name, cuts[i - 1] if i else left, cuts[i] if i < len(cuts) else right)
+              for i, (name, _) in enumerate(order)]
 
     def column(i: int) -> str | None:
         box = p.lines[i].box
@@ -473,6 +478,24 @@ def _rows_under(p: PageText, pi: int, header: dict[str, Box], key_columns: tuple
     for i in sorted(others, key=lambda i: p.lines[i].box[1]):
         place(i, new_rows=False)
     return [TableRow(r, pi) for r in rows]
+
+
+def _column_cut(image: np.ndarray, a: Box, b: Box, otherwise: int | None = None) -> int:
+    """Where the column headed ``a`` ends and the one headed ``b`` (to its right) begins: the
+    darkest vertical rule between the two headings across their height, if one runs most of it;
+    else ``otherwise``, by default halfway between them."""
+    x0, x1 = a[2], b[0]
+    y0, y1 = min(a[1], b[1]), max(a[3], b[3])
+    if x1 - x0 >= 3 and y1 - y0 >= 3:
+        band = image[y0:y1, x0:x1]
+        grey = band if band.ndim == 2 else band.max(axis=2)  # a seal's red ring is no rule: black ink only
+        ink, paper = float(grey.min()), float(np.percentile(grey, 90))
+        if paper - ink >= 60:  # a faint scan's rule is dark against its own paper
+            dark = (grey < (ink + paper) / 2).mean(axis=0)
+            best = int(np.argmax(dark))
+            if dark[best] >= 0.8:
+                return x0 + best
+    return (x0 + x1) // 2 if otherwise is None else otherwise
 
 
 def _bands(boxes: list[Box]) -> list[list[int]]:
