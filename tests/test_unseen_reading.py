@@ -94,6 +94,20 @@ def test_a_mobile_number_one_digit_short_is_uncertain_and_one_digit_changed_fail
     assert (short.status, other.status) == (Status.UNCERTAIN, Status.FAIL)
 
 
+@pytest.mark.parametrize(("read", "passes"), [
+    ("wujiaqiehuaxin-zn.com", True),            # the @ of a Kai-face or hand-written address read e
+    ("邮箱：wujiaqiahuaxin-zn.com", True),       # … or a, the label's tail before it
+    ("wujiaqiehuaxin-cn.com", False),           # another domain as well: not the entered address
+    ("wujiaqi@huaxln-zn.con", False),           # an @ was read: the rest must match as it does today
+    ("wujiaqixhuaxin-zn.com", False),           # x is no look-alike of @
+])
+def test_an_email_whose_at_sign_was_read_as_a_letter_still_shows_the_address(read: str, passes: bool) -> None:
+    verdict = judge_exact("handler.email", "wujiaqi@huaxin-zn.com", _value(read, 0.9), Thresholds(), "email")
+    assert (verdict.status is Status.PASS) is passes, verdict
+    if passes:
+        assert verdict.notes["at_sign_read_as"] in "ea"
+
+
 # ------------------------------------------------------------------ the employee table
 def _table_page(rows: list[tuple[str, str, str]], above: list[str]) -> np.ndarray:
     """An A4 page at 150 dpi: some section text, then the employee table with ``rows``."""

@@ -179,6 +179,9 @@ def judge_exact(fname: str, entered: str, value: Value | None, th: Thresholds, k
         same, differ = a == b or a in b, "@" in b and name_equal_score(a, b) <= th.fail_score
         if not same and fold_lookalikes(a) in fold_lookalikes(b):  # e.g. lina1990@ read as 1ina19900
             return Verdict(Status.PASS, fname, entered, read, 100.0, value, {"lookalikes": True})
+        at = _at_sign_read_as(a, b)
+        if not same and at:  # every address has its @: a read without one read it as a letter
+            return Verdict(Status.PASS, fname, entered, read, 100.0, value, {"at_sign_read_as": at})
     else:
         return judge_name(fname, entered, value, th)
     if same:
@@ -186,6 +189,24 @@ def judge_exact(fname: str, entered: str, value: Value | None, th: Thresholds, k
     if differ and value.confidence >= th.min_confidence:
         return Verdict(Status.FAIL, fname, entered, read, 0.0, value)
     return Verdict(Status.UNCERTAIN, fname, entered, read, 0.0, value)
+
+
+#: What a recogniser makes of an e-mail's @ in hand-writing and Kai or Song faces
+_AT_LOOKALIKES = "eaoq0c©"
+
+
+def _at_sign_read_as(entered: str, read: str) -> str:
+    """The character a read with no @ shows where the entered address has it, when that is all
+    that differs (wujiaqi@huaxin-zn.com read wujiaqiehuaxin-zn.com); else ""."""
+    if "@" in read or entered.count("@") != 1:
+        return ""
+    local, domain = entered.split("@")
+    for start in range(len(read) - len(entered) + 1):  # a read may carry the label's tail before it
+        part = read[start:start + len(entered)]
+        if (part[len(local)] in _AT_LOOKALIKES and fold_lookalikes(part[:len(local)]) == fold_lookalikes(local)
+                and fold_lookalikes(part[len(local) + 1:]) == fold_lookalikes(domain)):
+            return part[len(local)]
+    return ""
 
 
 def _plausible_date(ymd: tuple[int, int, int], latest: date | None) -> bool:
