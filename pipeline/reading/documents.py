@@ -431,20 +431,21 @@ def _rows_under(p: PageText, pi: int, header: dict[str, Box], key_columns: tuple
     bounds = [(name, cuts[i - 1] if i else left, cuts[i] if i < len(cuts) else right)
               for i, (name, _) in enumerate(order)]
 
-    def column(i: int) -> str | None:
-        box = p.lines[i].box
-        cx = (box[0] + box[2]) / 2
-        return next((n for n, a, b in bounds if a <= cx < b), None)
-
     under = [i for i, ln in enumerate(p.lines)  # prose under the table is no cell: not read
              if ln.box[1] >= top - 0.3 * h and ln.box[1] <= top + max_rows * 4 * h and ln.box[0] >= left
              and _ratio(ln) <= _PROSE]
+    # each line's column: the one its centre stands in
+    cells = {i: next((c for c in bounds if c[1] <= (p.lines[i].box[0] + p.lines[i].box[2]) / 2 < c[2]), None)
+             for i in under}
+
+    def column(i: int) -> str | None:
+        cell = cells[i]
+        return cell[0] if cell is not None else None
 
     def fits(i: int) -> bool:  # most of the line lies within its column (prose under a table does not)
         x0, _, x1, _ = p.lines[i].box
-        name = column(i)
-        a, b = next((a, b) for n, a, b in bounds if n == name)
-        return min(x1, b) - max(x0, a) >= 0.5 * (x1 - x0)
+        cell = cells[i]
+        return cell is not None and min(x1, cell[2]) - max(x0, cell[1]) >= 0.5 * (x1 - x0)
 
     keyed = sorted((i for i in under if column(i) in key_columns and fits(i)), key=lambda i: p.lines[i].box[1])
     rows: list[dict[str, Value]] = []
