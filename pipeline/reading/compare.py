@@ -93,11 +93,12 @@ def judge_name(fname: str, entered: str, value: Value | None, th: Thresholds) ->
     score = max(whole, part.score if len(normalise(read)) >= len(normalise(entered)) else 0.0)
     isolated = len(normalise(read)) <= len(normalise(entered)) + 4
     near = part.matched if len(normalise(read)) > len(normalise(entered)) else read
-    if not name_like(near if isolated and _plausible_near_miss(entered, near) else read):
+    near_miss = isolated and _plausible_near_miss(entered, near)
+    if not name_like(near if near_miss else read):
         # not a name at all (the row or column was taken wrong): nothing shows another name
         return Verdict(Status.UNCERTAIN, fname, entered, part.matched or read, score, value,
                        {"reason": "implausible name"})
-    if isolated and _plausible_near_miss(entered, near):
+    if near_miss:
         # one character off — even of a two-character name, where it is half the score: a
         # different name only when read clearly (and, in the fields stage, by the second engine too)
         if value.confidence >= th.clear_confidence:

@@ -423,11 +423,15 @@ def _rows_under(p: PageText, pi: int, header: dict[str, Box], key_columns: tuple
     order = sorted(header.items(), key=lambda kv: kv[1][0])
     first = order[0][1]
     # the table's left rule, or two heights left of the first heading on a table without rules
-    left = _column_cut(p.image, (0, first[1], max(0, first[0] - 6 * h), first[3]), first, first[0] - 2 * h)
+    rule = _vertical_rule(p.image, max(0, first[0] - 6 * h), first[0], first[1], first[3])
+    left = first[0] - 2 * h if rule is None else rule
     right = p.image.shape[1]
     # a column ends where the next begins: at the table's rule between their headings, or halfway
     # between them on a table without rules (a centred heading stands far right of its cell's edge)
-    cuts = [_column_cut(p.image, a, b) for (_, a), (_, b) in pairwise(order)]
+    cuts = []
+    for (_, a), (_, b) in pairwise(order):
+        rule = _vertical_rule(p.image, a[2], b[0], min(a[1], b[1]), max(a[3], b[3]))
+        cuts.append((a[2] + b[0]) // 2 if rule is None else rule)
     bounds = [(name, cuts[i - 1] if i else left, cuts[i] if i < len(cuts) else right)
               for i, (name, _) in enumerate(order)]
 
@@ -481,22 +485,19 @@ def _rows_under(p: PageText, pi: int, header: dict[str, Box], key_columns: tuple
     return [TableRow(r, pi) for r in rows]
 
 
-def _column_cut(image: np.ndarray, a: Box, b: Box, otherwise: int | None = None) -> int:
-    """Where the column headed ``a`` ends and the one headed ``b`` (to its right) begins: the
-    darkest vertical rule between the two headings across their height, if one runs most of it;
-    else ``otherwise``, by default halfway between them."""
-    x0, x1 = a[2], b[0]
-    y0, y1 = min(a[1], b[1]), max(a[3], b[3])
-    if x1 - x0 >= 3 and y1 - y0 >= 3:
-        band = image[y0:y1, x0:x1]
-        grey = band if band.ndim == 2 else band.max(axis=2)  # a seal's red ring is no rule: black ink only
-        ink, paper = float(grey.min()), float(np.percentile(grey, 90))
-        if paper - ink >= 60:  # a faint scan's rule is dark against its own paper
-            dark = (grey < (ink + paper) / 2).mean(axis=0)
-            best = int(np.argmax(dark))
-            if dark[best] >= 0.8:
-                return x0 + best
-    return (x0 + x1) // 2 if otherwise is None else otherwise
+def _vertical_rule(image: np.ndarray, x0: int, x1: int, y0: int, y1: int) -> int | None:
+    """The x of the darkest vertical rule in columns ``x0``–``x1`` that runs most of the height
+    ``y0``–``y1`` (a table's line between two headings), or None."""
+    if x1 - x0 < 3 or y1 - y0 < 3:
+        return None
+    band = image[y0:y1, x0:x1]
+    grey = band if band.ndim == 2 else band.max(axis=2)  # a seal's red ring is no rule: black ink only
+    ink, paper = float(grey.min()), float(np.percentile(grey, 90))
+    if paper - ink < 60:  # a faint scan's rule is dark against its own paper; no contrast, no rule
+        return None
+    dark = (grey < (ink + paper) / 2).mean(axis=0)
+    best = int(np.argmax(dark))
+    return x0 + best if dark[best] >= 0.8 else None
 
 
 def _bands(boxes: list[Box]) -> list[list[int]]:

@@ -358,8 +358,10 @@ class _Review:
         """The disputed value's box read by the second engine (another family) and judged; what
         it read goes into the first verdict's evidence. None without a second engine or a read."""
         second = self.engine.second
-        got = self._read_by(second, "second-opinion", slot, doc, key, entered, first, th) if second else None
-        if second is None or got is None:
+        if second is None:
+            return None
+        got = self._read_by(second, "second-opinion", slot, doc, key, entered, first, th)
+        if got is None:
             return None
         value, other = got
         first.notes["second_opinion"] = {"engine": second.name, "read": value.text, "status": other.status.value}
