@@ -9,6 +9,7 @@ OCR engine caches by pixels, so a re-review costs almost nothing.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -623,10 +624,27 @@ def _apply_date(r: _Review, slot: str) -> list[Finding]:
         if len(readings) == 1:
             days = read_again()
             ev["dates_read"] = sorted({d.isoformat() for _, d in days})
-        alike = len({d for _, d in days}) == 1 and len(days) > 1
-        clear = reading.confidence >= tuning.min_confidence and alike
-        return [ctx.finding("ocr.apply_date", Status.FAIL if clear else Status.UNCERTAIN, slot, ev)]
+        status, reason = judge_old_date(day, reading.confidence, [d for _, d in days], submitted, tuning)
+        if reason:  # no one date is claimed: both are in dates_read
+            ev["reason"] = reason
+            del ev["date"]
+        return [ctx.finding("ocr.apply_date", status, slot, ev)]
     return [ctx.finding("ocr.apply_date", Status.PASS, slot, ev)]
+
+
+def judge_old_date(first: date, confidence: float, dates: Sequence[date], submitted: date,
+                   tuning: ApplyDateTuning) -> tuple[Status, str]:
+    """A first reading of 申请日期 older than the limit, and every date read of the box (the first
+    and the full-resolution reread). It fails only when read clearly and alike by both; when the
+    other reading is a date the form may carry (a hand-written 11 read as 1), the date is not
+    settled either way, and an unsettled date is judged as an unread one (``unread_status``:
+    the applicant's own entry alone sends no case to a clerk); else uncertain."""
+    others = set(dates) - {first}
+    if not others and len(dates) > 1:
+        return (Status.FAIL, "") if confidence >= tuning.min_confidence else (Status.UNCERTAIN, "")
+    if any(0 <= (submitted - d).days <= tuning.max_age_days for d in others):
+        return Status(tuning.unread_status), "read two ways"
+    return Status.UNCERTAIN, ""
 
 
 def _period_check(r: _Review, rule_id: str, slot: str) -> list[Finding]:
