@@ -22,7 +22,7 @@ from pipeline.reading.matching import shows_name
 from pipeline.reading.ocr import OcrEngine, TextBox, get_engine
 from pipeline.reading.page import ReadOptions, Value
 from pipeline.review import review_case
-from pipeline.stages.fields import ApplyDateTuning, judge_old_date
+from pipeline.stages.fields import ApplyDateTuning, judge_unlikely_date
 from tests.casedata import BASE_CASE, make_ric
 from tests.fields_samples import pdf_pages
 
@@ -80,16 +80,21 @@ def test_a_date_after_the_submission_is_uncertain_never_a_different_date() -> No
     ([date(2026, 1, 30), date(2026, 11, 30)], Status.PASS),      # the reread shows a date the form may carry
     ([date(2026, 1, 30), date(2025, 11, 30)], Status.UNCERTAIN),  # read two ways, both too old
     ([date(2026, 1, 30)], Status.UNCERTAIN),                     # the reread shows no date
+    ([date(2028, 1, 17), date(2028, 1, 17)], Status.UNCERTAIN),  # after the submission, read alike
+    ([date(2028, 1, 17), date(2026, 11, 17)], Status.PASS),      # … one reading a misread of the other
 ])
-def test_an_old_apply_date_fails_only_when_read_alike_and_read_two_ways_is_judged_unread(
+def test_an_unlikely_apply_date_fails_only_when_too_old_and_read_alike_and_read_two_ways_is_judged_unread(
         dates: list[date], status: Status) -> None:
     # a hand-written 申请日期 2026年11月30日 read 2026年1月30日 at 0.97 on the page, 11月 on the reread
     submitted = date(2026, 12, 2)
-    got, reason = judge_old_date(dates[0], 0.97, dates, submitted, ApplyDateTuning(unread_status="pass"))
+    got, reason = judge_unlikely_date(dates[0], 0.97, dates, submitted, ApplyDateTuning(unread_status="pass"))
     assert got is status and (reason == "read two ways") == (status is Status.PASS)
     # an unsettled date follows the rule set's choice for an unread one
-    strict, _ = judge_old_date(dates[0], 0.97, dates, submitted, ApplyDateTuning(unread_status="uncertain"))
+    strict, _ = judge_unlikely_date(dates[0], 0.97, dates, submitted, ApplyDateTuning(unread_status="uncertain"))
     assert strict is (Status.UNCERTAIN if status is Status.PASS else status)
+    # a date too old read alike but unsurely is not clearly read
+    assert judge_unlikely_date(date(2026, 1, 30), 0.6, [date(2026, 1, 30)] * 2, submitted,
+                               ApplyDateTuning())[0] is Status.UNCERTAIN
 
 
 @pytest.mark.parametrize("read", ["口更新,年限", "周雪梅，周雪", "姓名:业务类型"])

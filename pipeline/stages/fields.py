@@ -617,33 +617,39 @@ def _apply_date(r: _Review, slot: str) -> list[Finding]:
         return [ctx.finding("ocr.apply_date", Status(tuning.unread_status), slot, ev)]
     reading, day = days[0]
     ev.update(date=day.isoformat(), read=reading.text, dates_read=sorted({d.isoformat() for _, d in days}))
-    if day > submitted:
-        ev["reason"] = "after the submission: probably misread"
-        return [ctx.finding("ocr.apply_date", Status.UNCERTAIN, slot, ev)]
-    if (submitted - day).days > tuning.max_age_days:
-        if len(readings) == 1:
-            days = read_again()
-            ev["dates_read"] = sorted({d.isoformat() for _, d in days})
-        status, reason = judge_old_date(day, reading.confidence, [d for _, d in days], submitted, tuning)
-        if reason:  # no one date is claimed: both are in dates_read
-            ev["reason"] = reason
-            del ev["date"]
-        return [ctx.finding("ocr.apply_date", status, slot, ev)]
-    return [ctx.finding("ocr.apply_date", Status.PASS, slot, ev)]
+    if 0 <= (submitted - day).days <= tuning.max_age_days:
+        return [ctx.finding("ocr.apply_date", Status.PASS, slot, ev)]
+    if len(readings) == 1:  # a date the form cannot carry: read the box again before judging
+        days = read_again()
+        ev["dates_read"] = sorted({d.isoformat() for _, d in days})
+    status, reason = judge_unlikely_date(day, reading.confidence, [d for _, d in days], submitted, tuning)
+    if reason:
+        ev["reason"] = reason
+    if reason == _TWO_WAYS:  # no one date is claimed: both are in dates_read
+        del ev["date"]
+    return [ctx.finding("ocr.apply_date", status, slot, ev)]
 
 
-def judge_old_date(first: date, confidence: float, dates: Sequence[date], submitted: date,
-                   tuning: ApplyDateTuning) -> tuple[Status, str]:
-    """A first reading of 申请日期 older than the limit, and every date read of the box (the first
-    and the full-resolution reread). It fails only when read clearly and alike by both; when the
-    other reading is a date the form may carry (a hand-written 11 read as 1), the date is not
-    settled either way, and an unsettled date is judged as an unread one (``unread_status``:
-    the applicant's own entry alone sends no case to a clerk); else uncertain."""
+_TWO_WAYS = "read two ways"
+
+
+def judge_unlikely_date(first: date, confidence: float, dates: Sequence[date], submitted: date,
+                        tuning: ApplyDateTuning) -> tuple[Status, str]:
+    """A first reading of 申请日期 after the submission or older than the limit, and every date
+    read of the box (the first and the full-resolution reread), as (status, reason).
+
+    When another reading is a date the form may carry (a hand-written 11 read as 1), the date is
+    not settled either way, and an unsettled date is judged as an unread one (``unread_status``:
+    the applicant's own entry alone sends no case to a clerk). A date after the submission is
+    more likely a misread than a mistake: uncertain. A date too old fails only when read surely
+    and alike twice; else uncertain."""
     others = set(dates) - {first}
-    if not others and len(dates) > 1:
-        return (Status.FAIL, "") if confidence >= tuning.min_confidence else (Status.UNCERTAIN, "")
     if any(0 <= (submitted - d).days <= tuning.max_age_days for d in others):
-        return Status(tuning.unread_status), "read two ways"
+        return Status(tuning.unread_status), _TWO_WAYS
+    if first > submitted:
+        return Status.UNCERTAIN, "after the submission: probably misread"
+    if not others and len(dates) > 1 and confidence >= tuning.min_confidence:
+        return Status.FAIL, ""
     return Status.UNCERTAIN, ""
 
 
