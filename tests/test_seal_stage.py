@@ -141,6 +141,17 @@ def test_the_seal_of_another_organisation_fails_seal_org_name_naming_it(forms: d
     assert other in f.message
 
 
+def test_a_seal_read_one_character_otherwise_is_uncertain_and_tells_the_clerk_what_it_was_read_as(
+        forms: dict) -> None:
+    # Given the seal of 沈阳示范科技 on the copy of an application by 沈阳示例科技
+    found = run({"handler_id": stamped(forms, "authorization", text="沈阳示范科技有限公司")})
+    f = found[("seal.org_name", "handler_id")]
+    # Then no pass and no fail (one character may be a misread), and the message quotes the read
+    assert f.status is Status.UNCERTAIN, f.evidence
+    assert f.evidence["reason"] == "read_otherwise" and f.evidence["read"] == "沈阳示范科技有限公司"
+    assert "“沈阳示范科技有限公司”" in f.message and "人工核对" in f.message
+
+
 def test_a_seal_whose_arc_cannot_be_read_is_uncertain(forms: dict) -> None:
     # Given a seal whose arc holds no legible name (a worn stamp: ring, star, smudges)
     pages = stamped(forms, "authorization", text="")

@@ -152,6 +152,8 @@ def settle_across_impressions(ctx: StageContext, findings: list[Finding]) -> lis
 
 
 _DISAGREE, _CONFIRMED = "reads_disagree", "confirmed_by_another_impression"
+#: no read of the seal shows the entered name, and its reads do not clearly name another one
+_READ_OTHERWISE = "read_otherwise"
 
 
 def confirming_impression(positions: Sequence[int], diameter_mm: float,
@@ -289,6 +291,8 @@ def _judge_name(ctx: StageContext, slot: str, entered: str,
         evidence["contested_positions"] = sorted({int(c["position"]) for c in judged.contested})
     if judged.reason:
         evidence["reason"] = judged.reason
+    elif judged.status is Status.UNCERTAIN and best is not None:
+        evidence["reason"] = _READ_OTHERWISE  # the clerk is told what the seal was read as
     unreadable = unreadable_characters(_engine(ctx), [entered]) if judged.status is not Status.PASS else []
     if unreadable:
         evidence["unreadable_characters"] = unreadable
