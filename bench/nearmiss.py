@@ -1,8 +1,9 @@
 """Near misses never pass: clean fixture cases whose entered organisation, employee or handler
 is one character away from the name every document shows (look-alike, homophone, swapped,
-added, dropped) or another real-looking name.
+added, dropped) or another real-looking name; with ``--what numbers``, whose entered credit code
+or ID number is one digit away, two digits swapped, or another valid number.
 
-    .venv/bin/python bench/nearmiss.py [--cases clean_shenyang_jpg_150,...] [--jobs 2]
+    .venv/bin/python bench/nearmiss.py [--cases clean_shenyang_jpg_150,...] [--jobs 2] [--what names|numbers|all]
     .venv/bin/python bench/nearmiss.py --folders var/bench/unseen/tune/tune_clean_v1_zenhei,... [--scale 0.7]
 
 ``--folders`` takes any clean case folders (the unseen set's, phone photos) instead of generated
@@ -10,9 +11,9 @@ fixtures; ``--scale`` first shrinks every image upload (JPEG/PNG) to that share 
 whether reading stays safe on pages below the resolutions precheck was made with.
 
 For each reading rule of the changed field (ocr.org_name and seal.org_name for the organisation,
-ocr.user, ocr.handler) and each slot: how many findings pass (must be 0), fail and are
-uncertain, per document kind. The documents are the clean ones, so OCR results come from the
-shared cache after the first review of each case.
+ocr.user, ocr.handler; ocr.uscc or the person's rule and ocr.form_fields for a number) and each
+slot: how many findings pass (must be 0), fail and are uncertain, per document kind. The documents
+are the clean ones, so OCR results come from the shared cache after the first review of each case.
 """
 
 from __future__ import annotations
@@ -34,7 +35,15 @@ import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from fixtures.scans import generate  # noqa: E402
-from fixtures.scans.nearmiss import FIELDS, KINDS, RULES, make_near_miss  # noqa: E402
+from fixtures.scans.nearmiss import (  # noqa: E402
+    FIELDS,
+    KINDS,
+    NUMBER_FIELDS,
+    NUMBER_KINDS,
+    NUMBER_RULES,
+    RULES,
+    make_near_miss,
+)
 
 DEFAULT_CASES = ("clean_shenyang_jpg_150", "clean_dalian_pdf_200", "clean_panjin_jpg_200_faint")
 
@@ -44,7 +53,8 @@ def _review(job: tuple[str, str, str]) -> tuple[str, str, list[tuple[str, str | 
 
     folder, field, kind = job
     report = review_case(Path(folder))
-    return field, kind, [(f.rule, f.slot, f.status.value) for f in report.findings if f.rule in RULES[field]]
+    rules = {**RULES, **NUMBER_RULES}[field]
+    return field, kind, [(f.rule, f.slot, f.status.value) for f in report.findings if f.rule in rules]
 
 
 def shrunk(clean: Path, out_dir: Path, scale: float) -> Path:
@@ -66,13 +76,21 @@ def shrunk(clean: Path, out_dir: Path, scale: float) -> Path:
     return folder
 
 
+def _label(field: str, kind: str) -> str:
+    return f"number {kind}" if field in NUMBER_FIELDS else kind
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cases", default=",".join(DEFAULT_CASES))
     ap.add_argument("--folders", default="", help="clean case folders, comma-separated (instead of --cases)")
     ap.add_argument("--scale", type=float, default=1.0, help="shrink image uploads to this share of each side")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--what", choices=("names", "numbers", "all"), default="names",
+                    help="names (the organisation's, the employee's, the handler's), numbers (credit code, ID numbers)")
     args = ap.parse_args()
+    plan = ([(f, KINDS) for f in FIELDS] if args.what != "numbers" else []) + (
+        [(f, NUMBER_KINDS) for f in NUMBER_FIELDS] if args.what != "names" else [])
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp) / "clean"
         jobs: list[tuple[str, str, str]] = []
@@ -83,8 +101,8 @@ def main() -> int:
             cleans = [shrunk(c, Path(tmp) / "shrunk", args.scale) for c in cleans]
         for clean in cleans:
             case = clean.name
-            for field in FIELDS:
-                for kind in KINDS:
+            for field, kinds in plan:
+                for kind in kinds:
                     folder, shown, entered = make_near_miss(clean, Path(tmp) / "near", field, kind)
                     if entered == shown:
                         continue
@@ -97,7 +115,7 @@ def main() -> int:
             for (_field, kind, findings), (case, _, shown, entered) in zip(pool.map(_review, jobs), names, strict=True):
                 for rule, slot, status in findings:
                     counts[(rule, slot or "-")][status] += 1
-                    by_kind[kind][status] += 1
+                    by_kind[_label(_field, kind)][status] += 1
                     if status == "pass":
                         passed.append(f"{case} {rule}@{slot}: documents show {shown}, entered {entered} ({kind})")
     shown_as = args.folders or args.cases
@@ -106,9 +124,9 @@ def main() -> int:
     for (rule, slot), c in sorted(counts.items()):
         print(f"{rule + ' @ ' + slot:44} {c['pass']:5} {c['fail']:5} {c['uncertain']:9} {c['skipped']:7}")
     print(f"\n{'mutation':12} {'pass':>5} {'fail':>5} {'uncertain':>9}")
-    for kind in KINDS:
-        c = by_kind[kind]
-        print(f"{kind:12} {c['pass']:5} {c['fail']:5} {c['uncertain']:9}")
+    for label in dict.fromkeys(_label(f, k) for f, kinds in plan for k in kinds):
+        c = by_kind[label]
+        print(f"{label:12} {c['pass']:5} {c['fail']:5} {c['uncertain']:9}")
     total = sum((c for c in counts.values()), Counter())
     print(f"\nall: pass {total['pass']} (must be 0), fail {total['fail']}, uncertain {total['uncertain']}")
     for line in passed:

@@ -12,9 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
+from stdnum.cn import uscc
 
-from fixtures.scans.nearmiss import RULES, make_near_miss
+from fixtures.scans.nearmiss import NUMBER_FIELDS, NUMBER_KINDS, NUMBER_RULES, RULES, make_near_miss, mutate_number
 from pipeline.forms.render import render_forms
+from pipeline.identifiers import resident_id_problem
 from pipeline.models import Case, Status
 from pipeline.reading.compare import Thresholds, judge_exact, judge_name
 from pipeline.reading.documents import read_upload, table_rows
@@ -264,7 +266,8 @@ def test_a_page_the_fast_path_sees_nothing_on_is_read_whole_before_a_field_is_no
 
 # ------------------------------------------------------------------ near misses end to end
 @pytest.mark.parametrize(("field", "kind"), [("org.name", "homophone"), ("handler.name", "lookalike"),
-                                             ("user.name", "other")])
+                                             ("user.name", "other"), ("user.id_number", "digit"),
+                                             ("org.id_number", "swap")])
 def test_documents_naming_someone_one_character_away_pass_no_reading_rule(
         fixture_cases: list[Path], tmp_path: Path, field: str, kind: str) -> None:
     # Given a clean case whose entered name is a near miss of what every document shows
@@ -273,9 +276,22 @@ def test_documents_naming_someone_one_character_away_pass_no_reading_rule(
     # When it is reviewed
     report = review_case(folder)
     # Then no reading rule of that field passes on any document, and the case is not approved
-    passed = [(f.rule, f.slot) for f in report.findings if f.rule in RULES[field] and f.status is Status.PASS]
+    rules = {**RULES, **NUMBER_RULES}[field]
+    passed = [(f.rule, f.slot) for f in report.findings if f.rule in rules and f.status is Status.PASS]
     assert passed == [], (shown, entered)
     assert report.decision.value != "approved"
+
+
+@pytest.mark.parametrize("field", NUMBER_FIELDS)
+def test_a_near_miss_number_is_another_valid_number_so_only_reading_can_tell(field: str) -> None:
+    shown = BASE_CASE["org"]["id_number"] if field == "org.id_number" else make_ric("21010219900307001")
+    for kind in NUMBER_KINDS:
+        entered = mutate_number(shown, kind, field)
+        assert entered != shown and len(entered) == 18
+        if field == "org.id_number":
+            assert uscc.is_valid(entered), kind
+        else:
+            assert resident_id_problem(entered) == "", kind
 
 
 # ------------------------------------------------------------------ seal arc text
