@@ -1,9 +1,9 @@
 """Near misses never pass: clean fixture cases whose entered organisation, employee or handler
 is one character away from the name every document shows (look-alike, homophone, swapped,
-added, dropped) or another real-looking name; with ``--what numbers``, whose entered credit code
-or ID number is one digit away, two digits swapped, or another valid number.
+added, dropped) or another real-looking name; with ``--what entries``, whose entered credit code,
+ID number, mobile or e-mail is one character away, two swapped, or another valid one.
 
-    .venv/bin/python bench/nearmiss.py [--cases clean_shenyang_jpg_150,...] [--jobs 2] [--what names|numbers|all]
+    .venv/bin/python bench/nearmiss.py [--cases clean_shenyang_jpg_150,...] [--jobs 2] [--what names|entries|all]
     .venv/bin/python bench/nearmiss.py --folders var/bench/unseen/tune/tune_clean_v1_zenhei,... [--scale 0.7]
 
 ``--folders`` takes any clean case folders (the unseen set's, phone photos) instead of generated
@@ -11,7 +11,7 @@ fixtures; ``--scale`` first shrinks every image upload (JPEG/PNG) to that share 
 whether reading stays safe on pages below the resolutions precheck was made with.
 
 For each reading rule of the changed field (ocr.org_name and seal.org_name for the organisation,
-ocr.user, ocr.handler; ocr.uscc or the person's rule and ocr.form_fields for a number) and each
+ocr.user, ocr.handler; ocr.uscc or the person's rule and ocr.form_fields for an entry) and each
 slot: how many findings pass (must be 0), fail and are uncertain, per document kind. The documents
 are the clean ones, so OCR results come from the shared cache after the first review of each case.
 """
@@ -36,11 +36,11 @@ from PIL import Image  # noqa: E402
 
 from fixtures.scans import generate  # noqa: E402
 from fixtures.scans.nearmiss import (  # noqa: E402
+    ENTRY_FIELDS,
+    ENTRY_KINDS,
+    ENTRY_RULES,
     FIELDS,
     KINDS,
-    NUMBER_FIELDS,
-    NUMBER_KINDS,
-    NUMBER_RULES,
     RULES,
     make_near_miss,
 )
@@ -53,7 +53,7 @@ def _review(job: tuple[str, str, str]) -> tuple[str, str, list[tuple[str, str | 
 
     folder, field, kind = job
     report = review_case(Path(folder))
-    rules = {**RULES, **NUMBER_RULES}[field]
+    rules = {**RULES, **ENTRY_RULES}[field]
     return field, kind, [(f.rule, f.slot, f.status.value) for f in report.findings if f.rule in rules]
 
 
@@ -77,7 +77,7 @@ def shrunk(clean: Path, out_dir: Path, scale: float) -> Path:
 
 
 def _label(field: str, kind: str) -> str:
-    return f"number {kind}" if field in NUMBER_FIELDS else kind
+    return f"entry {kind}" if field in ENTRY_FIELDS else kind
 
 
 def main() -> int:
@@ -86,11 +86,12 @@ def main() -> int:
     ap.add_argument("--folders", default="", help="clean case folders, comma-separated (instead of --cases)")
     ap.add_argument("--scale", type=float, default=1.0, help="shrink image uploads to this share of each side")
     ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--what", choices=("names", "numbers", "all"), default="names",
-                    help="names (the organisation's, the employee's, the handler's), numbers (credit code, ID numbers)")
+    ap.add_argument("--what", choices=("names", "entries", "all"), default="names",
+                    help="names (the organisation's, the employee's, the handler's); entries (credit code, ID "
+                         "numbers, the handler's mobile and e-mail)")
     args = ap.parse_args()
-    plan = ([(f, KINDS) for f in FIELDS] if args.what != "numbers" else []) + (
-        [(f, NUMBER_KINDS) for f in NUMBER_FIELDS] if args.what != "names" else [])
+    plan = ([(f, KINDS) for f in FIELDS] if args.what != "entries" else []) + (
+        [(f, ENTRY_KINDS) for f in ENTRY_FIELDS] if args.what != "names" else [])
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp) / "clean"
         jobs: list[tuple[str, str, str]] = []

@@ -5,16 +5,18 @@ before the slow path has read it whole."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 import pytest
+from email_validator import validate_email
 from PIL import Image, ImageDraw, ImageFont
 from stdnum.cn import uscc
 
-from fixtures.scans.nearmiss import NUMBER_FIELDS, NUMBER_KINDS, NUMBER_RULES, RULES, make_near_miss, mutate_number
+from fixtures.scans.nearmiss import ENTRY_FIELDS, ENTRY_KINDS, ENTRY_RULES, RULES, make_near_miss, mutate_entry
 from pipeline.forms.render import render_forms
 from pipeline.identifiers import resident_id_problem
 from pipeline.models import Case, Status
@@ -24,6 +26,7 @@ from pipeline.reading.matching import shows_name
 from pipeline.reading.ocr import OcrEngine, TextBox, get_engine
 from pipeline.reading.page import ReadOptions, Value
 from pipeline.review import review_case
+from pipeline.ruleset import load_rule_set
 from pipeline.stages.fields import ApplyDateTuning, judge_unlikely_date
 from tests.casedata import BASE_CASE, make_ric
 from tests.fields_samples import pdf_pages
@@ -267,7 +270,7 @@ def test_a_page_the_fast_path_sees_nothing_on_is_read_whole_before_a_field_is_no
 # ------------------------------------------------------------------ near misses end to end
 @pytest.mark.parametrize(("field", "kind"), [("org.name", "homophone"), ("handler.name", "lookalike"),
                                              ("user.name", "other"), ("user.id_number", "digit"),
-                                             ("org.id_number", "swap")])
+                                             ("org.id_number", "swap"), ("handler.mobile", "digit")])
 def test_documents_naming_someone_one_character_away_pass_no_reading_rule(
         fixture_cases: list[Path], tmp_path: Path, field: str, kind: str) -> None:
     # Given a clean case whose entered name is a near miss of what every document shows
@@ -276,22 +279,28 @@ def test_documents_naming_someone_one_character_away_pass_no_reading_rule(
     # When it is reviewed
     report = review_case(folder)
     # Then no reading rule of that field passes on any document, and the case is not approved
-    rules = {**RULES, **NUMBER_RULES}[field]
+    rules = {**RULES, **ENTRY_RULES}[field]
     passed = [(f.rule, f.slot) for f in report.findings if f.rule in rules and f.status is Status.PASS]
     assert passed == [], (shown, entered)
     assert report.decision.value != "approved"
 
 
-@pytest.mark.parametrize("field", NUMBER_FIELDS)
-def test_a_near_miss_number_is_another_valid_number_so_only_reading_can_tell(field: str) -> None:
-    shown = BASE_CASE["org"]["id_number"] if field == "org.id_number" else make_ric("21010219900307001")
-    for kind in NUMBER_KINDS:
-        entered = mutate_number(shown, kind, field)
-        assert entered != shown and len(entered) == 18
+@pytest.mark.parametrize("field", ENTRY_FIELDS)
+def test_a_near_miss_entry_is_another_valid_one_so_only_reading_can_tell(field: str) -> None:
+    leaf = field.split(".")[1]
+    shown = {"org.id_number": BASE_CASE["org"]["id_number"], "handler.mobile": "13704053377",
+             "handler.email": "wujiaqi@huaxin-zn.com"}.get(field, make_ric("21010219900307001"))
+    for kind in ENTRY_KINDS:
+        entered = mutate_entry(shown, kind, field)
+        assert entered != shown and len(entered) >= len(shown) - 4, kind
         if field == "org.id_number":
             assert uscc.is_valid(entered), kind
-        else:
+        elif leaf == "id_number":
             assert resident_id_problem(entered) == "", kind
+        elif leaf == "mobile":
+            assert re.fullmatch(load_rule_set().param("data.mobile", "pattern"), entered), kind
+        else:
+            assert validate_email(entered, check_deliverability=False), kind
 
 
 # ------------------------------------------------------------------ seal arc text
