@@ -9,6 +9,7 @@ from pipeline.reading.matching import (
     find_dates,
     find_ric,
     find_uscc,
+    fold_code_lookalikes,
     is_valid_ric,
     merged_repeats,
     name_equal_score,
@@ -18,6 +19,7 @@ from pipeline.reading.matching import (
     read_by_character,
 )
 from pipeline.reading.page import Value
+from pipeline.stages import fields
 from tests.casedata import make_ric, make_uscc
 
 
@@ -164,3 +166,11 @@ def test_nothing_is_in_dispute_when_the_stronger_reading_does_not_show_the_enter
     # punctuation and spaces the names are compared without do not shift the places
     assert disputed_probabilities("0417-2869035", "0417-2869085", "0417-2869035", [0.9] * 4 + [0.2] + [0.9] * 5
                                   + [0.4, 0.9]) == [0.4]
+
+
+def test_two_readings_of_a_code_differing_only_by_letters_no_code_holds_are_one_reading() -> None:
+    # Tesseract reads the 0 of a credit code as O, which GB 32100 leaves out of every code
+    assert fold_code_lookalikes("用代码91210104mAoXL3T8X8") == "用代码91210104MA0XL3T8X8"
+    assert fields._same_reading("org.id_number", "91210104MA0XL3T8X8", "用代码91210104MAOXL3T8X8")
+    # Q is a letter codes do hold: a reading with Q there is another reading
+    assert not fields._same_reading("org.id_number", "91210104MA0XL3T8X8", "91210104MAQXL3T8X8")

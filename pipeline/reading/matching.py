@@ -26,6 +26,15 @@ TO_DIGIT = {"O": "0", "D": "0", "Q": "0", "U": "0", "I": "1", "L": "1", "|": "1"
             "Z": "2", "S": "5", "B": "8", "G": "6", "A": "4"}
 #: Letters that do not occur in credit codes (GB 32100) and the code letter/digit they resemble.
 USCC_LETTER_FIX = {"O": "0", "I": "1", "Z": "2", "S": "5", "V": "U"}
+_CODE_FOLD = str.maketrans(USCC_LETTER_FIX)
+
+
+def fold_code_lookalikes(text: str) -> str:
+    """``text`` upper-cased, each letter no credit code or ID number holds turned into the
+    character it resembles (O→0, I→1, Z→2, S→5, V→U): for comparing two readings of one number."""
+    return text.upper().translate(_CODE_FOLD)
+
+
 _SPACES = re.compile(r"[\s\u3000\u00a0_]+")
 _PUNCT = re.compile(r"[:：,，.。;；、'\"“”‘’·\-—|¦]+")  # and table rules read as a bar
 

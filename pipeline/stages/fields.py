@@ -25,6 +25,7 @@ from pipeline.reading.matching import (
     disputed_probabilities,
     find_ric,
     find_uscc,
+    fold_code_lookalikes,
     name_score,
     normalise,
     normalise_name,
@@ -489,9 +490,13 @@ def _differs_only_at(entered: str, read: str, wildcards: set[str]) -> bool:
 
 
 def _same_reading(key: str, a: str, b: str) -> bool:
-    """Two engines read the same thing: digits and letters for numbers, the name otherwise."""
+    """Two engines read the same thing: digits and letters for numbers, the name otherwise.
+
+    A letter no credit code, ID or phone number holds (O, I, Z, S, V: GB 32100 leaves them out)
+    is the digit or letter it resembles in either reading: Tesseract's MAOXL for RapidOCR's MA0XL
+    is one reading of one printed code."""
     if key.rsplit(".", 1)[-1] in _NUMBER_FIELDS:
-        return bool(a) and normalise(a).upper() in normalise(b).upper()
+        return bool(a) and fold_code_lookalikes(normalise(a)) in fold_code_lookalikes(normalise(b))
     return bool(a) and normalise_name(a) == normalise_name(b)
 
 
