@@ -622,7 +622,7 @@ def _apply_date(r: _Review, slot: str) -> list[Finding]:
         return [ctx.finding("ocr.apply_date", Status(tuning.unread_status), slot, ev)]
     reading, day = days[0]
     ev.update(date=day.isoformat(), read=reading.text, dates_read=sorted({d.isoformat() for _, d in days}))
-    if 0 <= (submitted - day).days <= tuning.max_age_days:
+    if _may_carry(day, submitted, tuning):
         return [ctx.finding("ocr.apply_date", Status.PASS, slot, ev)]
     if len(readings) == 1:  # a date the form cannot carry: read the box again before judging
         days = read_again()
@@ -638,6 +638,11 @@ def _apply_date(r: _Review, slot: str) -> list[Finding]:
 _TWO_WAYS = "read two ways"
 
 
+def _may_carry(day: date, submitted: date, tuning: ApplyDateTuning) -> bool:
+    """A date the form may carry: not after the submission, not older than the limit."""
+    return 0 <= (submitted - day).days <= tuning.max_age_days
+
+
 def judge_unlikely_date(first: date, confidence: float, dates: Sequence[date], submitted: date,
                         tuning: ApplyDateTuning) -> tuple[Status, str]:
     """A first reading of 申请日期 after the submission or older than the limit, and every date
@@ -649,7 +654,7 @@ def judge_unlikely_date(first: date, confidence: float, dates: Sequence[date], s
     more likely a misread than a mistake: uncertain. A date too old fails only when read surely
     and alike twice; else uncertain."""
     others = set(dates) - {first}
-    if any(0 <= (submitted - d).days <= tuning.max_age_days for d in others):
+    if any(_may_carry(d, submitted, tuning) for d in others):
         return Status(tuning.unread_status), _TWO_WAYS
     if first > submitted:
         return Status.UNCERTAIN, "after the submission: probably misread"
