@@ -113,10 +113,10 @@ def main() -> int:
         by_kind: dict[str, Counter[str]] = defaultdict(Counter)
         passed: list[str] = []
         with ProcessPoolExecutor(args.jobs) as pool:
-            for (_field, kind, findings), (case, _, shown, entered) in zip(pool.map(_review, jobs), names, strict=True):
+            for (field, kind, findings), (case, _, shown, entered) in zip(pool.map(_review, jobs), names, strict=True):
                 for rule, slot, status in findings:
                     counts[(rule, slot or "-")][status] += 1
-                    by_kind[_label(_field, kind)][status] += 1
+                    by_kind[_label(field, kind)][status] += 1
                     if status == "pass":
                         passed.append(f"{case} {rule}@{slot}: documents show {shown}, entered {entered} ({kind})")
     shown_as = args.folders or args.cases
