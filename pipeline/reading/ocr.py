@@ -18,6 +18,7 @@ from abc import ABC, abstractmethod
 from collections import OrderedDict
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from pipeline.reading.cache import ResultStore, store_from_environment
@@ -404,3 +405,29 @@ def drop_red_ink(image: np.ndarray) -> np.ndarray:
     if image.ndim == 2:
         return image
     return np.ascontiguousarray(image[:, :, 2])
+
+
+def drop_light_marks(image: np.ndarray) -> np.ndarray | None:
+    """A grey image (red ink dropped) where marks lighter than the page's print turn white.
+
+    Copies of ID cards and licences are often marked 仅供办理…使用 in a light tiled watermark (an
+    app's grey or blue text laid over the photo): its lines are detected as text, join the
+    print's and hide them. Print is the darkest ink on such a page, the watermark lies between it
+    and the paper, so levels set from the page itself (paper: the median; print: the darker
+    quarter of what is clearly ink; the cut halfway) drop it while the print keeps its shades.
+    None when the page holds too little ink to set the levels from.
+    """
+    grey = drop_red_ink(image)
+    sample = grey[::2, ::2]
+    paper = float(np.median(sample))
+    ink = sample[sample < paper - 60]
+    if ink.size < 200:
+        return None
+    dark = float(np.percentile(ink, 25))
+    cut = (dark + paper) / 2
+    levels = np.arange(256, dtype=np.float32)
+    # what is darker than the cut keeps its shade (a card's grey labels are light print too);
+    # lighter goes to white over a short ramp (no jagged stroke edges)
+    ramp = np.clip((levels - cut) / 12.0, 0.0, 1.0)
+    table = np.clip(levels + (255.0 - levels) * ramp, 0, 255).astype(np.uint8)
+    return cv2.LUT(np.ascontiguousarray(grey), table)

@@ -14,7 +14,7 @@ which callers report as uncertain, never as a red seal. Geometry lives in ``seal
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import cv2
@@ -45,6 +45,8 @@ class SealParams:
     grey_min_diameter_mm: float = 34.0   # grey rings: only seal sizes (text makes chance rings)
     grey_max_diameter_mm: float = 48.0
     line_min_mm: float = 30.0            # straight red runs this long are table lines, not seal
+    red_retry_step: float = 12.0         # no seal found among much red: look again at ink this much redder …
+    red_retry_max_chroma: float = 44.0   # … step by step up to this (a light red watermark over a copy)
     work_width_px: int = 1000
     work_dpi: float = 100.0
 
@@ -107,8 +109,29 @@ def find_seals(image: np.ndarray, dpi: float, params: SealParams | None = None) 
     r_min, r_max = _radius_range(work.px_per_mm, params)
     found = _red_seals(work, r_min, r_max, params)
     if not found:
+        found, work = _under_light_red(image, dpi, params, work)
+    if not found:
         found = _grey_seals(work, r_min, r_max, params)
     return [_to_page(c, work) for c in found]
+
+
+def _under_light_red(image: np.ndarray, dpi: float, params: SealParams,
+                     work: _Work) -> tuple[list[SealCandidate], _Work]:
+    """Red seals looked for again among redder ink only, when the page holds much red but no
+    seal was found in it: a light red watermark (仅供办理…使用) tiled over a copy joins every
+    outline into one red field. A seal's ink is the reddest on such a page; the circles found
+    are judged as ever. The first (all-red) work when none is found."""
+    r_min, _ = _radius_range(work.px_per_mm, params)
+    if cv2.countNonZero(work.red) < 4 * np.pi * r_min * r_min * params.min_inner_red_fraction:
+        return [], work  # less red than one seal holds: nothing to see through
+    chroma = params.red_min_chroma + params.red_retry_step
+    while chroma <= params.red_retry_max_chroma:
+        redder = _prepare(image, dpi, replace(params, red_min_chroma=chroma))
+        found = _red_seals(redder, *_radius_range(redder.px_per_mm, params), params)
+        if found:
+            return found, redder
+        chroma += params.red_retry_step
+    return [], work
 
 
 def red_mask(image: np.ndarray, params: SealParams | None = None, px_per_mm: float | None = None) -> np.ndarray:

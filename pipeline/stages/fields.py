@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import cv2
+
 from pipeline.forms.layout import A4_H, A4_W
 from pipeline.forms.render import form_layout, form_values
 from pipeline.intake.pages import Page
@@ -32,7 +34,7 @@ from pipeline.reading.matching import (
     shows_name,
     shows_where_disputed,
 )
-from pipeline.reading.ocr import OcrEngine, get_engine, unreadable_characters
+from pipeline.reading.ocr import OcrEngine, drop_light_marks, get_engine, unreadable_characters
 from pipeline.reading.page import ReadOptions, Value
 from pipeline.stages.base import Stage, StageContext, guarded, with_extra
 
@@ -75,6 +77,7 @@ class _Review:
         self.options = ctx.rules.tuning("doc.kind", ReadOptions)
         self._engine: OcrEngine | None = None
         self._docs: dict[str, DocRead] = {}
+        self._cleaned: dict[str, DocRead | None] = {}
         self._rows: dict[str, tuple[TableRow | None, int]] = {}
 
     @property
@@ -85,19 +88,41 @@ class _Review:
 
     def doc(self, slot: str) -> DocRead:
         if slot not in self._docs:
-            upload = self.ctx.uploads[slot]
-            kind = self.ctx.rules.slots[slot].doc_kind
-            sources: list[tuple[str | None, Page]] = [(None, pg) for pg in upload.pages[: self.options.max_pages]]
-            extra = self.ctx.uploads.get(f"{slot}_extra")
-            if kind in FORM_KINDS and extra is not None and len(sources) < form_layout(kind).pages:
-                # scans of a two-page form: page 1 in the slot, page 2 in its _extra slot
-                sources += [(f"{slot}_extra", pg) for pg in extra.pages[: form_layout(kind).pages - len(sources)]]
-            pages = [pg.image for _, pg in sources]
-            mode = "lazy" if kind in FORM_KINDS else "short"
-            self._docs[slot] = read_upload(pages, self.engine, self.options, mode)
-            for pt, (source, pg) in zip(self._docs[slot].pages, sources, strict=True):
-                pt.index, pt.slot = pg.index, source  # evidence boxes go on the upload's own page
+            self._docs[slot] = self._read(slot, light_marks_dropped=False)
         return self._docs[slot]
+
+    def without_light_marks(self, slot: str) -> DocRead | None:
+        """The slot's document read again from its pages with marks lighter than their print
+        dropped (``drop_light_marks``), when it is a copy the applicant brings (a licence, an ID
+        card: what gets watermarked 仅供…使用) and reads as the slot's kind that way; None
+        otherwise. Read once, when first asked for: a fallback for what the plain reading missed."""
+        kind = self.ctx.rules.slots[slot].doc_kind
+        if kind in FORM_KINDS:
+            return None
+        if slot not in self._cleaned:
+            clean = self._read(slot, light_marks_dropped=True)
+            self._cleaned[slot] = clean if clean.kind.kind == kind else None
+        return self._cleaned[slot]
+
+    def _read(self, slot: str, light_marks_dropped: bool) -> DocRead:
+        upload = self.ctx.uploads[slot]
+        kind = self.ctx.rules.slots[slot].doc_kind
+        sources: list[tuple[str | None, Page]] = [(None, pg) for pg in upload.pages[: self.options.max_pages]]
+        extra = self.ctx.uploads.get(f"{slot}_extra")
+        if kind in FORM_KINDS and extra is not None and len(sources) < form_layout(kind).pages:
+            # scans of a two-page form: page 1 in the slot, page 2 in its _extra slot
+            sources += [(f"{slot}_extra", pg) for pg in extra.pages[: form_layout(kind).pages - len(sources)]]
+        pages = [pg.image for _, pg in sources]
+        if light_marks_dropped:
+            # same geometry: boxes and evidence stand as on the upload; a page without ink stays as it is
+            pages = [cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR) if (grey := drop_light_marks(img)) is not None else img
+                     for img in pages]
+        mode = "lazy" if kind in FORM_KINDS else "short"
+        doc = read_upload(pages, self.engine, self.options, mode)
+        for pt, (source, pg) in zip(doc.pages, sources, strict=True):
+            pt.index, pt.slot = pg.index, source  # evidence boxes go on the upload's own page
+            pt.light_marks_dropped = light_marks_dropped
+        return doc
 
     # ------------------------------------------------------------------ values
     def entered(self, key: str) -> str:
@@ -130,9 +155,11 @@ class _Review:
 
     def stop_labels(self, slot: str, extra: list[str]) -> tuple[str, ...]:
         """Texts that are never a value: every label, heading and note the slot's form template
-        prints (a row heading such as 机构有效证件 is no organisation name)."""
+        prints (a row heading such as 机构有效证件 is no organisation name), and every label of the
+        documents the applicant brings (the rule set's ``printed_labels``: a licence's 法定代表人
+        under its 名称 is no organisation name either)."""
         kind = self.ctx.rules.slots[slot].doc_kind
-        printed = []
+        printed: list[str] = list(self.ctx.rules.rule("doc.kind").params.get("printed_labels", {}).get(kind, []))
         if kind in FORM_KINDS:
             layout = form_layout(kind)
             printed = [f.label for f in layout.fields.values()] + [text for _, text in layout.texts]
@@ -158,7 +185,14 @@ class _Review:
         the recogniser cannot read (赟, 旻, 燊 …: it reads a look-alike there, however surely) is
         no different name, so never a ``fail`` — unless the stronger reader, whose dictionary holds
         it, read the same other name."""
-        v = self._verdict(slot, key, extra_labels, th)
+        v = self._unreadable_no_fail(self._verdict(slot, key, extra_labels, th))
+        if v.status is not Status.PASS:
+            clean = self.without_light_marks(slot)
+            if clean is not None:
+                v = _light_marks_dropped(v, self._unreadable_no_fail(self._verdict(slot, key, extra_labels, th, clean)))
+        return v
+
+    def _unreadable_no_fail(self, v: Verdict) -> Verdict:
         if v.status is Status.FAIL and v.read:  # numbers and e-mails hold no Chinese character: never touched
             unreadable = set(unreadable_characters(self.engine, [v.entered]))
             seen = v.notes.get("stronger_reading")
@@ -171,8 +205,9 @@ class _Review:
                 v.notes["reason"] = "differs only where the entered name has characters the recogniser cannot read"
         return v
 
-    def _verdict(self, slot: str, key: str, extra_labels: list[str], th: Thresholds) -> Verdict:
-        doc = self.doc(slot)
+    def _verdict(self, slot: str, key: str, extra_labels: list[str], th: Thresholds,
+                 doc: DocRead | None = None) -> Verdict:
+        doc = doc or self.doc(slot)
         entered = self.entered(key)
         column = _EMPLOYEE_COLUMN.get(key) if self.ctx.rules.slots[slot].doc_kind == "application_form" else None
         if column is not None:
@@ -431,6 +466,25 @@ class _Review:
         return None
 
 
+def _light_marks_dropped(first: Verdict, again: Verdict) -> Verdict:
+    """A value not shown by the first reading, read again with light marks dropped: a pass there
+    passes (the page shows the entered value once a watermark is out of the way) unless the first
+    reading clearly showed another value — two readings in conflict are ``uncertain``; a fail there
+    (confirmed as every fail is) stands when the first reading found no value at all. Anything
+    else leaves the first verdict, the second reading in its evidence."""
+    seen = {"read": again.read, "status": again.status.value}
+    if (again.status is Status.PASS and first.status is not Status.FAIL) or (
+            again.status is Status.FAIL and not first.read):  # nothing read at first: no conflict
+        again.notes.update(first_reading={"read": first.read, "status": first.status.value})
+        again.notes.setdefault("reason", "read with light marks dropped")
+        return again
+    first.notes["light_marks_dropped"] = seen
+    if again.status is Status.PASS:
+        first.status = Status.UNCERTAIN
+        first.notes["reason"] = "readings disagree"
+    return first
+
+
 def _passed_on(verdict: Verdict, first: Verdict, reason: str) -> Verdict:
     """``verdict`` (a reading that shows the entered value) as the pass, the first reading and
     every other reading it rests on in its evidence."""
@@ -526,8 +580,11 @@ def _doc_kind(r: _Review, slot: str) -> list[Finding]:
     ctx = r.ctx
     want = ctx.rules.slots[slot].doc_kind
     kind = r.doc(slot).kind
+    read_path = {}
+    if kind.kind == "other" and (clean := r.without_light_marks(slot)) is not None:
+        kind, read_path = clean.kind, {"read_path": "light marks dropped"}
     ev = {"expected": want, "kind": kind.kind, "score": kind.score, "words": list(kind.words),
-          "runner_up": kind.runner_up, "looks_like": kind.title}
+          "runner_up": kind.runner_up, "looks_like": kind.title, **read_path}
     if kind.kind == want:
         return [ctx.finding("doc.kind", Status.PASS, slot, ev)]
     if kind.kind == "other":
@@ -543,6 +600,8 @@ def _shows(r: _Review, rule_id: str, slot: str) -> list[Finding]:
         return []
     doc = r.doc(slot)
     want_kind = ctx.rules.slots[slot].doc_kind
+    if doc.kind.kind == "other" and r.without_light_marks(slot) is not None:
+        doc = r.without_light_marks(slot) or doc  # a watermarked copy: its kind shows once the marks are out
     if doc.kind.kind != want_kind and (want_kind == "id_card" or doc.kind.kind != "other"):
         # another kind of document (a foreign card is no resident ID card): its values are not read
         ev = {"reason": f"the document looks like {doc.kind.title}", "kind": doc.kind.kind,
@@ -674,6 +733,8 @@ def _period_check(r: _Review, rule_id: str, slot: str) -> list[Finding]:
         place = r.labels_for(slot, "auth.period_start", labels)
         r.doc(slot).field("auth.period_start", place.labels, place.page, place.near)  # near the template's label first
     period = read_period(r.doc(slot), labels, need_start)
+    if period is None and (clean := r.without_light_marks(slot)) is not None:
+        period = read_period(clean, labels, need_start)
     ev: dict[str, Any] = {"submitted": submitted.isoformat()}
     if period is None:
         return [ctx.finding(rule_id, Status.UNCERTAIN, slot, {**ev, "reason": "period not legible"})]

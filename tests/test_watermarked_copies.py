@@ -1,0 +1,103 @@
+"""Copies marked 仅供办理数字证书使用 in a light tiled watermark (what applicants' phone apps lay over
+ID cards and licences): read through, their seals found, no label taken for a value."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from fixtures.scans import imaging
+from pipeline.models import Status
+from pipeline.reading.ocr import drop_light_marks
+from pipeline.reading.page import Line, PageText
+from pipeline.review import review_case
+from pipeline.ruleset import load_rule_set
+from pipeline.seal.find import SealParams, find_seals
+from tests.test_seal_drawing import blank_page, draw_seal
+
+#: Watermark styles: a grey app's and a blue one's (RGB ink, opacity, angle).
+STYLES = {"grey": {}, "blue": {"colour": (40, 80, 200), "alpha": 0.3, "angle": 25.0}}
+COPIES = ("org_license", "handler_id", "employee_id")
+
+
+def _watermarked(folder: Path, out: Path, **style: object) -> Path:
+    shutil.copytree(folder, out)
+    for slot in COPIES:
+        path = next((out / "uploads").glob(slot + ".*"))
+        image = Image.open(path)
+        dpi = float(image.info.get("dpi", (150, 150))[0])
+        marked = imaging.watermark(np.asarray(image.convert("RGB")), dpi, **style)  # type: ignore[arg-type]
+        path.write_bytes(imaging.encode_jpeg(marked, dpi, 90) if path.suffix == ".jpg" else
+                         imaging.encode_png(marked, dpi))
+    return out
+
+
+def test_light_marks_go_white_and_the_print_keeps_its_shades() -> None:
+    # Given black print with a light grey watermark laid over the page
+    page = Image.new("RGB", (1200, 800), (242, 242, 240))
+    draw = ImageDraw.Draw(page)
+    f = imaging.font("sans", 40)
+    for y in range(100, 700, 80):
+        draw.text((100, y), "统一社会信用代码 91210106MA10BN6R0A", fill=(30, 30, 30), font=f)
+    marked = imaging.watermark(np.asarray(page), 150, alpha=0.35)
+    bgr = np.ascontiguousarray(marked[:, :, ::-1])
+    # When its light marks are dropped
+    grey = drop_light_marks(bgr)
+    # Then the watermark between the lines is paper again, and the print is as dark as it was
+    assert grey is not None
+    print_ink = np.asarray(page.convert("L")) < 100
+    between = ~cv2.dilate(print_ink.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+    assert (np.asarray(Image.fromarray(marked).convert("L"))[between] < 225).mean() > 0.05  # the mark was there
+    assert (grey[between] < 225).mean() < 0.002
+    assert np.median(grey[print_ink]) < 100
+
+
+def test_a_page_without_ink_has_no_levels_to_set() -> None:
+    assert drop_light_marks(np.full((400, 300, 3), 240, np.uint8)) is None
+
+
+def test_a_seal_under_a_light_red_watermark_is_found() -> None:
+    # Given a page with a seal, a light red watermark tiled over all of it
+    page = blank_page(200)
+    draw_seal(page, (1000, 1500), 200)
+    rgb = imaging.watermark(np.ascontiguousarray(page[:, :, ::-1]), 200, colour=(225, 50, 50), angle=40.0, mm=6.0)
+    marked = np.ascontiguousarray(rgb[:, :, ::-1])
+    params = load_rule_set().tuning("seal.present", SealParams)
+    # When seals are looked for (the red ink everywhere joins every outline at first)
+    found = [c for c in find_seals(marked, 200, params) if c.colour == "red"]
+    # Then the seal is found where it was stamped, among the redder ink
+    assert len(found) == 1
+    assert np.hypot(found[0].centre[0] - 1000, found[0].centre[1] - 1500) < 15
+
+
+def test_a_label_under_a_value_not_seen_is_never_taken_for_the_value() -> None:
+    # Given a licence whose 名称 value went unseen, 法定代表人 right below the label
+    lines = [Line((100, 100, 180, 140), "名称", 0.99, True), Line((100, 180, 260, 220), "法定代表人", 0.99, True),
+             Line((300, 180, 420, 220), "韩建军", 0.99, True)]
+    page = PageText(np.full((400, 600, 3), 255, np.uint8), 0, lines, engine=None)  # type: ignore[arg-type]
+    printed = load_rule_set().rule("doc.kind").params["printed_labels"]["business_license"]
+    # Then the rule set's printed labels keep it from being the organisation's name
+    assert page.value_for(0, 2, "名称", stop_labels=("名称",)) is not None  # the gap the labels close
+    assert page.value_for(0, 2, "名称", stop_labels=tuple(printed)) is None
+
+
+@pytest.mark.parametrize("style", sorted(STYLES))
+def test_a_clean_case_whose_copies_are_watermarked_is_approved(
+        fixture_cases: list[Path], tmp_path: Path, style: str) -> None:
+    # Given a clean case whose licence and ID copies carry a light watermark
+    clean = next(p for p in fixture_cases if p.name == "clean_shenyang_jpg_150")
+    folder = _watermarked(clean, tmp_path / f"{clean.name}_{style}", **STYLES[style])
+    # When it is reviewed
+    report = review_case(folder)
+    # Then it is approved, and the evidence says which values were read with the marks dropped
+    assert report.decision.value == "approved", [(f.rule, f.slot, f.status.value) for f in report.findings
+                                                 if f.status is not Status.PASS]
+    dropped = {(f.rule, f.slot) for f in report.findings if "light marks dropped" in json.dumps(
+        f.evidence, ensure_ascii=False)}
+    assert ("ocr.user", "employee_id") in dropped
