@@ -1,0 +1,119 @@
+"""Copies watermarked 仅供办理…使用: clean cases approved, near misses never (figures only).
+
+    .venv/bin/python bench/watermarked.py [--jobs 2] [--out var/bench/unseen]
+
+Applicants' phone apps lay a light tiled text over photos of ID cards and licences. Here the
+licence and both ID copies of tune cases of the unseen set are marked so
+(``fixtures.scans.imaging.watermark``) in several styles, and reviewed cold. Styles are in two
+groups: those the reading was built on (grey, blue, red on three tune cases) and those made after
+it and measured only (orange, pink, a dense grey; other texts, sizes, angles; on four other tune
+cases). The same cases unmarked are the baseline; the tune half's near-miss cases, marked in four
+styles, must not be approved.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+sys.path.insert(0, str(ROOT))
+
+from fixtures.scans import imaging, unseen  # noqa: E402
+
+COPIES = ("org_license", "handler_id", "employee_id")
+BUILT_ON = {
+    "grey": {},
+    "blue": {"colour": (40, 80, 200), "alpha": 0.3, "angle": 25.0},
+    "red": {"colour": (225, 50, 50), "angle": 40.0, "mm": 6.0, "text": "办理UKey专用 再次复印无效"},
+}
+MEASURED = {
+    "orange": {"colour": (240, 120, 30), "alpha": 0.3, "angle": -20.0, "mm": 8.0, "text": "仅用于CA数字证书办理"},
+    "pink": {"colour": (200, 60, 160), "alpha": 0.4, "angle": 33.0, "mm": 5.0, "text": "复印无效 仅限UKey申请"},
+    "grey dense": {"colour": (150, 150, 150), "alpha": 0.5, "angle": 15.0, "mm": 4.5,
+                   "text": "仅供办理证书 其他用途无效"},
+}
+GROUPS = (
+    ("built on", ("tune_clean_v1_zenhei", "tune_clean_v2_droid", "tune_clean_v1_uming"), BUILT_ON),
+    ("measured", ("tune_clean_v1_droid_hand", "tune_clean_employee_in_row2", "tune_clean_dated_10_days_before",
+                  "tune_clean_phone_keystone_08"), MEASURED),
+)
+NEAR = ("tune_near_org_name", "tune_near_handler_name", "tune_near_employee_id")
+NEAR_STYLES = ("grey", "blue", "red", "orange")
+
+
+def _tune_folder(out: Path, name: str) -> Path:
+    folder = out / "tune" / name
+    if not (folder / "case.json").exists():
+        unseen.make_case(out / "tune", next(s for s in unseen.CASES if s.name == name))
+    return folder
+
+
+def marked(base: Path, style: str, kwargs: dict[str, object], out: Path) -> Path:
+    """A copy of ``base`` whose licence and ID copies carry the watermark ``style``."""
+    folder = out / f"{base.name}__{style.replace(' ', '_')}"
+    shutil.copytree(base, folder)
+    for slot in COPIES:
+        path = next((folder / "uploads").glob(slot + ".*"))
+        if path.suffix.lower() not in (".jpg", ".jpeg", ".png"):
+            continue
+        image = Image.open(path)
+        dpi = float(image.info.get("dpi", (200, 200))[0])
+        rgb = imaging.watermark(np.asarray(image.convert("RGB")), dpi, **kwargs)  # type: ignore[arg-type]
+        path.write_bytes(imaging.encode_png(rgb, dpi) if path.suffix.lower() == ".png" else
+                         imaging.encode_jpeg(rgb, dpi, 88))
+    return folder
+
+
+def _review(job: tuple[str, str, str]) -> tuple[str, str, str, list[str]]:
+    from pipeline.review import review_case
+
+    folder, group, style = job
+    report = review_case(Path(folder))
+    held = sorted({f"{f.rule}@{f.slot}:{f.status.value}" for f in report.findings if f.status.value != "pass"})
+    return group, style, report.decision.value, held
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--out", type=Path, default=ROOT / "var" / "bench" / "unseen")
+    args = ap.parse_args()
+    os.environ.setdefault("PRECHECK_OCR_CACHE", "off")
+    with tempfile.TemporaryDirectory() as tmp:
+        jobs: list[tuple[str, str, str]] = []
+        for group, bases, styles in GROUPS:
+            for name in bases:
+                base = _tune_folder(args.out, name)
+                jobs.append((str(base), group, "unmarked (baseline)"))
+                jobs += [(str(marked(base, style, kw, Path(tmp))), group, style) for style, kw in styles.items()]
+        every = {**BUILT_ON, **MEASURED}
+        for name in NEAR:
+            base = _tune_folder(args.out, name)
+            jobs += [(str(marked(base, style, every[style], Path(tmp))), "near miss", style) for style in NEAR_STYLES]
+        with ProcessPoolExecutor(args.jobs) as pool:
+            results = list(pool.map(_review, jobs))
+    counts: Counter[tuple[str, str, str]] = Counter((g, s, d) for g, s, d, _ in results)
+    print(f"{'group':10s} {'style':22s} {'approved':>9s} {'review':>7s} {'rejected':>9s}")
+    for group, style in dict.fromkeys((g, s) for g, s, _, _ in results):
+        row = [counts[(group, style, d)] for d in ("approved", "needs_review", "rejected")]
+        print(f"{group:10s} {style:22s} {row[0]:9d} {row[1]:7d} {row[2]:9d}")
+    print("\nnot approved (clean) / approved (near miss):")
+    for (group, _style, decision, held), (folder, _, _) in zip(results, jobs, strict=True):
+        if (group == "near miss") == (decision == "approved"):
+            print(f"  {Path(folder).name}: {decision}  {' '.join(held)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
