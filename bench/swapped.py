@@ -38,14 +38,6 @@ ADDED = ("seal_form_extra", "tune_clean_seal_list_4of8")
 IDENTITY = ("ocr.", "seal.org_name", "doc.kind")
 
 
-def _tune_folder(out: Path, name: str) -> Path:
-    folder = out / "tune" / name
-    if not (folder / "case.json").exists():
-        spec = next(s for s in unseen.CASES if s.name == name)
-        unseen.make_case(out / "tune", spec)
-    return folder
-
-
 def swapped(base: Path, donor: Path, slot: str, out: Path) -> Path:
     """A copy of ``base`` whose ``slot`` upload is ``donor``'s."""
     folder = out / f"{base.name}__{slot}_from_{donor.name}"
@@ -73,8 +65,8 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "var" / "bench" / "unseen")
     args = ap.parse_args()
     os.environ.setdefault("PRECHECK_OCR_CACHE", "off")
-    a, b = (_tune_folder(args.out, n) for n in PAIR)
-    third = _tune_folder(args.out, ADDED[1])
+    a, b = (unseen.ensure_case(args.out, n) for n in PAIR)
+    third = unseen.ensure_case(args.out, ADDED[1])
     with tempfile.TemporaryDirectory() as tmp:
         jobs = [(str(swapped(base, donor, slot, Path(tmp))), slot)
                 for base, donor in ((a, b), (b, a)) for slot in SLOTS]

@@ -52,13 +52,6 @@ NEAR = ("tune_near_org_name", "tune_near_handler_name", "tune_near_employee_id")
 NEAR_STYLES = ("grey", "blue", "red", "orange")
 
 
-def _tune_folder(out: Path, name: str) -> Path:
-    folder = out / "tune" / name
-    if not (folder / "case.json").exists():
-        unseen.make_case(out / "tune", next(s for s in unseen.CASES if s.name == name))
-    return folder
-
-
 def marked(base: Path, style: str, kwargs: dict[str, object], out: Path) -> Path:
     """A copy of ``base`` whose licence and ID copies carry the watermark ``style``."""
     folder = out / f"{base.name}__{style.replace(' ', '_')}"
@@ -94,12 +87,12 @@ def main() -> int:
         jobs: list[tuple[str, str, str]] = []
         for group, bases, styles in GROUPS:
             for name in bases:
-                base = _tune_folder(args.out, name)
+                base = unseen.ensure_case(args.out, name)
                 jobs.append((str(base), group, "unmarked (baseline)"))
                 jobs += [(str(marked(base, style, kw, Path(tmp))), group, style) for style, kw in styles.items()]
         every = {**BUILT_ON, **MEASURED}
         for name in NEAR:
-            base = _tune_folder(args.out, name)
+            base = unseen.ensure_case(args.out, name)
             jobs += [(str(marked(base, style, every[style], Path(tmp))), "near miss", style) for style in NEAR_STYLES]
         with ProcessPoolExecutor(args.jobs) as pool:
             results = list(pool.map(_review, jobs))
