@@ -18,7 +18,7 @@ from pipeline.reading.ocr import drop_light_marks
 from pipeline.reading.page import Line, PageText
 from pipeline.review import review_case
 from pipeline.ruleset import load_rule_set
-from pipeline.seal.find import SealParams, find_seals
+from pipeline.seal.find import SealParams, find_redder_seals, find_seals
 from tests.test_seal_drawing import blank_page, draw_seal
 
 #: Watermark styles: a grey app's and a blue one's (RGB ink, opacity, angle).
@@ -74,6 +74,23 @@ def test_a_seal_under_a_light_red_watermark_is_found() -> None:
     # Then the seal is found where it was stamped, among the redder ink
     assert len(found) == 1
     assert np.hypot(found[0].centre[0] - 1000, found[0].centre[1] - 1500) < 15
+
+
+def test_a_seal_lost_in_a_red_watermark_beside_one_found_is_found_among_redder_ink() -> None:
+    # Given a licence-like page: the authority's seal and the applicant's, a light red watermark over both
+    page = blank_page(200)
+    draw_seal(page, (1200, 1900), 200, text="沈阳市铁西区市场监督管理局")
+    draw_seal(page, (700, 1000), 200)
+    rgb = imaging.watermark(np.ascontiguousarray(page[:, :, ::-1]), 200, colour=(225, 50, 50), angle=40.0, mm=6.0)
+    marked = np.ascontiguousarray(rgb[:, :, ::-1])
+    params = load_rule_set().tuning("seal.present", SealParams)
+    # When the seals are looked for among redder ink only (the seal stage does, when it found only
+    # the authority's)
+    found = find_redder_seals(marked, 200, params)
+    # Then both seals are there
+    assert len(found) == 2
+    for x, y in ((700, 1000), (1200, 1900)):
+        assert any(np.hypot(c.centre[0] - x, c.centre[1] - y) < 15 for c in found), (x, y)
 
 
 def test_a_label_under_a_value_not_seen_is_never_taken_for_the_value() -> None:

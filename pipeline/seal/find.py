@@ -14,6 +14,7 @@ which callers report as uncertain, never as a red seal. Geometry lives in ``seal
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -124,14 +125,29 @@ def _under_light_red(image: np.ndarray, dpi: float, params: SealParams,
     r_min, _ = _radius_range(work.px_per_mm, params)
     if cv2.countNonZero(work.red) < 4 * np.pi * r_min * r_min * params.min_inner_red_fraction:
         return [], work  # less red than one seal holds: nothing to see through
-    chroma = params.red_min_chroma + params.red_retry_step
-    while chroma <= params.red_retry_max_chroma:
-        redder = _prepare(image, dpi, replace(params, red_min_chroma=chroma))
+    for redder in _redder(image, dpi, params):
         found = _red_seals(redder, *_radius_range(redder.px_per_mm, params), params)
         if found:
             return found, redder
-        chroma += params.red_retry_step
     return [], work
+
+
+def find_redder_seals(image: np.ndarray, dpi: float, params: SealParams | None = None) -> list[SealCandidate]:
+    """Red seals found among redder ink only, every step of it: for a page whose seals were
+    found but not the one looked for (a licence under a light red watermark shows its printed
+    registration authority's seal, while the applicant's is lost in the watermark's red)."""
+    params = params or SealParams()
+    found = [_to_page(c, work) for work in _redder(image, dpi, params)
+             for c in _red_seals(work, *_radius_range(work.px_per_mm, params), params)]
+    return _dedupe(found)
+
+
+def _redder(image: np.ndarray, dpi: float, params: SealParams) -> Iterator[_Work]:
+    """The page prepared again with ink counting as red only when redder, step by step."""
+    chroma = params.red_min_chroma + params.red_retry_step
+    while chroma <= params.red_retry_max_chroma:
+        yield _prepare(image, dpi, replace(params, red_min_chroma=chroma))
+        chroma += params.red_retry_step
 
 
 def red_mask(image: np.ndarray, params: SealParams | None = None, px_per_mm: float | None = None) -> np.ndarray:

@@ -32,7 +32,7 @@ from pipeline.reading.matching import (
 from pipeline.reading.ocr import OcrEngine, TextBox, get_engine, unreadable_characters
 from pipeline.reading.page import PageText, ReadOptions, read_page
 from pipeline.seal.arctext import ArcRead, is_authority, read_arc, unroll
-from pipeline.seal.find import SealCandidate, SealParams, find_seals
+from pipeline.seal.find import SealCandidate, SealParams, find_redder_seals, find_seals
 from pipeline.stages.base import Stage, StageContext, guarded
 
 PRESENT, ORG_NAME, POSITION = "seal.present", "seal.org_name", "seal.position"
@@ -115,7 +115,26 @@ def _org_name(ctx: StageContext, slot: str, found: list[FoundSeal]) -> Finding:
         if any(_shows_applicant(entered, r.text) for r in reads):
             break
     judged = judge_name_on_seals(entered, [reads for _, reads in per_seal], params)
+    if judged.reason == "authority_seal_only":
+        # only the licence's printed authority seal was found: the applicant's may be lost in a
+        # light red watermark's red — looked for again among redder ink
+        for f in _redder_seals(ctx, slot, found):
+            reads = read_name_on_seal(f.page.image, f.seal, entered, _engine(ctx), params)
+            per_seal.append((f, reads))
+            if any(_shows_applicant(entered, r.text) for r in reads):
+                break
+        judged = judge_name_on_seals(entered, [reads for _, reads in per_seal], params)
     return _judge_name(ctx, slot, entered, per_seal, judged)
+
+
+def _redder_seals(ctx: StageContext, slot: str, found: list[FoundSeal]) -> list[FoundSeal]:
+    """Red seals of the slot's pages found among redder ink only, other than those ``found``."""
+    params = ctx.rules.tuning(PRESENT, SealParams)
+    return [FoundSeal(page, seal) for page in ctx.uploads[slot].pages
+            for seal in find_redder_seals(page.image, page.dpi, params)
+            if all(f.page is not page or np.hypot(seal.centre[0] - f.seal.centre[0],
+                                                   seal.centre[1] - f.seal.centre[1]) > 0.5 * f.seal.radius
+                   for f in found)]
 
 
 def settle_across_impressions(ctx: StageContext, findings: list[Finding]) -> list[Finding]:
