@@ -151,7 +151,8 @@ class _Review:
                 near = (box.label_rect[0] / A4_W, box.label_rect[1] / A4_H)
                 below = box.rect[1] >= box.label_rect[3] - 1
                 return FieldPlace([box.label, *extra], page, near, ("below", "right") if below else ("right", "below"))
-        return FieldPlace(list(extra), None, None)
+        order = self.ctx.rules.rule("doc.kind").params.get("value_order", {}).get(kind, {}).get(key)
+        return FieldPlace(list(extra), None, None, tuple(order) if order else ("right", "below"))
 
     def stop_labels(self, slot: str, extra: list[str]) -> tuple[str, ...]:
         """Texts that are never a value: every label, heading and note the slot's form template
@@ -441,6 +442,10 @@ class _Review:
         if "date" in suffix:
             return judge_exact(key, entered, value, th, "date", latest=self.case.submitted_at.date())
         v = judge_name(key, entered, value, th)
+        if v.status is Status.FAIL and value is not None and (label := self._label_inside(slot, entered, value.text)):
+            # a name holding a label the document prints (性别 in 性别男正) is the label's line, not a name
+            v.status = Status.UNCERTAIN
+            v.notes.update(reason="implausible name", label_read=label)
         if value is None:  # no label legible: the name anywhere on the document still shows it
             shown = next((t for t in doc.texts() if shows_name(entered, t)), None)
             if shown is not None:
@@ -450,6 +455,13 @@ class _Review:
             if best is not None:
                 v.read, v.score = best[0].matched, best[0].score
         return v
+
+    def _label_inside(self, slot: str, entered: str, read: str) -> str | None:
+        """A label the slot's (non-form) document prints, found inside a read and not in the entered value."""
+        kind = self.ctx.rules.slots[slot].doc_kind
+        printed = self.ctx.rules.rule("doc.kind").params.get("printed_labels", {}).get(kind, [])
+        text, mine = normalise(read), normalise(entered)
+        return next((lab for lab in printed if len(lab) >= 2 and lab in text and lab not in mine), None)
 
     @staticmethod
     def _clearly_read_other(key: str, readings: list[Verdict], th: Thresholds) -> Verdict | None:
