@@ -15,15 +15,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 import tempfile
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-
-import numpy as np
-from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
@@ -31,7 +27,6 @@ sys.path.insert(0, str(ROOT))
 
 from fixtures.scans import imaging, unseen  # noqa: E402
 
-COPIES = ("org_license", "handler_id", "employee_id")
 BUILT_ON = {
     "grey": {},
     "blue": {"colour": (40, 80, 200), "alpha": 0.3, "angle": 25.0},
@@ -58,20 +53,8 @@ NEAR = ("tune_near_org_name", "tune_near_handler_name", "tune_near_employee_id")
 NEAR_STYLES = ("grey", "blue", "red", "orange")
 
 
-def marked(base: Path, style: str, kwargs: dict[str, object], out: Path) -> Path:
-    """A copy of ``base`` whose licence and ID copies carry the watermark ``style``."""
-    folder = out / f"{base.name}__{style.replace(' ', '_')}"
-    shutil.copytree(base, folder)
-    for slot in COPIES:
-        path = next((folder / "uploads").glob(slot + ".*"))
-        if path.suffix.lower() not in (".jpg", ".jpeg", ".png"):
-            continue
-        image = Image.open(path)
-        dpi = float(image.info.get("dpi", (200, 200))[0])
-        rgb = imaging.watermark(np.asarray(image.convert("RGB")), dpi, **kwargs)  # type: ignore[arg-type]
-        path.write_bytes(imaging.encode_png(rgb, dpi) if path.suffix.lower() == ".png" else
-                         imaging.encode_jpeg(rgb, dpi, 88))
-    return folder
+def _marked(base: Path, style: str, kwargs: dict[str, object], out: Path) -> Path:
+    return imaging.watermark_copies(base, out / f"{base.name}__{style.replace(' ', '_')}", **kwargs)
 
 
 def _review(job: tuple[str, str, str]) -> tuple[str, str, str, list[str]]:
@@ -95,10 +78,10 @@ def main() -> int:
             for name in bases:
                 base = unseen.ensure_case(args.out, name)
                 jobs.append((str(base), group, "unmarked (baseline)"))
-                jobs += [(str(marked(base, style, kw, Path(tmp))), group, style) for style, kw in styles.items()]
+                jobs += [(str(_marked(base, style, kw, Path(tmp))), group, style) for style, kw in styles.items()]
         for name in NEAR:
             base = unseen.ensure_case(args.out, name)
-            jobs += [(str(marked(base, style, BUILT_ON[style], Path(tmp))), "near miss", style)
+            jobs += [(str(_marked(base, style, BUILT_ON[style], Path(tmp))), "near miss", style)
                      for style in NEAR_STYLES]
         with ProcessPoolExecutor(args.jobs) as pool:
             results = list(pool.map(_review, jobs))
