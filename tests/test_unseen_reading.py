@@ -102,11 +102,12 @@ def test_an_unlikely_apply_date_fails_only_when_too_old_and_read_alike_and_read_
                                ApplyDateTuning())[0] is Status.UNCERTAIN
 
 
-@pytest.mark.parametrize("read", ["口更新,年限", "周雪梅，周雪", "姓名:业务类型"])
+@pytest.mark.parametrize("read", ["口更新,年限", "周雪梅，周雪", "姓名:业务类型", "使", "李，"])
 def test_a_read_no_name_is_written_like_is_uncertain_never_another_name(read: str) -> None:
     # a table cell taken from the wrong column or running over two cells (a tick box read 口, a
-    # list's comma, a label's colon), read surely: the document shows no other name
-    verdict = judge_name("user.name", "那日苏", _value(read, 0.9), Thresholds())
+    # list's comma, a label's colon), or a lone character (a watermark's glyph beside the label),
+    # read surely: the document shows no other name
+    verdict = judge_name("user.name", "那日苏", _value(read, 0.99), Thresholds())
     assert verdict.status is Status.UNCERTAIN and verdict.notes["reason"] == "implausible name"
 
 

@@ -76,8 +76,10 @@ _EDGE_MARKS = " ,，:：;；、。"
 
 def name_like(read: str) -> bool:
     """Could ``read`` be a name as written? Marks at its ends are the cell's edge; inside, they
-    show that the read ran over more than one field."""
-    return not _NOT_IN_NAMES.search(normalise(read).strip(_EDGE_MARKS))
+    show that the read ran over more than one field. No person's or organisation's name is one
+    character: a lone one is a fragment (a watermark's glyph beside a licence's 名称)."""
+    core = normalise(read).strip(_EDGE_MARKS)
+    return len(core) >= 2 and not _NOT_IN_NAMES.search(core)
 
 
 def judge_name(fname: str, entered: str, value: Value | None, th: Thresholds) -> Verdict:

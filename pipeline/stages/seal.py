@@ -115,9 +115,9 @@ def _org_name(ctx: StageContext, slot: str, found: list[FoundSeal]) -> Finding:
         if any(_shows_applicant(entered, r.text) for r in reads):
             break
     judged = judge_name_on_seals(entered, [reads for _, reads in per_seal], params)
-    if judged.reason == "authority_seal_only":
-        # only the licence's printed authority seal was found: the applicant's may be lost in a
-        # light red watermark's red — looked for again among redder ink
+    if judged.status is not Status.PASS and any(is_authority(r.text) for _, reads in per_seal for r in reads):
+        # a licence whose printed authority seal was found, the applicant's not shown: it may be
+        # lost in a light red watermark's red — looked for again among redder ink
         for f in _redder_seals(ctx, slot, found):
             reads = read_name_on_seal(f.page.image, f.seal, entered, _engine(ctx), params)
             per_seal.append((f, reads))
