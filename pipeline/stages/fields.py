@@ -163,7 +163,7 @@ class _Review:
         printed: list[str] = list(self.ctx.rules.rule("doc.kind").params.get("printed_labels", {}).get(kind, []))
         if kind in FORM_KINDS:
             layout = form_layout(kind)
-            printed = [f.label for f in layout.fields.values()] + [text for _, text in layout.texts]
+            printed += [f.label for f in layout.fields.values()] + [text for _, text in layout.texts]
         return tuple(dict.fromkeys(lab for lab in printed + extra if len(lab.strip().rstrip("：:")) >= 2))
 
     def employee_row(self, slot: str) -> tuple[TableRow | None, int]:
@@ -612,7 +612,7 @@ def _shows(r: _Review, rule_id: str, slot: str) -> list[Finding]:
         return []
     doc = r.doc(slot)
     want_kind = ctx.rules.slots[slot].doc_kind
-    if doc.kind.kind == "other" and r.without_light_marks(slot) is not None:
+    if doc.kind.kind == "other":
         doc = r.without_light_marks(slot) or doc  # a watermarked copy: its kind shows once the marks are out
     if doc.kind.kind != want_kind and (want_kind == "id_card" or doc.kind.kind != "other"):
         # another kind of document (a foreign card is no resident ID card): its values are not read
