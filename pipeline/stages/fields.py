@@ -151,7 +151,7 @@ class _Review:
                 near = (box.label_rect[0] / A4_W, box.label_rect[1] / A4_H)
                 below = box.rect[1] >= box.label_rect[3] - 1
                 return FieldPlace([box.label, *extra], page, near, ("below", "right") if below else ("right", "below"))
-        order = self.ctx.rules.rule("doc.kind").params.get("value_order", {}).get(kind, {}).get(key)
+        order = self._kind_param("value_order", kind).get(key)
         return FieldPlace(list(extra), None, None, tuple(order) if order else ("right", "below"))
 
     def stop_labels(self, slot: str, extra: list[str]) -> tuple[str, ...]:
@@ -160,11 +160,16 @@ class _Review:
         documents the applicant brings (the rule set's ``printed_labels``: a licence's 法定代表人
         under its 名称 is no organisation name either)."""
         kind = self.ctx.rules.slots[slot].doc_kind
-        printed: list[str] = list(self.ctx.rules.rule("doc.kind").params.get("printed_labels", {}).get(kind, []))
+        printed = list(self._kind_param("printed_labels", kind))
         if kind in FORM_KINDS:
             layout = form_layout(kind)
             printed += [f.label for f in layout.fields.values()] + [text for _, text in layout.texts]
         return tuple(dict.fromkeys(lab for lab in printed + extra if len(lab.strip().rstrip("：:")) >= 2))
+
+    def _kind_param(self, name: str, kind: str) -> Any:
+        """A per-document-kind parameter of the rule set's ``doc.kind`` (``printed_labels``,
+        ``value_order``); empty for a kind it does not name."""
+        return self.ctx.rules.rule("doc.kind").params.get(name, {}).get(kind, {})
 
     def employee_row(self, slot: str) -> tuple[TableRow | None, int]:
         """The employee table's row of the entered employee (found by name or ID number among
@@ -208,7 +213,7 @@ class _Review:
 
     def _verdict(self, slot: str, key: str, extra_labels: list[str], th: Thresholds,
                  doc: DocRead | None = None) -> Verdict:
-        doc = doc or self.doc(slot)
+        doc = doc if doc is not None else self.doc(slot)
         entered = self.entered(key)
         column = _EMPLOYEE_COLUMN.get(key) if self.ctx.rules.slots[slot].doc_kind == "application_form" else None
         if column is not None:
@@ -458,8 +463,7 @@ class _Review:
 
     def _label_inside(self, slot: str, entered: str, read: str) -> str | None:
         """A label the slot's (non-form) document prints, found inside a read and not in the entered value."""
-        kind = self.ctx.rules.slots[slot].doc_kind
-        printed = self.ctx.rules.rule("doc.kind").params.get("printed_labels", {}).get(kind, [])
+        printed = self._kind_param("printed_labels", self.ctx.rules.slots[slot].doc_kind)
         text, mine = normalise(read), normalise(entered)
         return next((lab for lab in printed if len(lab) >= 2 and lab in text and lab not in mine), None)
 

@@ -108,22 +108,22 @@ def _org_name(ctx: StageContext, slot: str, found: list[FoundSeal]) -> Finding:
         return ctx.finding(ORG_NAME, Status.SKIPPED, slot, {"reason": "no_red_seal"})
     entered = ctx.case.org.name
     params = ctx.rules.rule(ORG_NAME).params
-    per_seal = []
-    for f in red:  # the strongest seal first; one that names the organisation settles the slot
-        reads = read_name_on_seal(f.page.image, f.seal, entered, _engine(ctx), params)
-        per_seal.append((f, reads))
-        if any(_shows_applicant(entered, r.text) for r in reads):
-            break
-    judged = judge_name_on_seals(entered, [reads for _, reads in per_seal], params)
-    if judged.status is not Status.PASS and any(is_authority(r.text) for _, reads in per_seal for r in reads):
-        # a licence whose printed authority seal was found, the applicant's not shown: it may be
-        # lost in a light red watermark's red — looked for again among redder ink
-        for f in _redder_seals(ctx, slot, found):
+    per_seal: list[tuple[FoundSeal, list[ArcRead]]] = []
+
+    def read_until_shown(seals: list[FoundSeal]) -> NameOnSeals:
+        """Read the seals in turn until one names the organisation; the slot judged on all read."""
+        for f in seals:
             reads = read_name_on_seal(f.page.image, f.seal, entered, _engine(ctx), params)
             per_seal.append((f, reads))
             if any(_shows_applicant(entered, r.text) for r in reads):
                 break
-        judged = judge_name_on_seals(entered, [reads for _, reads in per_seal], params)
+        return judge_name_on_seals(entered, [reads for _, reads in per_seal], params)
+
+    judged = read_until_shown(red)  # the strongest seal first
+    if judged.status is not Status.PASS and any(is_authority(r.text) for _, reads in per_seal for r in reads):
+        # a licence whose printed authority seal was found, the applicant's not shown: it may be
+        # lost in a light red watermark's red — looked for again among redder ink
+        judged = read_until_shown(_redder_seals(ctx, slot, found))
     return _judge_name(ctx, slot, entered, per_seal, judged)
 
 
