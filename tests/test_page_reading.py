@@ -184,3 +184,23 @@ def test_a_form_scanned_askew_is_levelled_and_its_boxes_go_back_onto_the_scan(
     assert abs(ux - (label.box[0] + label.box[2]) / 2) < 3 and abs(uy - (label.box[1] + label.box[3]) / 2) < 3
     ink = askew[int(y0):int(y1), int(x0):int(x1)].min(axis=2) < 128
     assert ink.mean() > 0.02 and level_x0 >= 0 and level_y0 >= 0
+
+
+def test_an_upright_form_the_line_classifier_calls_upside_down_is_not_turned() -> None:
+    # Given a version-2 form in Zen Hei made apart from the fixtures (a tune-side probe, seed 8017): its
+    # widest boxes are small paragraph print two lines high, which the line classifier calls upside down
+    from dataclasses import replace
+
+    from fixtures.scans import unseen
+
+    base = replace(unseen.B["t_v2_zenhei_law_firm"], seed=8017)
+    sheet = unseen.sheets(unseen.USpec("probe_classifier", "tune", base))["application_form"]
+    page = cv2.cvtColor(cv2.imdecode(np.frombuffer(unseen.build(sheet), np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    engine = get_engine("rapidocr")
+    # When it is read
+    upright = read_page(page, engine, ReadOptions(), eager=False)
+    # Then the recogniser, which reads those lines as they stand and nothing turned, keeps it upright
+    assert upright.rotation == 0
+    assert any("机构员工数字证书申请表" in ln.text for ln in upright.lines if ln.read)
+    # and the same page turned over is still found upside down
+    assert read_page(np.ascontiguousarray(page[::-1, ::-1]), engine, ReadOptions(), eager=False).rotation == 180
