@@ -195,7 +195,8 @@ def test_an_upright_form_the_line_classifier_calls_upside_down_is_not_turned() -
 
     base = replace(unseen.B["t_v2_zenhei_law_firm"], seed=8017)
     sheet = unseen.sheets(unseen.USpec("probe_classifier", "tune", base))["application_form"]
-    page = cv2.cvtColor(cv2.imdecode(np.frombuffer(unseen.build(sheet), np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    page = cv2.imdecode(np.frombuffer(unseen.build(sheet), np.uint8), cv2.IMREAD_COLOR)  # BGR, as uploads are
+    assert page is not None
     engine = get_engine("rapidocr")
     # When it is read
     upright = read_page(page, engine, ReadOptions(), eager=False)

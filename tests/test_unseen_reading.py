@@ -324,3 +324,20 @@ def test_a_seal_arc_read_from_inside_the_name_shows_it_whole_and_a_near_miss_doe
     assert shows_name("丹东鸭绿江食品股份有限公司", "品股份有限公司丹东鸭绿江食", seal=True)
     assert not shows_name("丹东鸭绿江食品股份有限公司", "江食品股份有限公司丹东鸭综", seal=True)
     assert not shows_name("丹东鸭绿江食品股份有限公司", "品股份有限公司丹东鸭绿江食", seal=False)
+
+
+def test_a_hand_filled_row_read_a_character_short_is_still_the_employees_row_and_only_it() -> None:
+    from pipeline.reading.documents import TableRow
+    from pipeline.stages.fields import _row_is_near
+
+    def row(name: str, number: str) -> TableRow:
+        return TableRow({"name": _value(name), "id_number": _value(number)}, 0)
+
+    entered_name, entered_id = "阿依古丽·买买提", "21010319950903062X"
+    # a tune-side probe's hand-filled row: the name read with 买 dropped, the number a digit short
+    assert _row_is_near(row("阿依古丽·买提", "2101031950903062x"), entered_name, entered_id)
+    assert _row_is_near(row("", "21010319950903062x"), entered_name, entered_id)
+    # a colleague's row is not near: another name, another number
+    assert not _row_is_near(row("董立新", "210103198503300137"), entered_name, entered_id)
+    # a short name one character away is another person's, never near (张伟 / 张玮)
+    assert not _row_is_near(row("张玮", "210103198503300137"), "张伟", "210102198503150150")

@@ -25,6 +25,7 @@ from pipeline.reading.documents import DocRead, TableRow, read_period, read_uplo
 from pipeline.reading.matching import (
     calendar_dates,
     disputed_probabilities,
+    edit_distance,
     find_ric,
     find_uscc,
     fold_code_lookalikes,
@@ -182,8 +183,10 @@ class _Review:
 
             rows = [r for r in table_rows(self.doc(slot), columns, ("name", "id_number"), enough=mine_,
                                           worth=_is_person_row) if _is_person_row(r)]
-            mine = [r for r in rows if mine_(r)]
-            self._rows[slot] = (mine[0] if mine else rows[0] if len(rows) == 1 else None, len(rows))
+            mine = [r for r in rows if mine_(r)] or [r for r in rows if _row_is_near(r, self.case.user.name,
+                                                                                 self.case.user.id_number)]
+            self._rows[slot] = (mine[0] if len(mine) == 1 or (mine and mine_(mine[0])) else
+                                rows[0] if len(rows) == 1 else None, len(rows))
         return self._rows[slot]
 
     def verdict(self, slot: str, key: str, extra_labels: list[str], th: Thresholds) -> Verdict:
@@ -552,6 +555,19 @@ def _row_is(row: TableRow, name: str, id_number: str) -> bool:
     if cell is not None and shows_name(name, cell.text):
         return True
     return number is not None and any(r.value == id_number for r in find_ric(number.text))
+
+
+def _row_is_near(row: TableRow, name: str, id_number: str) -> bool:
+    """The row's name or ID number is read a character or two away from the entered one: a hand-filled
+    row read with a character dropped (阿依古丽·买提, an ID number a digit short). Only picks the row
+    when no row shows the employee exactly and no other row is as near; its cells are judged as
+    any row's (read again at full resolution; a near miss never passes)."""
+    cell, number = row.get("name"), row.get("id_number")
+    want = normalise_name(name)
+    if cell is not None and len(want) >= 3 and edit_distance(want, normalise_name(cell.text)) <= len(want) // 4:
+        return True
+    digits = "".join(ch for ch in (number.text if number is not None else "").upper() if ch.isdigit() or ch == "X")
+    return len(digits) >= 15 and edit_distance(id_number.upper(), digits) <= 2
 
 
 def _differs_only_at(entered: str, read: str, wildcards: set[str]) -> bool:

@@ -33,6 +33,7 @@ from pipeline.reading.ocr import OcrEngine, TextBox, get_engine, unreadable_char
 from pipeline.reading.page import PageText, ReadOptions, read_page
 from pipeline.seal.arctext import ArcRead, is_authority, read_arc, unroll
 from pipeline.seal.find import SealCandidate, SealParams, find_redder_seals, find_seals
+from pipeline.seal.identity import ImpressionMatch, compare_impressions
 from pipeline.stages.base import Stage, StageContext, guarded
 
 PRESENT, ORG_NAME, POSITION = "seal.present", "seal.org_name", "seal.position"
@@ -146,9 +147,13 @@ def settle_across_impressions(ctx: StageContext, findings: list[Finding]) -> lis
     finding is settled again against this review's other impressions."""
     params = ctx.rules.rule(ORG_NAME).params
     passing = {f.slot or "": f.evidence for f in findings if f.rule == ORG_NAME and f.status is Status.PASS
-               and "confirmed_by" not in f.evidence and "diameter_mm" in f.evidence}
+               and not {"confirmed_by", "same_seal_as"} & f.evidence.keys() and "diameter_mm" in f.evidence}
     settled = []
     for f in findings:
+        if f.rule == ORG_NAME and f.evidence.get("reason") == _SAME_SEAL:  # settled so by an earlier review
+            f = ctx.finding(ORG_NAME, Status.UNCERTAIN, f.slot, _unsettled(f.evidence))
+        if f.rule == ORG_NAME and f.status is Status.UNCERTAIN:
+            f = _same_seal_as_passing(ctx, f, passing, params) or f
         ev = f.evidence
         if f.rule != ORG_NAME or ev.get("reason") not in (_DISAGREE, _CONFIRMED) or "diameter_mm" not in ev:
             settled.append(f)
@@ -171,6 +176,88 @@ def settle_across_impressions(ctx: StageContext, findings: list[Finding]) -> lis
 
 
 _DISAGREE, _CONFIRMED = "reads_disagree", "confirmed_by_another_impression"
+_SAME_SEAL = "same_seal_as_another_impression"
+
+
+def _same_seal_as_passing(ctx: StageContext, f: Finding, passing: Mapping[str, Mapping[str, Any]],
+                          params: Mapping[str, Any]) -> Finding | None:
+    """A pass for an uncertain slot whose seal is, as an image, the seal of another upload that shows
+    the name surely on its own, when its own reads lean that way too; else None.
+
+    The slot's impression (over an ID card's print, thinly inked) read the name unsurely or with a
+    character missed; another upload's impression read every character surely (``confirm_confidence``).
+    Turned onto each other, the two text bands correlate (``same_seal_correlation``: another
+    organisation's seal of another layout does not) — but a seal of a name sharing its layout and all
+    but a character or two may correlate as well, so the slot's own reads must show most of the name
+    (``same_seal_shown``) and read no character otherwise with confidence (``conflict_confidence``):
+    what they read otherwise is the recogniser's doubt, and the surely read impression says what the
+    seal shows. The registration authority's seal on a licence is no impression of the applicant's."""
+    ev = f.evidence
+    entered = str(ev.get("entered", ""))
+    if not entered or ev.get("reason") == "authority_seal_only":
+        return None
+    floor, shown = float(params["conflict_confidence"]), float(params["same_seal_shown"])
+    anchors = [(slot, a) for slot, a in passing.items() if slot != f.slot and "impression" in a
+               and a.get("name_probabilities")
+               and min(float(p) for p in a["name_probabilities"]) >= float(params["confirm_confidence"])]
+    for seal in ev.get("seals", []):
+        if seal.get("authority") or "centre" not in seal:
+            continue
+        reads = [ArcRead(str(r["text"]), float(r["confidence"]), 0.0, False, tuple(r.get("chars", ())))
+                 for r in seal.get("reads", [])]
+        if not _leans_to(entered, reads, floor, shown):
+            continue
+        for slot, anchor in anchors:
+            match = _compare(ctx, (f.slot or "", seal), (slot, anchor["impression"]))
+            if match is not None and match.correlation >= float(params["same_seal_correlation"]):
+                same = {"slot": slot, "read": anchor.get("read"), **match.evidence()}
+                return ctx.finding(ORG_NAME, Status.PASS, f.slot, {
+                    **ev, "reason": _SAME_SEAL, "read_reason": ev.get("reason", ""), "same_seal_as": same})
+    return None
+
+
+def _unsettled(ev: Mapping[str, Any]) -> dict[str, Any]:
+    """A finding's evidence as the slot's own reading left it (before another impression settled it)."""
+    out = {k: v for k, v in ev.items() if k not in ("same_seal_as", "read_reason", "reason")}
+    if ev.get("read_reason"):
+        out["reason"] = ev["read_reason"]
+    return out
+
+
+def _leans_to(entered: str, reads: Sequence[ArcRead], floor: float, shown: float) -> bool:
+    """Some read shows at least ``shown`` of the name's characters as entered, and no read shows one
+    otherwise at ``floor`` or above (the ends of a read aside: the strip cuts the ring there; and the
+    name's brackets and dots, which no organisation is told apart by: a seal's （ is often read 人)."""
+    want = normalise_name(entered)
+    leaning = False
+    for r in reads:
+        by_char = read_by_character(entered, r.text, r.chars, r.confidence, wrapped=True)
+        if by_char is not None and sum(1 for c in by_char if c is not None and c.same) >= shown * len(want):
+            leaning = True
+        for i, c in possible_differences(entered, r.text, r.chars, r.confidence, wrapped=True):
+            if c.index not in (0, len(r.text) - 1) and want[i].isalnum() and c.probability >= floor:
+                return False
+    return leaning
+
+
+def _compare(ctx: StageContext, a: tuple[str, Mapping[str, Any]],
+             b: tuple[str, Mapping[str, Any]]) -> ImpressionMatch | None:
+    """The two impressions (slot, evidence with page, centre, radius) compared as images; None when an
+    upload is not at hand (a slot failed the upload gate)."""
+    images = []
+    for slot, where in (a, b):
+        upload = ctx.uploads.get(slot)
+        page = int(where.get("page", -1))
+        if upload is None or not 0 <= page < len(upload.pages):
+            return None
+        images.append((upload.pages[page].image, (float(where["centre"][0]), float(where["centre"][1])),
+                       float(where["radius"])))
+    (ia, ca, ra), (ib, cb, rb) = images
+    return compare_impressions(ia, ca, ra, ib, cb, rb)
+
+
+def _circle(seal: SealCandidate) -> dict[str, Any]:
+    return {"centre": [round(seal.centre[0], 1), round(seal.centre[1], 1)], "radius": round(seal.radius, 1)}
 #: no read of the seal shows the entered name, and its reads do not clearly name another one
 _READ_OTHERWISE = "read_otherwise"
 
@@ -288,7 +375,9 @@ def _judge_name(ctx: StageContext, slot: str, entered: str,
     for f, reads in per_seal:
         texts = [r for r in reads if not is_authority(r.text)]
         reads_ev.append({"page": f.page.index, "bbox": list(f.seal.bbox), "authority": bool(reads) and not texts,
-                         "reads": [{"text": r.text, "confidence": round(r.confidence, 3)} for r in reads[:4]]})
+                         **_circle(f.seal),
+                         "reads": [{"text": r.text, "confidence": round(r.confidence, 3),
+                                    "chars": [round(c, 3) for c in r.chars]} for r in reads[:4]]})
         scored = [(name_score(entered, r.text).score, r) for r in texts]
         if scored:
             score, read = max(scored, key=lambda t: t[0])
@@ -303,7 +392,8 @@ def _judge_name(ctx: StageContext, slot: str, entered: str,
         impression = next(f for f, reads in per_seal if any(r is judged.shown for r in reads))
         by_char = read_by_character(entered, judged.shown.text, judged.shown.chars, judged.shown.confidence,
                                     wrapped=True) or []
-        evidence.update(diameter_mm=round(_diameter_mm(impression), 1), name_probabilities=[
+        evidence.update(impression={"page": impression.page.index, **_circle(impression.seal)},
+                        diameter_mm=round(_diameter_mm(impression), 1), name_probabilities=[
             round(c.probability, 3) if c is not None and c.same else 0.0 for c in by_char])
     if judged.contested:
         evidence["contested"] = list(judged.contested[:4])
