@@ -205,7 +205,7 @@ def _same_seal_as_passing(ctx: StageContext, f: Finding, passing: Mapping[str, M
             continue
         reads = [ArcRead(str(r["text"]), float(r["confidence"]), 0.0, False, tuple(r.get("chars", ())))
                  for r in seal.get("reads", [])]
-        if not _leans_to(entered, reads, floor, shown):
+        if not leans_to_name(entered, reads, floor, shown):
             continue
         for slot, anchor in anchors:
             match = _compare(ctx, (f.slot or "", seal), (slot, anchor["impression"]))
@@ -224,7 +224,7 @@ def _unsettled(ev: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _leans_to(entered: str, reads: Sequence[ArcRead], floor: float, shown: float) -> bool:
+def leans_to_name(entered: str, reads: Sequence[ArcRead], floor: float, shown: float) -> bool:
     """Some read shows at least ``shown`` of the name's characters as entered, and no read shows one
     otherwise at ``floor`` or above (the ends of a read aside: the strip cuts the ring there; and the
     name's brackets and dots, which no organisation is told apart by: a seal's （ is often read 人)."""
