@@ -53,11 +53,15 @@ def _circle(seal: SealCandidate) -> dict[str, Any]:
     return {"page": 0, "centre": list(seal.centre), "radius": seal.radius}
 
 
-def _settled(anchor: tuple[StampedSeal, SealCandidate], unsure: tuple[StampedSeal, SealCandidate], read: str,
-             chars: list[float], anchor_probabilities: list[float] | None = None,
-             reason: str = "read_otherwise", name: str = NAME) -> Finding:
-    """seal.org_name of ``handler_id`` (its seal read ``read`` with ``chars``) after the case settles it
-    against ``authorization``, whose seal showed the name with ``anchor_probabilities``."""
+Reads = list[tuple[str, list[float]]]
+
+
+def _settled(anchor: tuple[StampedSeal, SealCandidate], unsure: tuple[StampedSeal, SealCandidate], reads: Reads,
+             anchor_probabilities: list[float] | None = None, reason: str = "read_otherwise",
+             name: str = NAME) -> Finding:
+    """seal.org_name of ``handler_id`` (its seal's strips read as ``reads``: text, each character's
+    probability) after the case settles it against ``authorization``, whose seal showed the name with
+    ``anchor_probabilities``."""
     ctx = StageContext(case=Case.model_validate(case_dict()), rules=load_rule_set(),
                        uploads={"authorization": _upload("authorization", anchor[0]),
                                 "handler_id": _upload("handler_id", unsure[0])})
@@ -65,43 +69,48 @@ def _settled(anchor: tuple[StampedSeal, SealCandidate], unsure: tuple[StampedSea
         "entered": name, "read": name, "diameter_mm": 41.0, "impression": _circle(anchor[1]),
         "name_probabilities": anchor_probabilities or [0.99] * len(name)})
     seals = [{**_circle(unsure[1]), "bbox": list(unsure[1].bbox), "authority": False,
-              "reads": [{"text": read, "confidence": 0.9, "chars": chars}]}]
+              "reads": [{"text": text, "confidence": 0.9, "chars": chars} for text, chars in reads]}]
     uncertain = ctx.finding("seal.org_name", Status.UNCERTAIN, "handler_id",
-                            {"entered": name, "read": read, "seals": seals, "reason": reason})
+                            {"entered": name, "read": reads[0][0], "seals": seals, "reason": reason})
     return settle_across_impressions(ctx, [sure, uncertain])[1]
 
 
 def test_an_impression_read_unsurely_passes_as_the_same_seal_as_one_read_surely_and_only_so() -> None:
     anchor, unsure, other = _seal(NAME, 1), _seal(NAME, 2), _seal(OTHER, 3)
-    misread = "大连巷湾物流有限公司"  # 港 read 巷: unsurely (0.55) or surely (0.8)
-    unsure_chars, sure_chars = [0.99, 0.99, 0.55] + [0.99] * 7, [0.99, 0.99, 0.8] + [0.99] * 7
-    # Given the handler's ID copy whose seal read 港 as 巷 unsurely, and the authorization's that read the name surely
-    settled = _settled(anchor, unsure, misread, unsure_chars)
+    # Given the handler's ID copy whose seal's strips read 港 as 巷 unsurely (0.55) in one, the name but 公 in
+    # another, and the authorization's seal that read the name surely
+    misread = ("大连巷湾物流有限公司", [0.99, 0.99, 0.55] + [0.99] * 7)
+    leaning = [misread, ("大连港湾物流有限司", [0.99] * 9)]
+    settled = _settled(anchor, unsure, leaning)
     # Then it passes as the same seal, saying which upload's impression and how alike the two are
     assert settled.status is Status.PASS and settled.evidence["reason"] == "same_seal_as_another_impression"
     assert settled.evidence["same_seal_as"]["slot"] == "authorization"
     assert settled.evidence["same_seal_as"]["correlation"] >= 0.8
     assert settled.evidence["read_reason"] == "read_otherwise"
-    # But not when its own read shows another character with confidence (a seal of a name one character away)
-    assert _settled(anchor, unsure, misread, sure_chars).status is Status.UNCERTAIN
-    # nor when the impression is another organisation's seal, whatever its read
-    assert _settled(anchor, other, misread, unsure_chars).status is Status.UNCERTAIN
+    # But not when no strip reads 港 as entered (a seal of a name one look-alike away reads so)
+    assert _settled(anchor, unsure, [misread]).status is Status.UNCERTAIN
+    # nor when a strip shows another character with confidence
+    assert _settled(anchor, unsure, [("大连巷湾物流有限公司", [0.99, 0.99, 0.8] + [0.99] * 7), leaning[1]]
+                    ).status is Status.UNCERTAIN
+    # nor when the impression is another organisation's seal, whatever its reads
+    assert _settled(anchor, other, leaning).status is Status.UNCERTAIN
     # nor when the impression that passed read a character of the name less than surely itself
-    assert _settled(anchor, unsure, misread, unsure_chars, [0.99] * 9 + [0.85]).status is Status.UNCERTAIN
-    # nor when its reads show little of the name (a fragment)
-    assert _settled(anchor, unsure, "物流有限", [0.99] * 4).status is Status.UNCERTAIN
+    assert _settled(anchor, unsure, leaning, [0.99] * 9 + [0.85]).status is Status.UNCERTAIN
+    # nor when its reads show little of the name (fragments)
+    assert _settled(anchor, unsure, [("物流有限", [0.99] * 4), ("大连港湾", [0.99] * 4)]).status is Status.UNCERTAIN
     # a seal's bracket read as 人 surely is no other organisation (brackets tell none apart)
     long_name = "中铁九局集团（沈阳）物资贸易有限公司"
-    bracketed = _settled(_seal(long_name, 4), _seal(long_name, 5), "中铁九局集团人沈阳)物资贸易有限公司",
-                         [0.98, 0.99, 0.98, 0.98, 0.99, 0.99, 0.83] + [0.99] * 11, name=long_name)
+    read_人 = ("中铁九局集团人沈阳)物资贸易有限公司", [0.98, 0.99, 0.98, 0.98, 0.99, 0.99, 0.83] + [0.99] * 11)
+    bracketed = _settled(_seal(long_name, 4), _seal(long_name, 5), [read_人], name=long_name)
     assert bracketed.status is Status.PASS
     # nor when only the registration authority's seal was found on the upload
-    assert _settled(anchor, unsure, misread, unsure_chars, reason="authority_seal_only").status is Status.UNCERTAIN
+    assert _settled(anchor, unsure, leaning, reason="authority_seal_only").status is Status.UNCERTAIN
 
 
 def test_a_slot_settled_as_the_same_seal_is_unsettled_when_the_sure_impression_is_gone() -> None:
     anchor, unsure = _seal(NAME, 1), _seal(NAME, 2)
-    settled = _settled(anchor, unsure, "大连巷湾物流有限公司", [0.99, 0.99, 0.55] + [0.99] * 7)
+    settled = _settled(anchor, unsure, [("大连巷湾物流有限公司", [0.99, 0.99, 0.55] + [0.99] * 7),
+                                        ("大连港湾物流有限司", [0.99] * 9)])
     assert settled.status is Status.PASS
     # a re-review reuses the finding, but the authorization was replaced by one whose seal reads unsurely
     ctx = StageContext(case=Case.model_validate(case_dict()), rules=load_rule_set(),
