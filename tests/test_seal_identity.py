@@ -16,7 +16,7 @@ from pipeline.models import Case, Finding, Status
 from pipeline.ruleset import load_rule_set
 from pipeline.seal.find import SealCandidate, find_seals
 from pipeline.seal.identity import compare_impressions
-from pipeline.stages.base import StageContext
+from pipeline.stages.base import Artifacts, StageContext
 from pipeline.stages.seal import settle_across_impressions
 from tests.casedata import case_dict
 
@@ -58,13 +58,13 @@ Reads = list[tuple[str, list[float]]]
 
 def _settled(anchor: tuple[StampedSeal, SealCandidate], unsure: tuple[StampedSeal, SealCandidate], reads: Reads,
              anchor_probabilities: list[float] | None = None, reason: str = "read_otherwise",
-             name: str = NAME) -> Finding:
+             name: str = NAME, artifacts: Path | None = None) -> Finding:
     """seal.org_name of ``handler_id`` (its seal's strips read as ``reads``: text, each character's
     probability) after the case settles it against ``authorization``, whose seal showed the name with
     ``anchor_probabilities``."""
     ctx = StageContext(case=Case.model_validate(case_dict()), rules=load_rule_set(),
                        uploads={"authorization": _upload("authorization", anchor[0]),
-                                "handler_id": _upload("handler_id", unsure[0])})
+                                "handler_id": _upload("handler_id", unsure[0])}, artifacts=Artifacts(artifacts))
     sure = ctx.finding("seal.org_name", Status.PASS, "authorization", {
         "entered": name, "read": name, "diameter_mm": 41.0, "impression": _circle(anchor[1]),
         "name_probabilities": anchor_probabilities or [0.99] * len(name)})
@@ -75,18 +75,20 @@ def _settled(anchor: tuple[StampedSeal, SealCandidate], unsure: tuple[StampedSea
     return settle_across_impressions(ctx, [sure, uncertain])[1]
 
 
-def test_an_impression_read_unsurely_passes_as_the_same_seal_as_one_read_surely_and_only_so() -> None:
+def test_an_impression_read_unsurely_passes_as_the_same_seal_as_one_read_surely_and_only_so(tmp_path: Path) -> None:
     anchor, unsure, other = _seal(NAME, 1), _seal(NAME, 2), _seal(OTHER, 3)
     # Given the handler's ID copy whose seal's strips read 港 as 巷 unsurely (0.55) in one, the name but 公 in
     # another, and the authorization's seal that read the name surely
     misread = ("大连巷湾物流有限公司", [0.99, 0.99, 0.55] + [0.99] * 7)
     leaning = [misread, ("大连港湾物流有限司", [0.99] * 9)]
-    settled = _settled(anchor, unsure, leaning)
-    # Then it passes as the same seal, saying which upload's impression and how alike the two are
+    settled = _settled(anchor, unsure, leaning, artifacts=tmp_path)
+    # Then it passes as the same seal, saying which upload's impression and how alike the two are, with
+    # that impression's crop for the clerk to hold beside this one
     assert settled.status is Status.PASS and settled.evidence["reason"] == "same_seal_as_another_impression"
     assert settled.evidence["same_seal_as"]["slot"] == "authorization"
     assert settled.evidence["same_seal_as"]["correlation"] >= 0.8
     assert settled.evidence["read_reason"] == "read_otherwise"
+    assert (tmp_path / settled.evidence["same_seal_as"]["crop"]).is_file()
     # But not when no strip reads 港 as entered (a seal of a name one look-alike away reads so)
     assert _settled(anchor, unsure, [misread]).status is Status.UNCERTAIN
     # nor when a strip shows another character with confidence

@@ -211,7 +211,9 @@ def _same_seal_as_passing(ctx: StageContext, f: Finding, passing: Mapping[str, M
         for slot, anchor in anchors:
             match = _compare(ctx, (f.slot or "", seal), (slot, anchor["impression"]))
             if match is not None and match.correlation >= float(params["same_seal_correlation"]):
-                same = {"slot": slot, "read": anchor.get("read"), **match.evidence()}
+                same = {"slot": slot, "read": anchor.get("read"), **match.evidence(),
+                        # the impression that read surely, for the clerk to hold beside this slot's crop
+                        "crop": _impression_crop(ctx, f"seal_{f.slot}_same_as_{slot}", slot, anchor["impression"])}
                 return ctx.finding(ORG_NAME, Status.PASS, f.slot, {
                     **ev, "reason": _SAME_SEAL, "read_reason": ev.get("reason", ""), "same_seal_as": same})
     return None
@@ -262,6 +264,16 @@ def _compare(ctx: StageContext, a: tuple[str, Mapping[str, Any]],
                        float(where["radius"])))
     (ia, ca, ra), (ib, cb, rb) = images
     return compare_impressions(ia, ca, ra, ib, cb, rb)
+
+
+def _impression_crop(ctx: StageContext, name: str, slot: str, where: Mapping[str, Any]) -> str | None:
+    """The square around an impression (evidence: page, centre, radius) saved as an artifact."""
+    page = ctx.uploads[slot].pages[int(where["page"])]
+    (cx, cy), r = where["centre"], float(where["radius"])
+    h, w = page.image.shape[:2]
+    x0, y0 = max(0, round(float(cx) - r)), max(0, round(float(cy) - r))
+    x1, y1 = min(w, round(float(cx) + r)), min(h, round(float(cy) + r))
+    return ctx.artifacts.save_png(name, page.image[y0:y1, x0:x1])
 
 
 def _circle(seal: SealCandidate) -> dict[str, Any]:
