@@ -53,7 +53,14 @@ def judged(seal: StampedSeal) -> tuple[str, str, bool]:
     from pipeline.reading.ocr import get_engine
     from pipeline.ruleset import load_rule_set
     from pipeline.seal.find import SealParams, find_seals
-    from pipeline.stages.seal import ORG_NAME, PRESENT, judge_name_on_seals, leans_to_name, read_name_on_seal
+    from pipeline.stages.seal import (
+        EVIDENCE_READS,
+        ORG_NAME,
+        PRESENT,
+        judge_name_on_seals,
+        leans_to_name,
+        read_name_on_seal,
+    )
 
     rules = load_rule_set()
     red = [c for c in find_seals(seal.image, seal.dpi, rules.tuning(PRESENT, SealParams)) if c.colour == "red"]
@@ -61,7 +68,7 @@ def judged(seal: StampedSeal) -> tuple[str, str, bool]:
         return "not found", "", False
     params = rules.rule(ORG_NAME).params
     reads = read_name_on_seal(seal.image, max(red, key=lambda c: c.score), seal.name, get_engine("auto"), params)
-    leaning = leans_to_name(seal.name, reads[:4], float(params["conflict_confidence"]),
+    leaning = leans_to_name(seal.name, reads[:EVIDENCE_READS], float(params["conflict_confidence"]),
                             float(params["same_seal_shown"]))
     return judge_name_on_seals(seal.name, [reads], params).status.value, reads[0].text if reads else "", leaning
 

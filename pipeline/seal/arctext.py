@@ -50,7 +50,7 @@ def unroll(image: np.ndarray, centre: tuple[float, float], radius: float, start_
     ``start_deg`` is the angle (image coordinates: 0 = right, 90 = down) where the strip
     begins; the strip runs clockwise through the full circle back to it.
     """
-    crop, (cx, cy) = _square_crop(image, centre, radius)
+    crop, (cx, cy) = square_crop(image, centre, radius)
     r = radius
     n_angle = max(64, round(2 * np.pi * r * (band[0] + band[1]) / 2))
     n_radius = max(8, round(r * band[1]))
@@ -68,7 +68,7 @@ def gap_angle(image: np.ndarray, centre: tuple[float, float], radius: float,
               band: tuple[float, float] = (0.6, 0.9)) -> float | None:
     """The angle (degrees, image coordinates) in the middle of the widest ink-free stretch
     of the text band, or None when the band has ink all round (no gap to start at)."""
-    crop, (cx, cy) = _square_crop(image, centre, radius)
+    crop, (cx, cy) = square_crop(image, centre, radius)
     mask = _ink(crop)
     n = 360
     polar = cv2.warpPolar(mask, (int(radius), n), (cx, cy), radius, cv2.WARP_POLAR_LINEAR + cv2.INTER_NEAREST)
@@ -94,7 +94,7 @@ def text_band(image: np.ndarray, centre: tuple[float, float], radius: float,
     fixed band takes in the rim's inner edge where the glyphs reach it, and it reads as a stroke
     over them (业 as 亚). The inner edge stays (a band fitted to the glyphs' height too read the
     seal bench no better). ``default`` where the profile shows no rim."""
-    crop, (cx, cy) = _square_crop(image, centre, radius * 1.1)
+    crop, (cx, cy) = square_crop(image, centre, radius * 1.1)
     mask = _ink(crop)
     steps = max(32, int(radius * 1.1))
     polar = cv2.warpPolar(mask, (steps, 360), (cx, cy), radius * 1.1, cv2.WARP_POLAR_LINEAR + cv2.INTER_NEAREST)
@@ -148,7 +148,7 @@ def read_arc(image: np.ndarray, centre: tuple[float, float], radius: float, read
     for angle in ([gap] if gap is not None else []) + [90.0, 45.0, 135.0]:
         if all(abs((angle - s + 180) % 360 - 180) > 20 for s in starts):
             starts.append(angle)
-    crop, (cx, cy) = _square_crop(image, centre, radius)
+    crop, (cx, cy) = square_crop(image, centre, radius)
     variants = (crop, red_only(crop))  # as scanned; then with black print under the seal erased
     band = text_band(image, centre, radius)
     reads: list[ArcRead] = []
@@ -225,7 +225,7 @@ def is_authority(text: str, words: Sequence[str] = AUTHORITY_WORDS) -> bool:
     return any(w in text for w in words)
 
 
-def _square_crop(image: np.ndarray, centre: tuple[float, float],
+def square_crop(image: np.ndarray, centre: tuple[float, float],
                  radius: float) -> tuple[np.ndarray, tuple[float, float]]:
     """The seal's square (padded with white where it leaves the page) and the centre in it."""
     h, w = image.shape[:2]

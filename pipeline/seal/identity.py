@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from pipeline.seal.arctext import _square_crop, red_only
+from pipeline.seal.arctext import red_only, square_crop
 
 #: The ring compared, as fractions of the radius: inside the rim, outside the star.
 BAND = (0.42, 0.95)
@@ -43,7 +43,7 @@ class ImpressionMatch:
 def band_image(image: np.ndarray, centre: tuple[float, float], radius: float) -> np.ndarray:
     """The text band's red ink unrolled: rows = angle (``_ANGLES`` around), columns = radius inward
     to outward; ink 1, paper 0, black print under the seal dropped (``red_only``)."""
-    crop, (cx, cy) = _square_crop(image, centre, radius * 1.02)
+    crop, (cx, cy) = square_crop(image, centre, radius * 1.02)
     ink = (255 - red_only(crop).astype(np.float32)) / 255.0
     n_rad = max(16, round(radius * BAND[1]))
     polar = cv2.warpPolar(ink, (n_rad, _ANGLES), (cx, cy), radius * BAND[1],

@@ -183,10 +183,10 @@ class _Review:
 
             rows = [r for r in table_rows(self.doc(slot), columns, ("name", "id_number"), enough=mine_,
                                           worth=_is_person_row) if _is_person_row(r)]
-            mine = [r for r in rows if mine_(r)] or [r for r in rows if _row_is_near(r, self.case.user.name,
-                                                                                 self.case.user.id_number)]
-            self._rows[slot] = (mine[0] if len(mine) == 1 or (mine and mine_(mine[0])) else
-                                rows[0] if len(rows) == 1 else None, len(rows))
+            exact = [r for r in rows if mine_(r)]
+            near = [] if exact else [r for r in rows if _row_is_near(r, self.case.user.name, self.case.user.id_number)]
+            self._rows[slot] = (exact[0] if exact else near[0] if len(near) == 1 else rows[0] if len(rows) == 1
+                                else None, len(rows))
         return self._rows[slot]
 
     def verdict(self, slot: str, key: str, extra_labels: list[str], th: Thresholds) -> Verdict:

@@ -177,6 +177,10 @@ def settle_across_impressions(ctx: StageContext, findings: list[Finding]) -> lis
 
 _DISAGREE, _CONFIRMED = "reads_disagree", "confirmed_by_another_impression"
 _SAME_SEAL = "same_seal_as_another_impression"
+#: reads of each seal kept in the evidence (best first): what the clerk sees and the case settles from
+EVIDENCE_READS = 4
+#: no read of the seal shows the entered name, and its reads do not clearly name another one
+_READ_OTHERWISE = "read_otherwise"
 
 
 def _same_seal_as_passing(ctx: StageContext, f: Finding, passing: Mapping[str, Mapping[str, Any]],
@@ -208,12 +212,16 @@ def _same_seal_as_passing(ctx: StageContext, f: Finding, passing: Mapping[str, M
                  for r in seal.get("reads", [])]
         if not leans_to_name(entered, reads, floor, shown):
             continue
+        here = _located(ctx, f.slot or "", seal)
         for slot, anchor in anchors:
-            match = _compare(ctx, (f.slot or "", seal), (slot, anchor["impression"]))
-            if match is not None and match.correlation >= float(params["same_seal_correlation"]):
+            there = _located(ctx, slot, anchor["impression"])
+            if here is None or there is None:
+                continue
+            match = _compare(here, there)
+            if match.correlation >= float(params["same_seal_correlation"]):
                 same = {"slot": slot, "read": anchor.get("read"), **match.evidence(),
                         # the impression that read surely, for the clerk to hold beside this slot's crop
-                        "crop": _impression_crop(ctx, f"seal_{f.slot}_same_as_{slot}", slot, anchor["impression"])}
+                        "crop": _impression_crop(ctx, f"seal_{f.slot}_same_as_{slot}", there)}
                 return ctx.finding(ORG_NAME, Status.PASS, f.slot, {
                     **ev, "reason": _SAME_SEAL, "read_reason": ev.get("reason", ""), "same_seal_as": same})
     return None
@@ -250,36 +258,34 @@ def leans_to_name(entered: str, reads: Sequence[ArcRead], floor: float, shown: f
     return leaning and all(seen)
 
 
-def _compare(ctx: StageContext, a: tuple[str, Mapping[str, Any]],
-             b: tuple[str, Mapping[str, Any]]) -> ImpressionMatch | None:
-    """The two impressions (slot, evidence with page, centre, radius) compared as images; None when an
-    upload is not at hand (a slot failed the upload gate)."""
-    images = []
-    for slot, where in (a, b):
-        upload = ctx.uploads.get(slot)
-        page = int(where.get("page", -1))
-        if upload is None or not 0 <= page < len(upload.pages):
-            return None
-        images.append((upload.pages[page].image, (float(where["centre"][0]), float(where["centre"][1])),
-                       float(where["radius"])))
-    (ia, ca, ra), (ib, cb, rb) = images
-    return compare_impressions(ia, ca, ra, ib, cb, rb)
+_Located = tuple[np.ndarray, tuple[float, float], float]  # page image, centre, radius
 
 
-def _impression_crop(ctx: StageContext, name: str, slot: str, where: Mapping[str, Any]) -> str | None:
-    """The square around an impression (evidence: page, centre, radius) saved as an artifact."""
-    page = ctx.uploads[slot].pages[int(where["page"])]
-    (cx, cy), r = where["centre"], float(where["radius"])
-    h, w = page.image.shape[:2]
-    x0, y0 = max(0, round(float(cx) - r)), max(0, round(float(cy) - r))
-    x1, y1 = min(w, round(float(cx) + r)), min(h, round(float(cy) + r))
-    return ctx.artifacts.save_png(name, page.image[y0:y1, x0:x1])
+def _located(ctx: StageContext, slot: str, where: Mapping[str, Any]) -> _Located | None:
+    """An impression named in evidence (page, centre, radius) on this review's upload of ``slot``; None
+    when the upload is not at hand (a slot failed the upload gate)."""
+    upload = ctx.uploads.get(slot)
+    page = int(where.get("page", -1))
+    if upload is None or not 0 <= page < len(upload.pages):
+        return None
+    return upload.pages[page].image, (float(where["centre"][0]), float(where["centre"][1])), float(where["radius"])
+
+
+def _compare(a: _Located, b: _Located) -> ImpressionMatch:
+    return compare_impressions(a[0], a[1], a[2], b[0], b[1], b[2])
+
+
+def _impression_crop(ctx: StageContext, name: str, at: _Located) -> str | None:
+    """The square around an impression saved as an artifact."""
+    image, (cx, cy), r = at
+    h, w = image.shape[:2]
+    x0, y0 = max(0, round(cx - r)), max(0, round(cy - r))
+    x1, y1 = min(w, round(cx + r)), min(h, round(cy + r))
+    return ctx.artifacts.save_png(name, image[y0:y1, x0:x1])
 
 
 def _circle(seal: SealCandidate) -> dict[str, Any]:
     return {"centre": [round(seal.centre[0], 1), round(seal.centre[1], 1)], "radius": round(seal.radius, 1)}
-#: no read of the seal shows the entered name, and its reads do not clearly name another one
-_READ_OTHERWISE = "read_otherwise"
 
 
 def confirming_impression(positions: Sequence[int], diameter_mm: float,
@@ -397,7 +403,7 @@ def _judge_name(ctx: StageContext, slot: str, entered: str,
         reads_ev.append({"page": f.page.index, "bbox": list(f.seal.bbox), "authority": bool(reads) and not texts,
                          **_circle(f.seal),
                          "reads": [{"text": r.text, "confidence": round(r.confidence, 3),
-                                    "chars": [round(c, 3) for c in r.chars]} for r in reads[:4]]})
+                                    "chars": [round(c, 3) for c in r.chars]} for r in reads[:EVIDENCE_READS]]})
         scored = [(name_score(entered, r.text).score, r) for r in texts]
         if scored:
             score, read = max(scored, key=lambda t: t[0])
