@@ -41,6 +41,10 @@ STAGES: tuple[Stage, ...] = (
     fields.STAGE,
 )
 
+#: Case-level steps over every stage's findings, from their evidence alone, once all stages ran: a
+#: finding of an early stage that the later ones answer (a page low in resolution that was read in full).
+AFTER_STAGES: tuple[Callable[[RuleSet, list[Finding]], list[Finding]], ...] = (quality.settle_read_in_full,)
+
 
 @dataclass(frozen=True)
 class PriorReview:
@@ -120,6 +124,8 @@ def review_case(
         findings.extend(stage_findings)
         if stage.gate:
             blocked |= {f.slot for f in stage_findings if f.status is Status.FAIL and f.slot}
+    for settle in AFTER_STAGES:
+        findings = _settled_case(rules, settle, findings)
     return Report(
         order_no=folder.case.order_no,
         decision=decide(findings),
@@ -215,6 +221,16 @@ def _settled(ctx: StageContext, stage_name: str, settle: Callable[[StageContext,
         return settle(ctx, findings)
     except Exception:
         log.exception("settling the findings of stage %s crashed", stage_name)
+        return findings
+
+
+def _settled_case(rules: RuleSet, settle: Callable[[RuleSet, list[Finding]], list[Finding]],
+                  findings: list[Finding]) -> list[Finding]:
+    """A case-level step over all findings; should it crash, the findings stand as the stages made them."""
+    try:
+        return settle(rules, findings)
+    except Exception:
+        log.exception("settling the findings after the stages crashed (%s)", getattr(settle, "__name__", settle))
         return findings
 
 

@@ -66,6 +66,9 @@ class Messages(_Frozen):
     skipped: str = "因前一步检查未通过，本项未能检查"
     #: a finding (not a pass) whose evidence ``reason`` is a key here takes that message instead
     reasons: dict[str, str] = Field(default_factory=dict)
+    #: a pass whose evidence ``reason`` is a key here takes that message instead (a pass given for a
+    #: reason the plain pass message does not state; a settled disagreement keeps the plain words)
+    pass_reasons: dict[str, str] = Field(default_factory=dict)
 
 
 class RuleSpec(_Frozen):
@@ -96,11 +99,13 @@ class RuleSet(_Frozen):
             bad = sorted(set(spec.slots) - set(self.slots))
             if bad:
                 raise ValueError(f"rule {rule_id} names unknown slots: {', '.join(bad)}")
-            for status, template in spec.messages.model_dump(by_alias=True, exclude={"reasons"}).items():
+            for status, template in spec.messages.model_dump(
+                    by_alias=True, exclude={"reasons", "pass_reasons"}).items():
                 if template is not None:
                     _check_template(f"{rule_id}.messages.{status}", template)
-            for reason, template in spec.messages.reasons.items():
-                _check_template(f"{rule_id}.messages.reasons.{reason}", template)
+            for kind in ("reasons", "pass_reasons"):
+                for reason, template in getattr(spec.messages, kind).items():
+                    _check_template(f"{rule_id}.messages.{kind}.{reason}", template)
         return self
 
     @property
@@ -149,8 +154,9 @@ class RuleSet(_Frozen):
             Status.SKIPPED: spec.messages.skipped,
         }[status]
         reason = (evidence or {}).get("reason")
-        if status is not Status.PASS and isinstance(reason, str) and reason in spec.messages.reasons:
-            template = spec.messages.reasons[reason]
+        worded = spec.messages.pass_reasons if status is Status.PASS else spec.messages.reasons
+        if isinstance(reason, str) and reason in worded:
+            template = worded[reason]
         values = _Blank({"slot_title": self.slot_title(slot), **(evidence or {}), **placeholders})
         message = string.Formatter().vformat(template, (), values)
         return Finding(rule=rule_id, slot=slot, status=status, message=message, evidence=evidence or {})

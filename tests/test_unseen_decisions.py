@@ -31,3 +31,40 @@ def test_an_unseen_case_gets_its_expected_decision_and_failing_rules(cases: dict
     got = (report.decision.value, report.failed_rules())
     assert got == (expected["decision"], sorted(expected["failing_rules"])), (
         expected["purpose"], report.uncertain_rules())
+
+
+def test_a_case_sent_through_a_phone_messenger_is_approved_with_its_low_resolution_pages_read_in_full(
+        cases: dict[str, Path], tmp_path: Path) -> None:
+    from fixtures.scans.imaging import messenger_copy
+
+    sent = messenger_copy(cases["tune_clean_v2_droid"], tmp_path / "sent", long_side=1280, quality=70)
+    report = review_case(sent)
+    assert report.decision.value == "approved", report.uncertain_rules()
+    settled = [f for f in report.findings if f.rule == "scan.quality" and f.evidence.get("reason") == "read_in_full"]
+    assert settled, "no page of the case was low enough in resolution to test the settling"
+    for f in settled:
+        assert f.status.value == "pass" and f.evidence["lowest_dpi"] < 150 and "doc.kind" in f.evidence["read_by"]
+
+
+def test_a_phone_photo_sent_on_through_a_messenger_is_never_rejected(cases: dict[str, Path], tmp_path: Path) -> None:
+    """Straightened, its pages measure about 90 dpi: uncertain at worst, the checks decide (rule set 12
+    failed them as scanned too small)."""
+    from fixtures.scans.imaging import messenger_copy
+
+    report = review_case(messenger_copy(cases["tune_clean_phone_keystone_12"], tmp_path / "sent", 1280, 70))
+    assert report.decision.value != "rejected", report.failed_rules()
+
+
+def test_another_entered_value_read_in_the_wrong_place_of_the_form_is_no_fail(tmp_path: Path) -> None:
+    """A 24 % keystoned photo sent at 1,280 px: the handler's 身份证号 line is missed and the search
+    reaches the employee table, whose number both engines read — the employee's, entered too."""
+    from fixtures.scans.imaging import messenger_copy
+
+    [made] = unseen.generate_set(tmp_path / "made", "tune", ["tune_clean_phone_keystone_24"])
+    report = review_case(messenger_copy(made, tmp_path / "sent", 1280, 70))
+    assert report.decision.value != "rejected", report.failed_rules()
+    handler = next(f for f in report.findings if f.rule == "ocr.handler" and f.slot == "application_form")
+    wrong_place = [v for v in handler.evidence.get("fields", []) if v.get("other_entry")]
+    assert wrong_place, handler.evidence
+    for v in wrong_place:
+        assert v["status"] == "uncertain" and v["other_entry"] == "user.id_number"

@@ -194,11 +194,29 @@ class _Review:
         the recogniser cannot read (赟, 旻, 燊 …: it reads a look-alike there, however surely) is
         no different name, so never a ``fail`` — unless the stronger reader, whose dictionary holds
         it, read the same other name."""
-        v = self._unreadable_no_fail(self._verdict(slot, key, extra_labels, th))
+        v = self._not_another_entry(slot, self._unreadable_no_fail(self._verdict(slot, key, extra_labels, th)))
         if v.status is not Status.PASS:
             clean = self.without_light_marks(slot)
             if clean is not None:
-                v = _light_marks_dropped(v, self._unreadable_no_fail(self._verdict(slot, key, extra_labels, th, clean)))
+                v = _light_marks_dropped(v, self._not_another_entry(slot, self._unreadable_no_fail(
+                    self._verdict(slot, key, extra_labels, th, clean))))
+        return v
+
+    def _not_another_entry(self, slot: str, v: Verdict) -> Verdict:
+        """On the application form, which prints the organisation's, the handler's and the employees'
+        entries together, a value read as another of the case's own entries (the employee's ID number
+        where the handler's was looked for) was found in the wrong place — at a low resolution the
+        label's line is missed and the search reaches the employee table — not printed wrong: never a
+        ``fail``; a form printing the employee's number in the handler's place is left to a clerk too.
+        On a copy of one person's ID card, another entered person's name is the wrong card: it fails."""
+        if v.status is not Status.FAIL or not v.read or self.ctx.rules.slots[slot].doc_kind != "application_form":
+            return v
+        for other in _OTHER_ENTRIES:
+            value = self.entered(other)
+            if other != v.field and value and value != v.entered and _same_reading(v.field, value, v.read):
+                v.status = Status.UNCERTAIN
+                v.notes.update(reason="read the value entered for another field", other_entry=other)
+                return v
         return v
 
     def _unreadable_no_fail(self, v: Verdict) -> Verdict:
@@ -573,6 +591,11 @@ def _row_is_near(row: TableRow, name: str, id_number: str) -> bool:
 def _differs_only_at(entered: str, read: str, wildcards: set[str]) -> bool:
     """``read`` is ``entered`` but for the places of ``wildcards``' characters (one character each)."""
     return len(entered) == len(read) and all(a == b or a in wildcards for a, b in zip(entered, read, strict=True))
+
+
+#: the case's own entries a value read in the wrong place of a form may be
+_OTHER_ENTRIES = ("org.name", "org.id_number", "org.phone", "handler.name", "handler.id_number", "handler.mobile",
+                  "handler.email", "user.name", "user.id_number")
 
 
 def _same_reading(key: str, a: str, b: str) -> bool:

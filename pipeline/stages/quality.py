@@ -10,10 +10,12 @@ the same at 150, 200 or 300 dpi:
 - resolution: the A4 estimate (``Page.dpi``) says little for a photo of an ID card alone, so
   a page below ``min_dpi`` is judged by what legibility needs: the height of its characters
   in pixels. A sharp card photo whose characters are tall enough passes (whatever its size);
-  otherwise it is borderline (``uncertain``), and fails only when its characters are too
-  small to read, or when an A4-shaped image is below ``fail_dpi`` (a whole page scanned small).
+  otherwise it is borderline (``uncertain``), and fails only when an A4-shaped image is below
+  ``fail_dpi`` (a whole page scanned small), or another image's characters are too small to read.
 ``fail`` when nothing can be checked, ``uncertain`` when borderline; a blank page in a
-multi-page file is ignored when another page has content.
+multi-page file is ignored when another page has content. A slot ``uncertain`` for low resolution
+alone passes after the review when every check that reads it passed on it (``settle_read_in_full``):
+what the resolution asks — can this page be checked? — the checks have then answered.
 
 ``scan.edited`` is ``uncertain`` at most: metadata naming an image editor, or a moiré lattice
 (periodic peaks in the spectrum of the page's empty paper, across most of it) that a
@@ -32,6 +34,7 @@ import numpy as np
 
 from pipeline.intake.pages import MM_PER_INCH, Page, Upload, estimate_a4_dpi
 from pipeline.models import Finding, Status
+from pipeline.ruleset import RuleSet
 from pipeline.stages.base import Stage, StageContext, guarded
 
 QUALITY = "scan.quality"
@@ -105,8 +108,10 @@ def measure(page: Page, p: dict[str, float]) -> PageQuality:
     metrics["text_height_px"] = round(text_px, 1)
     if dpi < p["min_dpi"] and text_px < p["legible_text_px"]:
         # the dpi is trusted to fail only an A4-shaped image (a whole page, maybe with a card on
-        # it); a card photo fails only when its characters are too small to read
-        low = (a4_shaped and dpi < p["fail_dpi"]) or 0 < text_px < p["fail_text_px"]
+        # it), and it alone: the character height of a sparse page is noisy (6 px measured on a
+        # 110-dpi page whose checks read it), and between fail_dpi and min_dpi the checks decide;
+        # a card photo fails only when its characters are too small to read
+        low = dpi < p["fail_dpi"] if a4_shaped else 0 < text_px < p["fail_text_px"]
         verdicts.append((Status.FAIL if low else Status.UNCERTAIN, "low_resolution"))
     if not verdicts:
         return PageQuality(page.index, Status.PASS, (), metrics)
@@ -152,7 +157,7 @@ def _grey_percentiles(grey: np.ndarray, percents: tuple[float, ...]) -> list[flo
 
 
 def _quality(ctx: StageContext, slot: str, upload: Upload) -> list[Finding]:
-    params = {k: float(v) for k, v in ctx.rules.rule(QUALITY).params.items()}
+    params = {k: float(v) for k, v in ctx.rules.rule(QUALITY).params.items() if isinstance(v, int | float)}
     pages = [measure(page, params) for page in upload.pages]
     content = [q for q in pages if not q.blank] or pages
     worst = max(content, key=lambda q: _RANK[q.status])
@@ -167,6 +172,46 @@ def _quality(ctx: StageContext, slot: str, upload: Upload) -> list[Finding]:
     if len(pages) > 1:
         evidence["page"] = worst.index
     return [ctx.finding(QUALITY, worst.status, slot, evidence)]
+
+
+#: evidence ``reason`` of a low-resolution slot passed because the checks that read it passed
+READ_IN_FULL = "read_in_full"
+
+
+def settle_read_in_full(rules: RuleSet, findings: list[Finding]) -> list[Finding]:
+    """Pass ``scan.quality`` on each slot ``uncertain`` for low resolution alone whose reading went
+    through: the rules that read text on it (``read_rules``, at least ``read_rules_min`` of them) all
+    passed there, none for a reason of its own (a date not read, a value read only with light marks
+    dropped, another impression's seal). A phone messenger sends pages at 110–140 dpi; the checks, not
+    the pixel count, say whether such a page could be checked, and a page they could not read stays
+    with a clerk. Findings this step passed before (a re-review's) are judged again from scratch."""
+    params = rules.rule(QUALITY).params
+    reading = set(params["read_rules"])
+    by_slot: dict[str, list[Finding]] = {}
+    for f in findings:
+        if f.slot and f.rule in reading:
+            by_slot.setdefault(f.slot, []).append(f)
+    out = []
+    for f in findings:
+        if f.rule == QUALITY and f.evidence.get("reason") == READ_IN_FULL:
+            f = rules.finding(QUALITY, Status.UNCERTAIN, f.slot, {
+                k: v for k, v in f.evidence.items() if k not in ("reason", "read_by", "lowest_dpi")})
+        read = by_slot.get(f.slot or "", [])
+        if (f.rule == QUALITY and f.status is Status.UNCERTAIN and _low_resolution_only(f)
+                and len(read) >= int(params["read_rules_min"])
+                and all(r.status is Status.PASS and not r.evidence.get("reason") for r in read)):
+            low = [int(p["dpi"]) for p in f.evidence.get("pages", []) if p.get("status") != Status.PASS.value]
+            f = rules.finding(QUALITY, Status.PASS, f.slot, {
+                **f.evidence, "reason": READ_IN_FULL, "read_by": sorted({r.rule for r in read}),
+                "lowest_dpi": min(low) if low else None})
+        out.append(f)
+    return out
+
+
+def _low_resolution_only(f: Finding) -> bool:
+    pages = [p for p in f.evidence.get("pages", []) if p.get("status") != Status.PASS.value]
+    return bool(pages) and all(p.get("status") == Status.UNCERTAIN.value and p.get("problems") == ["low_resolution"]
+                               for p in pages)
 
 
 def moire_score(image: np.ndarray, p: dict[str, float]) -> tuple[float, float]:
