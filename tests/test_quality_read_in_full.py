@@ -52,6 +52,14 @@ def test_a_pass_for_a_reason_of_its_own_is_no_sign_the_page_was_read() -> None:
         assert _settled(quality, _read("doc.kind"), unread).status is Status.UNCERTAIN
 
 
+def test_a_field_passed_for_a_reason_of_its_own_is_no_sign_either() -> None:
+    fields = [{"field": "handler.mobile", "status": "pass"},
+              {"field": "handler.email", "status": "pass", "reason": "read with light marks dropped"}]
+    quality = _quality(["low_resolution"])
+    assert _settled(quality, _read("doc.kind"), _read("ocr.form_fields", fields=fields)).status is Status.UNCERTAIN
+    assert _settled(quality, _read("doc.kind"), _read("ocr.form_fields", fields=fields[:1])).status is Status.PASS
+
+
 def test_checks_of_other_slots_and_too_few_checks_do_not_count() -> None:
     quality = _quality(["low_resolution"])
     assert _settled(quality, _read("doc.kind")).status is Status.UNCERTAIN

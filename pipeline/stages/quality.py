@@ -199,13 +199,20 @@ def settle_read_in_full(rules: RuleSet, findings: list[Finding]) -> list[Finding
         read = by_slot.get(f.slot or "", [])
         if (f.rule == QUALITY and f.status is Status.UNCERTAIN and _low_resolution_only(f)
                 and len(read) >= int(params["read_rules_min"])
-                and all(r.status is Status.PASS and not r.evidence.get("reason") for r in read)):
+                and all(_read_plainly(r) for r in read)):
             low = [int(p["dpi"]) for p in f.evidence.get("pages", []) if p.get("status") != Status.PASS.value]
             f = rules.finding(QUALITY, Status.PASS, f.slot, {
                 **f.evidence, "reason": READ_IN_FULL, "read_by": sorted({r.rule for r in read}),
                 "lowest_dpi": min(low) if low else None})
         out.append(f)
     return out
+
+
+def _read_plainly(f: Finding) -> bool:
+    """A pass given for what was read, not for a reason of its own — the finding's or a field's."""
+    fields = f.evidence.get("fields", [])
+    return (f.status is Status.PASS and not f.evidence.get("reason")
+            and not any(isinstance(v, dict) and v.get("reason") for v in fields if isinstance(fields, list)))
 
 
 def _low_resolution_only(f: Finding) -> bool:
