@@ -35,11 +35,12 @@ def _review(job: tuple[str, str, str, str]) -> tuple[str, str, str, str, str, li
     from pipeline.decision import decide
     from pipeline.models import Status
     from pipeline.review import review_case
+    from pipeline.stages.quality import QUALITY, READ_IN_FULL
 
     folder, set_name, size, kind = job
     report = review_case(Path(folder))
-    unsettled = [f.model_copy(update={"status": Status.UNCERTAIN}) if f.evidence.get("reason") == "read_in_full"
-                 and f.rule == "scan.quality" else f for f in report.findings]
+    unsettled = [f.model_copy(update={"status": Status.UNCERTAIN}) if f.rule == QUALITY
+                 and f.evidence.get("reason") == READ_IN_FULL else f for f in report.findings]
     held = sorted({f"{f.rule}@{f.slot}:{f.status.value}" for f in report.findings if f.status.value != "pass"})
     return set_name, size, kind, report.decision.value, decide(unsettled).value, held
 

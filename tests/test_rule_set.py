@@ -102,6 +102,18 @@ def test_a_finding_with_a_reason_the_rule_has_words_for_says_so_in_its_message(t
         load_rule_set(broken)
 
 
+def test_a_pass_given_for_a_reason_the_rule_has_words_for_says_so(tmp_path: Path) -> None:
+    rules = load_rule_set()
+    pages = [{"page": 0, "status": "uncertain", "problems": ["low_resolution"], "dpi": 110}]
+    read = rules.finding("scan.quality", Status.PASS, "authorization", {"reason": "read_in_full", "lowest_dpi": 110,
+                                                                          "pages": pages})
+    assert read.message == "法人授权书扫描分辨率偏低（约 110 dpi），但需核对的内容均已识别"
+    assert rules.finding("scan.quality", Status.PASS, "authorization", {}).message == "法人授权书扫描清晰"
+    key = 'messages.pass_reasons.read_in_full = "{slot_title'
+    with pytest.raises(RuleSetError, match=r"pass_reasons\.read_in_full"):
+        load_rule_set(write_variant(tmp_path, key + "}", key))
+
+
 def test_a_stage_tuning_takes_its_known_params_with_their_defaults_types(tmp_path: Path) -> None:
     from pipeline.intake.images import Limits
 
