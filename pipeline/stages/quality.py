@@ -221,12 +221,16 @@ def _low_resolution_only(f: Finding) -> bool:
                                for p in pages)
 
 
-def moire_score(image: np.ndarray, p: dict[str, float]) -> tuple[float, float]:
-    """(peak ratio, share of paper tiles showing the peak) of the page's empty-paper spectrum.
+def moire_score(image: np.ndarray, p: dict[str, float]) -> tuple[float, float, float]:
+    """(peak ratio, share of paper tiles showing the peak, the peak's amplitude in grey levels) of the
+    page's empty-paper spectrum.
 
     Tiles with no ink are cut at native resolution; their mean power spectrum is searched for a
     peak off both axes (scanner streaks) and off the JPEG 8-pixel grid's frequencies; the peak
-    must stand out in most tiles on its own, so local halftone shading does not count.
+    must stand out in most tiles on its own, so local halftone shading does not count. The ratio
+    is over the noise floor, which a clean page barely has: its amplitude says whether the ripple
+    is there to see at all (a page shrunk and recompressed by a phone messenger stands out 12–24×
+    over its floor at 0.01–0.04 grey levels; a screen's moiré one per cent deep is 1.6–2.4).
     """
     grey = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     n = int(p["moire_tile_px"])
@@ -235,7 +239,7 @@ def moire_score(image: np.ndarray, p: dict[str, float]) -> tuple[float, float]:
     tiles = grey[:rows * n, :cols * n].reshape(rows, n, cols, n)  # a view: tile (row, col) is [row, :, col, :]
     paper_tiles = tiles.swapaxes(1, 2)[tiles.min(axis=(1, 3)) > paper - p["moire_max_ripple"]]  # reading order
     if len(paper_tiles) < p["moire_min_tiles"]:
-        return 0.0, 0.0
+        return 0.0, 0.0, 0.0
     step = max(1, len(paper_tiles) // int(p["moire_max_tiles"]))
     stack = paper_tiles[::step].astype(np.float32)
     stack -= stack.mean(axis=(1, 2), keepdims=True)
@@ -247,11 +251,12 @@ def moire_score(image: np.ndarray, p: dict[str, float]) -> tuple[float, float]:
     peak = np.unravel_index(int(np.argmax(norm)), norm.shape)
     ratio = float(norm[peak])
     if ratio <= 0:
-        return 0.0, 0.0
+        return 0.0, 0.0, 0.0
     ring = rings[int(radius[peak])]
     per_tile_floor = np.median(power.reshape(len(power), -1)[:, ring], axis=1) + 1e-6
     share = float(np.mean(power[:, peak[0], peak[1]] / per_tile_floor > p["moire_tile_ratio"]))
-    return ratio, share
+    amplitude = 2 * float(np.sqrt(mean[peak])) / float(_window(n).sum())  # a sinusoid's, in grey levels
+    return ratio, share, amplitude
 
 
 @lru_cache(maxsize=4)
@@ -310,9 +315,11 @@ def _edited(ctx: StageContext, slot: str, upload: Upload) -> list[Finding]:
     params = {k: float(v) for k, v in spec.items() if k.startswith("moire_")}
     scores = []
     for page in upload.pages:
-        ratio, share = moire_score(page.image, params)
-        scores.append({"page": page.index, "peak_ratio": round(ratio, 1), "tile_share": round(share, 2)})
-        if ratio >= params["moire_peak_ratio"] and share >= params["moire_min_share"]:
+        ratio, share, amplitude = moire_score(page.image, params)
+        scores.append({"page": page.index, "peak_ratio": round(ratio, 1), "tile_share": round(share, 2),
+                       "amplitude": round(amplitude, 2)})
+        if (ratio >= params["moire_peak_ratio"] and share >= params["moire_min_share"]
+                and amplitude >= params["moire_min_amplitude"]):
             return [ctx.finding(EDITED, Status.UNCERTAIN, slot,
                                 {"reason": "疑似屏幕翻拍（摩尔纹）", "page": page.index,
                                  "moire": scores[-1]})]
