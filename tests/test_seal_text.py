@@ -106,6 +106,17 @@ def test_only_a_confident_read_of_another_organisation_counts_as_different(read:
 
 
 @pytest.mark.parametrize(("read", "verdict"), [
+    ("连中会计事务所有", "unknown"),             # half the name read surely, the rest missed (an 82-dpi seal)
+    ("大连中山会计事务所", "unknown"),           # a character dropped inside
+    ("大连申山会计师事务所有限公司", "unknown"),  # one look-alike character: not sure enough to fail
+    ("大连海港物流有限公司", "different"),       # another company altogether
+])
+def test_a_read_that_only_misses_characters_of_the_name_names_no_other_organisation(read: str, verdict: str) -> None:
+    params = load_rule_set().rule("seal.org_name").params
+    assert _verdict("大连中山会计师事务所有限公司", [ArcRead(read, 0.95, 90.0, False)], params) == verdict
+
+
+@pytest.mark.parametrize(("read", "verdict"), [
     ("舟东市振兴区晨光会计师事务所(普通合伙)", "unknown"),  # our name, its first character misread
     ("丹东市振兴区鸭绿江律师事务所(普通合伙)", "different"),  # another firm of the same city
 ])

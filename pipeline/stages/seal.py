@@ -473,6 +473,8 @@ def _differs(entered: str, read: ArcRead, p: Mapping[str, Any]) -> bool | None:
         return None
     named = text[: max(form_ends)]
     want = normalise_name(entered)
+    if _in_order_within(named, want):
+        return False  # the name with characters missed (a small or faint seal), none read otherwise
     ends = [named[-k:] for k in range(max(1, len(want) - 1), len(want) + 2)]  # stray ring marks before it
     unsure = sum(1 for c in read.chars if c < float(p["fail_confidence"])) if len(read.chars) == len(read.text) else 0
     differing = min(edit_distance(want, end) for end in ends) - unsure
@@ -484,6 +486,13 @@ def _differs(entered: str, read: ArcRead, p: Mapping[str, Any]) -> bool | None:
     if len(b) < 2 or not a:
         return None
     return name_equal_score(a, b) <= float(p["fail_score"])
+
+
+def _in_order_within(part: str, whole: str) -> bool:
+    """Every character of ``part`` is in ``whole``, in the same order (``part`` is ``whole`` with
+    characters dropped)."""
+    rest = iter(whole)
+    return all(ch in rest for ch in part)
 
 
 def _without_shared_place(a: str, b: str) -> tuple[str, str]:
