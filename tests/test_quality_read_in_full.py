@@ -3,11 +3,12 @@ its slot passed there (a phone messenger's 110–140-dpi page read in full), and
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from pipeline.decision import decide
 from pipeline.models import Decision, Finding, Status
-from pipeline.ruleset import load_rule_set
+from pipeline.ruleset import RULES_DIR, load_rule_set
 from pipeline.stages.quality import READ_IN_FULL, settle_read_in_full
 
 RULES = load_rule_set()
@@ -79,3 +80,15 @@ def test_a_re_review_judges_a_settled_page_again_from_the_finding_it_replaced() 
     assert again.status is Status.UNCERTAIN and "reason" not in again.evidence and "read_by" not in again.evidence
     assert again.message == _quality(["low_resolution"]).message
     assert settle_read_in_full(RULES, first) == first
+
+
+def test_a_rule_set_without_read_rules_settles_nothing(tmp_path: Path) -> None:
+    """An earlier rule set given with --rules (no read_rules) keeps its pages with a clerk, as it did."""
+    text = (RULES_DIR / "lnzc-employee-ukey.toml").read_text(encoding="utf-8")
+    start = text.index("params.read_rules = ")
+    older = tmp_path / "older.toml"
+    older.write_text(text[:start] + text[text.index("\n", text.index("params.read_rules_min")) + 1:], encoding="utf-8")
+    rules = load_rule_set(older)
+    found = [rules.finding("scan.quality", Status.UNCERTAIN, SLOT, _quality(["low_resolution"]).evidence),
+             rules.finding("doc.kind", Status.PASS, SLOT), rules.finding("seal.org_name", Status.PASS, SLOT)]
+    assert settle_read_in_full(rules, found) == found

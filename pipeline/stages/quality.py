@@ -186,7 +186,7 @@ def settle_read_in_full(rules: RuleSet, findings: list[Finding]) -> list[Finding
     the pixel count, say whether such a page could be checked, and a page they could not read stays
     with a clerk. Findings this step passed before (a re-review's) are judged again from scratch."""
     params = rules.rule(QUALITY).params
-    reading = set(params["read_rules"])
+    reading = set(params.get("read_rules", ()))  # absent from rule sets before 13: nothing settled
     by_slot: dict[str, list[Finding]] = {}
     for f in findings:
         if f.slot and f.rule in reading:
@@ -198,7 +198,7 @@ def settle_read_in_full(rules: RuleSet, findings: list[Finding]) -> list[Finding
                 k: v for k, v in f.evidence.items() if k not in ("reason", "read_by", "lowest_dpi")})
         read = by_slot.get(f.slot or "", [])
         if (f.rule == QUALITY and f.status is Status.UNCERTAIN and _low_resolution_only(f)
-                and len(read) >= int(params["read_rules_min"])
+                and len(read) >= int(params.get("read_rules_min", 1))
                 and all(_read_plainly(r) for r in read)):
             low = [int(p["dpi"]) for p in f.evidence.get("pages", []) if p.get("status") != Status.PASS.value]
             f = rules.finding(QUALITY, Status.PASS, f.slot, {
@@ -319,7 +319,7 @@ def _edited(ctx: StageContext, slot: str, upload: Upload) -> list[Finding]:
         scores.append({"page": page.index, "peak_ratio": round(ratio, 1), "tile_share": round(share, 2),
                        "amplitude": round(amplitude, 2)})
         if (ratio >= params["moire_peak_ratio"] and share >= params["moire_min_share"]
-                and amplitude >= params["moire_min_amplitude"]):
+                and amplitude >= params.get("moire_min_amplitude", 0.0)):  # absent from rule sets before 13
             return [ctx.finding(EDITED, Status.UNCERTAIN, slot,
                                 {"reason": "疑似屏幕翻拍（摩尔纹）", "page": page.index,
                                  "moire": scores[-1]})]
