@@ -18,6 +18,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from pipeline import __version__, pageviews
@@ -119,13 +120,13 @@ def review_case(
         if reused:
             checked = _in_stage_order(rules, stage, checked + [f for fs in reused.values() for f in fs])
         if stage.settle is not None:
-            checked = _settled(ctx, stage.name, stage.settle, checked)
+            checked = _settled(f"the findings of stage {stage.name}", partial(stage.settle, ctx), checked)
         stage_findings = _skipped(ctx, stage) + checked
         findings.extend(stage_findings)
         if stage.gate:
             blocked |= {f.slot for f in stage_findings if f.status is Status.FAIL and f.slot}
     for settle in AFTER_STAGES:
-        findings = _settled_case(rules, settle, findings)
+        findings = _settled(f"the findings after the stages ({settle.__name__})", partial(settle, rules), findings)
     return Report(
         order_no=folder.case.order_no,
         decision=decide(findings),
@@ -213,24 +214,13 @@ def _run_stage(ctx: StageContext, stage: Stage) -> list[Finding]:
         return out
 
 
-def _settled(ctx: StageContext, stage_name: str, settle: Callable[[StageContext, list[Finding]], list[Finding]],
-             findings: list[Finding]) -> list[Finding]:
-    """A stage's case-level settling of its findings; should it crash, the findings stand as
-    the checks made them (settling never turns a finding worse)."""
+def _settled(what: str, settle: Callable[[list[Finding]], list[Finding]], findings: list[Finding]) -> list[Finding]:
+    """A case-level settling of findings (a stage's own, or all of them after the stages); should it
+    crash, the findings stand as the checks made them (settling never turns a finding worse)."""
     try:
-        return settle(ctx, findings)
+        return settle(findings)
     except Exception:
-        log.exception("settling the findings of stage %s crashed", stage_name)
-        return findings
-
-
-def _settled_case(rules: RuleSet, settle: Callable[[RuleSet, list[Finding]], list[Finding]],
-                  findings: list[Finding]) -> list[Finding]:
-    """A case-level step over all findings; should it crash, the findings stand as the stages made them."""
-    try:
-        return settle(rules, findings)
-    except Exception:
-        log.exception("settling the findings after the stages crashed (%s)", getattr(settle, "__name__", settle))
+        log.exception("settling %s crashed", what)
         return findings
 
 

@@ -210,9 +210,9 @@ def settle_read_in_full(rules: RuleSet, findings: list[Finding]) -> list[Finding
 
 def _read_plainly(f: Finding) -> bool:
     """A pass given for what was read, not for a reason of its own — the finding's or a field's."""
-    fields = f.evidence.get("fields", [])
-    return (f.status is Status.PASS and not f.evidence.get("reason")
-            and not any(isinstance(v, dict) and v.get("reason") for v in fields if isinstance(fields, list)))
+    fields = f.evidence.get("fields")
+    field_reasons = isinstance(fields, list) and any(isinstance(v, dict) and v.get("reason") for v in fields)
+    return f.status is Status.PASS and not f.evidence.get("reason") and not field_reasons
 
 
 def _low_resolution_only(f: Finding) -> bool:
