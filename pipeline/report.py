@@ -46,6 +46,7 @@ KEY_ZH = {
     "dpi_source": "分辨率来源", "value": "值", "person": "人员", "birth_date": "出生日期", "problems": "问题",
     "problem": "问题", "sharpness": "清晰度", "contrast": "对比度", "paper": "纸面亮度",
     "text_height_px": "字高(px)", "error": "错误", "crashed": "检查出错", "authority": "登记机关章",
+    "chroma": "色彩量",
     "text": "文字", "moire": "摩尔纹", "peak_ratio": "峰值比", "tile_share": "区域占比", "amplitude": "幅度(灰度级)",
     "check_digit_valid": "校验位有效", "repaired": "经纠错", "found_outside_label": "在标签外找到",
     "second_opinion": "第二引擎复核", "slot": "材料", "rotation": "旋转(度)", "visible_fraction": "可见比例",

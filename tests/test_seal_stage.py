@@ -101,6 +101,20 @@ def test_a_grey_photocopied_seal_is_uncertain_not_a_pass(real_samples: Path) -> 
     assert f.evidence["reason"] == "grey_seal_only"
 
 
+def test_a_page_saved_in_grey_with_no_seal_found_is_uncertain_in_colour_it_fails(forms: dict) -> None:
+    # Given an unstamped form page saved in grey (a B&W scan: a red seal there turns grey, light
+    # ink faint or gone, so finding none proves nothing is missing)
+    grey = cv2.cvtColor(cv2.cvtColor(forms["authorization"][0], cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+    f = run({"authorization": [grey]})[("seal.present", "authorization")]
+    assert f.status is Status.UNCERTAIN and f.evidence["reason"] == "no_colour"
+    assert f.evidence["chroma"] == 0 and "黑白或灰度" in f.message
+    # When the same page is scanned in colour (the paper's warm tint): no seal on it fails
+    tinted = (grey.astype(np.int16) - np.array([10, 3, 0])).clip(0, 255).astype(np.uint8)
+    f = run({"authorization": [tinted]})[("seal.present", "authorization")]
+    assert f.status is Status.FAIL and f.evidence["chroma"] > RULES.param("seal.present", "colourless_max_chroma")
+    assert "未加盖单位公章" in f.message
+
+
 def test_a_seal_half_off_the_page_edge_counts_as_present(forms: dict) -> None:
     page = forms["application_form"][1].copy()
     draw_seal(page, (page.shape[1] - 5, page.shape[0] / 2), DPI, rotation_deg=90)  # 骑缝章 on the edge

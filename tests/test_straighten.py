@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from fixtures.scans.imaging import encode_jpeg, scan
-from fixtures.scans.photo import phone_photo
+from fixtures.scans.photo import cast_shadow, phone_photo
 from pipeline.intake.images import Limits, decode
 from pipeline.intake.straighten import A4_RATIO, straighten
 
@@ -59,6 +59,24 @@ def test_a_phone_photo_with_keystone_is_warped_to_an_upright_a4_page(keystone: f
     h, w = result.image.shape[:2]
     assert h / w == pytest.approx(A4_RATIO, rel=0.01)
     # and every mark is where it was printed (within 1.5 % of the page)
+    for (x, y), (mx, my) in zip(_marks(result.image), MARKS, strict=True):
+        assert abs(x - mx) < 0.015 and abs(y - my) < 0.015
+
+
+@pytest.mark.parametrize(("angle_deg", "reach"), [(35, 0.3), (0, 0.35), (90, 0.4), (60, 0.5)])
+@pytest.mark.parametrize("keystone", [0.08, 0.16])
+def test_a_phone_photo_with_a_shadow_across_the_page_is_warped_to_the_whole_page(
+        keystone: float, angle_deg: float, reach: float) -> None:
+    # Given a page photographed at an angle with the phone's shadow over part of it: the shadowed
+    # paper darker than one threshold takes, and where the shadow covers a whole side the lit part
+    # is itself four-cornered (rule set 13's straightener warped that part, or gave up)
+    photo = cast_shadow(phone_photo(_page(), keystone, np.random.default_rng(11), side="top"),
+                        np.random.default_rng(0), depth=0.5, angle_deg=angle_deg, reach=reach)
+    # When it is straightened
+    result = straighten(photo)
+    # Then the whole page is found: every mark is where it was printed
+    assert result.done, result.reason
+    assert result.keystone == pytest.approx(keystone, abs=0.03)
     for (x, y), (mx, my) in zip(_marks(result.image), MARKS, strict=True):
         assert abs(x - mx) < 0.015 and abs(y - my) < 0.015
 

@@ -1,8 +1,9 @@
 """Documents precheck was not made on (fixtures/scans/unseen.py, the tune set): the portal's
 other form version with the employee table on page 1, the employee in row 2, the table on a
 continuation page, a 4/8 seal-form page, a form signed days before the upload, a keystoned phone
-photo — each approved; documents one character or digit away from the entered data — each
-rejected by the right rule. The holdout set is left to bench/unseen.py: it is not tuned on."""
+photo — each approved (also after a scanning app's colour filter; its B&W filter sends a case to a
+clerk); documents one character or digit away from the entered data — each rejected by the right
+rule. The holdout set is left to bench/unseen.py: it is not tuned on."""
 
 from __future__ import annotations
 
@@ -68,3 +69,24 @@ def test_another_entered_value_read_in_the_wrong_place_of_the_form_is_no_fail(tm
     assert wrong_place, handler.evidence
     for v in wrong_place:
         assert v["status"] == "uncertain" and v["other_entry"] == "user.id_number"
+
+
+def test_a_case_put_through_a_scanning_apps_black_and_white_filter_goes_to_a_clerk_never_rejected(
+        cases: dict[str, Path], tmp_path: Path) -> None:
+    """Every page saved in grey: the seals are grey rings, one too faint to find. No page can show
+    that a red seal is missing (rule set 13 failed it: 未加盖单位公章, rejected)."""
+    from fixtures.scans.imaging import scanning_app_copy
+
+    report = review_case(scanning_app_copy(cases["tune_clean_dated_10_days_before"], tmp_path / "bw", "bw"))
+    assert report.decision.value == "needs_review", report.failed_rules()
+    present = [f for f in report.findings if f.rule == "seal.present"]
+    assert {f.status.value for f in present} == {"uncertain"}
+    assert {f.evidence["reason"] for f in present} == {"grey_seal_only", "no_colour"}
+
+
+def test_a_case_put_through_a_scanning_apps_colour_filter_is_approved(cases: dict[str, Path], tmp_path: Path) -> None:
+    """Paper flattened to white, levels stretched, colours strengthened, sharpened, tagged 72 dpi."""
+    from fixtures.scans.imaging import scanning_app_copy
+
+    report = review_case(scanning_app_copy(cases["tune_clean_v2_droid"], tmp_path / "app", "enhance"))
+    assert report.decision.value == "approved", report.uncertain_rules()

@@ -35,6 +35,8 @@ _MIN_SKEW = 0.01  # corners this close (share of the side) to the frame's: nothi
 _PAGE_RATIO = (1.25, 1.55)  # long / short edges of a photographed A4 page (an ID card alone is 1.58)
 _MIN_KEYSTONE = 0.04  # below this, a page that fills most of the frame is left to levelling
 _MOSTLY = 0.8  # the share of the frame a page fills when it "fills most of it"
+_EDGE_LOW, _EDGE_HIGH = 40, 120  # Canny's thresholds for the page's edge (a shadow's soft edge stays below)
+_LARGER = 1.03  # a page found by its edges this much larger than the light region's is taken instead
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,12 @@ def _has_background(grey: np.ndarray) -> bool:
 
 
 def find_page(image: np.ndarray) -> tuple[np.ndarray | None, str]:
-    """The page's corners (tl, tr, br, bl) in ``image``'s pixels, or None and why not."""
+    """The page's corners (tl, tr, br, bl) in ``image``'s pixels, or None and why not.
+
+    The paper is first taken as the light side of one threshold over the photo. A shadow across the
+    sheet (the phone's, a hand's) darkens part of the paper below that threshold and bites a corner
+    out of the outline; the page's own edge stays sharp in the shadow, so the outline is then looked
+    for again as the outermost closed run of edges."""
     grey = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     scale = _WORK_SIDE / max(grey.shape)
     small = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else grey
@@ -79,14 +86,27 @@ def find_page(image: np.ndarray) -> tuple[np.ndarray | None, str]:
         return None, "the page fills the frame (no darker background)"
     blurred = cv2.GaussianBlur(small, (0, 0), 2.0)
     _, mask = cv2.threshold(blurred, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    k = cv2.getStructuringElement(cv2.MORPH_RECT, (9, 9))
-    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, k)
+    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (9, 9)))
+    quad, reason = _quadrilateral(mask)
+    edges = cv2.dilate(cv2.Canny(blurred, _EDGE_LOW, _EDGE_HIGH), cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3)))
+    by_edges, edges_reason = _quadrilateral(edges)
+    # the lit part of a shadowed page can itself be four-cornered: a page found larger by its
+    # edges is the page
+    if by_edges is not None and (quad is None or cv2.contourArea(by_edges) > _LARGER * cv2.contourArea(quad)):
+        quad = by_edges
+    if quad is None:
+        return None, f"{reason}; by its edges: {edges_reason}"
+    return _order(quad / scale), "found"
+
+
+def _quadrilateral(mask: np.ndarray) -> tuple[np.ndarray | None, str]:
+    """The four corners of the largest outline in ``mask`` (its pixels), or None and why not."""
     contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     if not contours:
         return None, "no light region"
     outline = max(contours, key=cv2.contourArea)
     area = cv2.contourArea(outline)
-    if area < _MIN_AREA * small.shape[0] * small.shape[1]:
+    if area < _MIN_AREA * mask.shape[0] * mask.shape[1]:
         return None, "the light region is too small to be the page"
     peri = cv2.arcLength(outline, True)
     quad = None
@@ -101,7 +121,7 @@ def find_page(image: np.ndarray) -> tuple[np.ndarray | None, str]:
     stray = abs(quad_area - area) / max(quad_area, 1.0)
     if stray > _MAX_STRAY:
         return None, f"the outline strays from four straight edges ({stray:.0%})"
-    return _order(quad / scale), "found"
+    return quad, "found"
 
 
 def straighten(image: np.ndarray) -> Straightened:

@@ -166,6 +166,19 @@ def red_mask(image: np.ndarray, params: SealParams | None = None, px_per_mm: flo
     return _red_from_ycc(ycc, bg, params)
 
 
+def page_chroma(image: np.ndarray, side: int = 800) -> float:
+    """How much colour a page carries: the 99.9th percentile of (max − min) over its channels on
+    the page reduced to ``side`` px. A page saved in grey (a black-and-white scan, a scanning
+    app's grey or B&W filter) measures 0–2 and cannot show whether its seal was red; a colour
+    scan measures more (the paper's tint, colour fringes of print, red ink)."""
+    if image.ndim == 2:
+        return 0.0
+    f = min(1.0, side / max(image.shape[:2]))
+    small = image if f == 1.0 else cv2.resize(image, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+    spread = small.max(axis=2).astype(np.int16) - small.min(axis=2)
+    return float(np.percentile(spread, 99.9))
+
+
 # ---------------------------------------------------------------------------- preparation
 
 

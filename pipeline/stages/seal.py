@@ -4,7 +4,8 @@ forms it sits where the form asks for it (``seal.position``).
 
 Detection is pure image analysis (``pipeline.seal.find``); the arc text is read by unrolling the
 ring (``pipeline.seal.arctext``) and OCR. Only what is certain fails: a grey (photocopied) seal,
-an unreadable arc or a seal away from its label are ``uncertain`` for a clerk to look at.
+a page saved in grey with no seal found, an unreadable arc or a seal away from its label are
+``uncertain`` for a clerk to look at.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from pipeline.reading.matching import (
 from pipeline.reading.ocr import OcrEngine, TextBox, get_engine, unreadable_characters
 from pipeline.reading.page import PageText, ReadOptions, read_page
 from pipeline.seal.arctext import ArcRead, is_authority, read_arc, unroll
-from pipeline.seal.find import SealCandidate, SealParams, find_redder_seals, find_seals
+from pipeline.seal.find import SealCandidate, SealParams, find_redder_seals, find_seals, page_chroma
 from pipeline.seal.identity import ImpressionMatch, compare_impressions
 from pipeline.stages.base import Stage, StageContext, guarded
 
@@ -90,6 +91,15 @@ def _present(ctx: StageContext, slot: str, found: list[FoundSeal]) -> Finding:
     if found:
         evidence["reason"] = "grey_seal_only"
         return ctx.finding(PRESENT, Status.UNCERTAIN, slot, evidence)
+    colourless = ctx.rules.rule(PRESENT).params.get("colourless_max_chroma")
+    if colourless is not None:
+        # a page saved in grey shows a red seal as a grey ring, lightly inked ones faintly or not
+        # at all (B&W filters drop light tones): finding none there proves no seal is missing
+        chroma = max(page_chroma(page.image) for page in ctx.uploads[slot].pages)
+        evidence["chroma"] = round(chroma, 1)
+        if chroma <= colourless:
+            evidence["reason"] = "no_colour"
+            return ctx.finding(PRESENT, Status.UNCERTAIN, slot, evidence)
     return ctx.finding(PRESENT, Status.FAIL, slot, evidence)
 
 

@@ -1,0 +1,104 @@
+"""Cases as phone scanning apps and phone cameras leave them: clean ones never rejected, near misses
+never approved (figures only).
+
+    .venv/bin/python bench/phone_apps.py [--jobs 2] [--set tune|holdout|fresh|third|fourth|all] [--out var/bench/unseen]
+
+Applicants scan with a phone app (扫描全能王 and the like) whose filters whiten the paper and
+strengthen the colours (``enhance``), or save the page in grey (``grey``) or thresholded to black and
+white (``bw``: a red seal becomes a grey or black ring, light ink vanishes) —
+``fixtures.scans.imaging.scanning_app_copy`` on every JPEG and PNG upload. Phone photos carry the
+phone's shadow over part of the sheet (``fixtures.scans.photo.cast_shadow`` on every upload of the
+phone-photo cases). Every clean and near-miss case of the set is reviewed cold so. The baseline beside
+each row: for ``enhance`` and ``shadow`` the same cases as made (what the app or the shadow costs);
+for ``grey`` and ``bw`` the decisions with a page saved in grey whose seal was not found judged as
+rule set 13 judged it (``seal.present`` fail, not ``no_colour`` uncertain).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+sys.path.insert(0, str(ROOT))
+
+from fixtures.scans import imaging, photo, unseen  # noqa: E402
+
+WAYS = ("enhance", "grey", "bw", "shadow")
+DECISIONS = ("approved", "needs_review", "rejected")
+
+
+def _review(job: tuple[str, str, str, str]) -> tuple[str, str, str, str, str, list[str]]:
+    """(set, way, kind, decision, decision as rule set 13 judged a grey page with no seal found, what held it)."""
+    from pipeline.decision import decide
+    from pipeline.models import Status
+    from pipeline.review import review_case
+
+    folder, set_name, way, kind = job
+    report = review_case(Path(folder))
+    as_before = [f.model_copy(update={"status": Status.FAIL}) if f.rule == "seal.present"
+                 and f.evidence.get("reason") == "no_colour" else f for f in report.findings]
+    held = sorted({f"{f.rule}@{f.slot}:{f.status.value}" for f in report.findings if f.status.value != "pass"})
+    return set_name, way, kind, report.decision.value, decide(as_before).value, held
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--set", default="tune", choices=(*unseen.SETS, "all"))
+    ap.add_argument("--out", type=Path, default=ROOT / "var" / "bench" / "unseen")
+    args = ap.parse_args()
+    os.environ.setdefault("PRECHECK_OCR_CACHE", "off")
+    specs = [s for s in unseen.select(args.set) if s.decision == "approved" or s.name.split("_")[1] == "near"]
+    with tempfile.TemporaryDirectory() as tmp:
+        jobs = []
+        for i, spec in enumerate(specs):
+            base = unseen.ensure_case(args.out, spec.name)
+            kind = "clean" if spec.decision == "approved" else "near miss"
+            phone_photo = "phone" in spec.name
+            jobs.append((str(base), spec.set, "as made", kind))
+            for way in WAYS:
+                if way == "shadow" and not phone_photo:
+                    continue  # a flatbed scan has no shadow
+                out = Path(tmp) / f"{spec.name}__{way}"
+                made = (photo.shadowed_copy(base, out, np.random.default_rng(9100 + i)) if way == "shadow"
+                        else imaging.scanning_app_copy(base, out, way))
+                jobs.append((str(made), spec.set, way, kind))
+        with ProcessPoolExecutor(args.jobs) as pool:
+            results = list(pool.map(_review, jobs))
+    as_made = {(Path(j[0]).name, j[3]): r[3] for j, r in zip(jobs, results, strict=True) if j[2] == "as made"}
+    print(f"{'set':8s} {'way':8s} {'kind':9s} {'cases':>5s} {'approved':>9s} {'review':>7s} {'rejected':>9s}"
+          f"   {'baseline: approved':>18s} {'review':>7s} {'rejected':>9s}")
+    rows: Counter[tuple[str, str, str]] = Counter()
+    now: Counter[tuple[str, str, str, str]] = Counter()
+    before: Counter[tuple[str, str, str, str]] = Counter()
+    for job, (set_name, way, kind, decision, old, _) in zip(jobs, results, strict=True):
+        if way == "as made":
+            continue
+        key = (set_name, way, kind)
+        rows[key] += 1
+        now[(*key, decision)] += 1
+        baseline = old if way in ("grey", "bw") else as_made[(Path(job[0]).name.split("__")[0], kind)]
+        before[(*key, baseline)] += 1
+    for key in sorted(rows, key=lambda k: (k[0], WAYS.index(k[1]), k[2])):
+        a = [now[(*key, d)] for d in DECISIONS]
+        b = [before[(*key, d)] for d in DECISIONS]
+        print(f"{key[0]:8s} {key[1]:8s} {key[2]:9s} {rows[key]:5d} {a[0]:9d} {a[1]:7d} {a[2]:9d}"
+              f"   {b[0]:18d} {b[1]:7d} {b[2]:9d}")
+    print("\nrejected (clean) / approved (near miss):")
+    for (set_name, way, kind, decision, _, held), job in zip(results, jobs, strict=True):
+        if way != "as made" and (decision == "approved" if kind == "near miss" else decision == "rejected"):
+            print(f"  {Path(job[0]).name} ({set_name}): {decision}  {' '.join(held)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
