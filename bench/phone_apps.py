@@ -6,7 +6,8 @@ never approved (figures only).
 Applicants scan with a phone app (扫描全能王 and the like) whose filters whiten the paper and
 strengthen the colours (``enhance``), or save the page in grey (``grey``) or thresholded to black and
 white (``bw``: a red seal becomes a grey or black ring, light ink vanishes) —
-``fixtures.scans.imaging.scanning_app_copy`` on every JPEG and PNG upload. Phone photos carry the
+``fixtures.scans.imaging.scanning_app_copy`` on every JPEG and PNG upload of the cases scanned flat (an
+app crops a photo to its page before it filters it: what it sends is a page alone). Phone photos carry the
 phone's shadow over part of the sheet (``fixtures.scans.photo.cast_shadow`` on every upload of the
 phone-photo cases). Every clean and near-miss case of the set is reviewed cold so. The baseline beside
 each row: for ``enhance`` and ``shadow`` the same cases as made (what the app or the shadow costs);
@@ -46,7 +47,8 @@ def _review(job: tuple[str, str, str, str]) -> tuple[str, str, str, str, str, li
     report = review_case(Path(folder))
     as_before = [f.model_copy(update={"status": Status.FAIL}) if f.rule == "seal.present"
                  and f.evidence.get("reason") == "no_colour" else f for f in report.findings]
-    held = sorted({f"{f.rule}@{f.slot}:{f.status.value}" for f in report.findings if f.status.value != "pass"})
+    held = sorted({f"{f.rule}@{f.slot}:{f.status.value}" for f in report.findings
+                   if f.status in (Status.FAIL, Status.UNCERTAIN)})
     return set_name, way, kind, report.decision.value, decide(as_before).value, held
 
 
@@ -66,8 +68,8 @@ def main() -> int:
             phone_photo = "phone" in spec.name
             jobs.append((str(base), spec.set, "as made", kind))
             for way in WAYS:
-                if way == "shadow" and not phone_photo:
-                    continue  # a flatbed scan has no shadow
+                if (way == "shadow") != phone_photo:
+                    continue  # a flatbed scan has no shadow; an app crops a photo to its page before its filter
                 out = Path(tmp) / f"{spec.name}__{way}"
                 made = (photo.shadowed_copy(base, out, np.random.default_rng(9100 + i)) if way == "shadow"
                         else imaging.scanning_app_copy(base, out, way))
@@ -93,10 +95,11 @@ def main() -> int:
         b = [before[(*key, d)] for d in DECISIONS]
         print(f"{key[0]:8s} {key[1]:8s} {key[2]:9s} {rows[key]:5d} {a[0]:9d} {a[1]:7d} {a[2]:9d}"
               f"   {b[0]:18d} {b[1]:7d} {b[2]:9d}")
-    print("\nrejected (clean) / approved (near miss):")
+    print("\nnot approved (clean) / approved (near miss):")
     for (set_name, way, kind, decision, _, held), job in zip(results, jobs, strict=True):
-        if way != "as made" and (decision == "approved" if kind == "near miss" else decision == "rejected"):
-            print(f"  {Path(job[0]).name} ({set_name}): {decision}  {' '.join(held)}")
+        if way != "as made" and (kind == "near miss") == (decision == "approved"):
+            shown = [h for h in held if not h.startswith("seal.present@")] if way in ("grey", "bw") else held
+            print(f"  {Path(job[0]).name} ({set_name}): {decision}  {' '.join(shown)}")
     return 0
 
 

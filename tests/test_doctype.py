@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from pipeline.reading.doctype import classify
 from pipeline.reading.ocr import TextBox
 
@@ -64,3 +66,17 @@ def test_the_4_of_8_page_of_the_seal_form_set_is_a_seal_form_page_not_an_authori
                           "被授权员工可代表本单位使用机构数字证书及上列表格(3/8)中的电子印章图样，签署文件并制作电子签名。",
                           "姓名", "身份证号码", "签字"), 2339)
     assert page.kind == "seal_form"
+
+
+@pytest.mark.parametrize("title, labels", [
+    ("事业单位法人证书", ["统一社会信用代码", "名称", "宗旨和业务范围", "住所", "法定代表人", "经费来源", "开办资金",
+                   "举办单位", "有效期", "登记管理机关"]),
+    ("社会团体法人登记证书", ["统一社会信用代码", "名称", "住所", "业务范围", "活动地域", "法定代表人", "注册资金",
+                     "业务主管单位", "有效期", "登记管理机关"]),
+])
+def test_the_certificate_of_an_organisation_that_is_no_company_is_of_the_licence_slots_kind(
+        title: str, labels: list[str]) -> None:
+    """有效单位证件（如营业执照）: a public institution or an association shows its certificate."""
+    kind = classify(_page(*labels, title=title), 2339)
+    assert kind.kind == "business_license", kind
+    assert kind.title == "营业执照等单位证件"

@@ -104,3 +104,28 @@ def test_a_wrapped_name_whose_second_line_differs_never_passes() -> None:
     printed = LONG_NAME.replace("有限公司", "有限责任公司")  # another company form: another name
     f = _review(_wrapped_licence(printed, "sans"), **{"org.name": LONG_NAME})[("ocr.org_name", "org_license")]
     assert f.status is not Status.PASS, f.evidence
+
+
+@pytest.mark.parametrize("certificate", ["public_institution", "social_organisation"])
+@pytest.mark.parametrize(("until", "status"), [(None, Status.PASS), ("2025-06-30", Status.FAIL)])
+def test_an_organisation_that_is_no_company_has_its_certificate_read_as_its_licence(
+        certificate: str, until: str | None, status: Status) -> None:
+    """The guide asks for 有效单位证件（如营业执照）: a school's 事业单位法人证书, an association's 社会团体法人登记
+    证书 — another layout, other labels, a period of validity 自…至… (rule set 13: doc.kind uncertain)."""
+    from dataclasses import replace
+    from datetime import date
+
+    from fixtures.scans.documents import certificate_page
+    from fixtures.scans.people import ORGS
+
+    org = replace(ORGS[0], name="沈阳市浑南区实验学校", certificate=certificate, sponsor="沈阳市浑南区教育局",
+                  uscc_kind="12" if certificate == "public_institution" else "51", valid_until=date(2029, 2, 28))
+    page = certificate_page(org, 200, "sans", np.random.default_rng(4),
+                            valid_until="org" if until is None else date.fromisoformat(until))
+    image = cv2.cvtColor(page, cv2.COLOR_RGB2BGR)
+    found = _review(image, **{"org.name": org.name, "org.id_number": org.uscc})
+    for rule in ("doc.kind", "ocr.org_name", "ocr.uscc"):
+        assert found[(rule, "org_license")].status is Status.PASS, (rule, found[(rule, "org_license")].evidence)
+    valid = found[("ocr.license_valid", "org_license")]
+    assert valid.status is status, valid.evidence
+    assert valid.evidence["valid_until"] == (until or "2029-02-28")

@@ -1,7 +1,8 @@
 """What kind of document an upload is, from the words OCR read on it and where they sit.
 
 Title words count most (the largest text near the top), field labels next: a business licence
-says 营业执照 and has 统一社会信用代码 / 法定代表人 / 营业期限; a resident ID card front has
+says 营业执照 and has 统一社会信用代码 / 法定代表人 / 营业期限 (the kind also holds the certificates of
+organisations that are no company: 事业单位法人证书, 社会团体法人登记证书 …); a resident ID card front has
 公民身份号码 and 姓名 / 性别 / 民族 / 住址, its back 居民身份证 / 签发机关; the foreign
 permanent-resident card (外国人永久居留身份证) has 永久居留 or 证件号码 with Nationality
 and is NOT a resident ID card. A kind wins only with a clear margin; otherwise ``other``.
@@ -22,7 +23,7 @@ KIND_TITLES = {
     "application_form": "机构员工数字证书申请表",
     "seal_form": "电子印章申请表",
     "authorization": "法人授权书",
-    "business_license": "营业执照",
+    "business_license": "营业执照等单位证件",
     "id_card": "居民身份证",
     "foreign_permanent_resident_id": "外国人永久居留身份证",
     "other": "其他材料",
@@ -45,7 +46,14 @@ CUES: dict[str, tuple[tuple[str, float], ...]] = {
                       ("法定代表人", 1), ("兹授权", 3), ("特此授权", 2)),
     "business_license": (("营业执照", 7), ("统一社会信用代码", 2), ("法定代表人", 1), ("营业期限", 3),
                          ("成立日期", 2), ("注册资本", 2), ("经营范围", 2), ("登记机关", 2),
-                         ("企业信用信息公示系统", 2)),
+                         ("企业信用信息公示系统", 2),
+                         # an organisation that is no company holds another certificate (the guide: 有效单位证件
+                         # （如营业执照）): a public institution's, an association's, a private non-enterprise unit's
+                         ("事业单位法人证书", 7), ("社会团体法人登记证书", 7), ("民办非企业单位登记证书", 7),
+                         ("律师事务所执业许可证", 7),
+                         ("法人证书", 4), ("登记证书", 4), ("宗旨和业务范围", 3), ("登记管理机关", 2),
+                         ("举办单位", 2), ("开办资金", 2), ("经费来源", 2), ("业务主管单位", 2), ("注册资金", 2),
+                         ("活动地域", 2)),
     "id_card": (("公民身份号码", 7), ("公民身份证号码", 7), ("居民身份证", 6), ("签发机关", 3), ("民族", 2),
                 ("住址", 2), ("性别", 1), ("出生", 1), ("姓名", 1), ("有效期限", 1)),
     "foreign_permanent_resident_id": (("永久居留", 8), ("PERMANENTRESIDENCE", 6), ("NATIONALITY", 4),
