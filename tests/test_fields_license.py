@@ -129,3 +129,25 @@ def test_an_organisation_that_is_no_company_has_its_certificate_read_as_its_lice
     valid = found[("ocr.license_valid", "org_license")]
     assert valid.status is status, valid.evidence
     assert valid.evidence["valid_until"] == (until or "2029-02-28")
+
+
+@pytest.mark.parametrize("colour", [True, False])
+def test_a_copy_of_the_landscape_original_licence_is_read_as_the_portrait_copy_is(colour: bool) -> None:
+    """Many copy the 正本 (landscape; the credit code under its label, top left; two columns of rows)
+    rather than the 副本: the same checks pass, and a name one character off still fails."""
+    from dataclasses import replace
+
+    from fixtures.scans.documents import license_original_page
+    from fixtures.scans.people import ORGS
+
+    org = ORGS[0]
+    entered = {"org.name": org.name, "org.id_number": org.uscc}
+    image = cv2.cvtColor(license_original_page(org, 200, "sans", np.random.default_rng(5), colour=colour),
+                         cv2.COLOR_RGB2BGR)
+    found = _review(image, **entered)
+    for rule in ("doc.kind", "ocr.org_name", "ocr.uscc", "ocr.license_valid"):
+        assert found[(rule, "org_license")].status is Status.PASS, (rule, found[(rule, "org_license")].evidence)
+    near = replace(org, name=org.name.replace("北方", "北万"))
+    image = cv2.cvtColor(license_original_page(near, 200, "sans", np.random.default_rng(5), colour=colour),
+                         cv2.COLOR_RGB2BGR)
+    assert _review(image, **entered)[("ocr.org_name", "org_license")].status is Status.FAIL
