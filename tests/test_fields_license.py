@@ -151,3 +151,22 @@ def test_a_copy_of_the_landscape_original_licence_is_read_as_the_portrait_copy_i
     image = cv2.cvtColor(license_original_page(near, 200, "sans", np.random.default_rng(5), colour=colour),
                          cv2.COLOR_RGB2BGR)
     assert _review(image, **entered)[("ocr.org_name", "org_license")].status is Status.FAIL
+
+
+def test_a_law_firms_licence_which_prints_no_period_passes_validity_by_its_title() -> None:
+    """A 律师事务所执业许可证 has no period of validity (an annual assessment instead): with none read, its
+    title says there is none to read (a business licence whose period is not read stays uncertain)."""
+    from dataclasses import replace
+
+    from fixtures.scans.documents import certificate_page
+    from fixtures.scans.people import ORGS
+
+    org = replace(ORGS[0], name="辽宁正和信达律师事务所", certificate="law_firm", sponsor="沈阳市司法局",
+                  uscc_kind="31", authority="辽宁省司法厅")
+    image = cv2.cvtColor(certificate_page(org, 200, "sans", np.random.default_rng(6)), cv2.COLOR_RGB2BGR)
+    found = _review(image, **{"org.name": org.name, "org.id_number": org.uscc})
+    for rule in ("doc.kind", "ocr.org_name", "ocr.uscc"):
+        assert found[(rule, "org_license")].status is Status.PASS, (rule, found[(rule, "org_license")].evidence)
+    valid = found[("ocr.license_valid", "org_license")]
+    assert valid.status is Status.PASS and valid.evidence["reason"] == "no_term"
+    assert valid.message.endswith("为律师事务所执业许可证，不设有效期")

@@ -791,6 +791,9 @@ def _period_check(r: _Review, rule_id: str, slot: str) -> list[Finding]:
     if period is None and (clean := r.without_light_marks(slot)) is not None:
         period = read_period(clean, labels, need_start)
     ev: dict[str, Any] = {"submitted": submitted.isoformat()}
+    if period is None and (title := _termless_title(r.doc(slot), list(params.get("termless_titles", [])))):
+        # a certificate that prints no period (a law firm's licence: an annual assessment instead)
+        return [ctx.finding(rule_id, Status.PASS, slot, {**ev, "reason": "no_term", "certificate": title})]
     if period is None:
         return [ctx.finding(rule_id, Status.UNCERTAIN, slot, {**ev, "reason": "period not legible"})]
     ev.update(period=period.describe(), valid_until="长期" if period.open_ended else
@@ -804,6 +807,14 @@ def _period_check(r: _Review, rule_id: str, slot: str) -> list[Finding]:
     else:
         ok = period.covers(submitted)
     return [ctx.finding(rule_id, Status.PASS if ok else Status.FAIL, slot, ev)]
+
+
+def _termless_title(doc: DocRead, titles: list[str]) -> str | None:
+    """The title of a certificate that prints no period of validity, when ``doc`` shows one."""
+    if not titles:
+        return None
+    doc.read_until(lambda text: any(t in normalise(text) for t in titles))
+    return next((t for text in doc.texts() for t in titles if t in normalise(text)), None)
 
 
 def run(ctx: StageContext) -> list[Finding]:
