@@ -115,6 +115,17 @@ def test_a_page_saved_in_grey_with_no_seal_found_is_uncertain_in_colour_it_fails
     assert "未加盖单位公章" in f.message
 
 
+@pytest.mark.parametrize(("ink_bgr", "status"), [((110, 30, 175), Status.PASS),   # purple-red ink: red
+                                                   ((160, 40, 110), Status.UNCERTAIN),  # violet: no red seal
+                                                   ((170, 60, 40), Status.UNCERTAIN)])  # blue
+def test_a_seal_in_another_ink_than_red_is_uncertain_never_missing(forms: dict, ink_bgr: tuple, status: Status) -> None:
+    found = run({"authorization": stamped(forms, "authorization", colour=ink_bgr)})
+    f = found[("seal.present", "authorization")]
+    assert f.status is status, f.evidence
+    if status is Status.UNCERTAIN:
+        assert f.evidence["reason"] == "grey_seal_only" and "其他颜色的印油" in f.message
+
+
 def test_a_seal_half_off_the_page_edge_counts_as_present(forms: dict) -> None:
     page = forms["application_form"][1].copy()
     draw_seal(page, (page.shape[1] - 5, page.shape[0] / 2), DPI, rotation_deg=90)  # 骑缝章 on the edge
