@@ -52,7 +52,7 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "var" / "bench" / "unseen")
     args = ap.parse_args()
     os.environ.setdefault("PRECHECK_OCR_CACHE", "off")
-    specs = [s for s in unseen.select(args.set) if s.decision == "approved" or s.name.split("_")[1] == "near"]
+    specs = unseen.clean_and_near_misses(args.set)
     with tempfile.TemporaryDirectory() as tmp:
         jobs = []
         for spec in specs:
