@@ -208,15 +208,37 @@ class _Review:
         where the handler's was looked for) was found in the wrong place — at a low resolution the
         label's line is missed and the search reaches the employee table — not printed wrong: never a
         ``fail``; a form printing the employee's number in the handler's place is left to a clerk too.
-        On a copy of one person's ID card, another entered person's name is the wrong card: it fails."""
-        if v.status is not Status.FAIL or not v.read or self.ctx.rules.slots[slot].doc_kind != "application_form":
+        On a copy of one person's ID card, another entered person's name is the wrong card: it fails —
+        unless the same sheet shows the entered person's own value too (``_both_cards``)."""
+        kind = self.ctx.rules.slots[slot].doc_kind
+        doubted = (Status.FAIL, Status.UNCERTAIN) if kind == "id_card" else (Status.FAIL,)
+        if v.status not in doubted or not v.read or kind not in ("application_form", "id_card"):
             return v
         for other in _OTHER_ENTRIES:
             value = self.entered(other)
             if other != v.field and value and value != v.entered and _same_reading(v.field, value, v.read):
+                if kind == "id_card":
+                    return self._both_cards(slot, v, other)
                 v.status = Status.UNCERTAIN
                 v.notes.update(reason="read the value entered for another field", other_entry=other)
                 return v
+        return v
+
+    def _both_cards(self, slot: str, v: Verdict, other: str) -> Verdict:
+        """Applicants copy the handler's and the employee's cards on one sheet, stamp it once and
+        upload it in both slots: the value found first may be the other person's. The sheet is the
+        entered person's copy when a line of it (read in full) shows their value exactly — the whole
+        line the value, or the value beside the label the card prints for it. Else the wrong card."""
+        doc = self.doc(slot)
+        doc.read_all()
+        labels = [lab for lab in self.ctx.rules.param("doc.kind", "printed_labels").get("id_card", [])]
+        for page in doc.pages:
+            for line in page.lines:
+                if line.text and _shows_exactly(v.field, v.entered, line.text, labels):
+                    value = Value(line.text, line.box, line.confidence, "", "line of a sheet of two cards", page)
+                    return Verdict(Status.PASS, v.field, v.entered, v.entered, 100.0, value,
+                                   notes={"reason": "two cards on one sheet", "other_entry": other,
+                                          "other_read": v.read})
         return v
 
     def _unreadable_no_fail(self, v: Verdict) -> Verdict:
@@ -596,6 +618,19 @@ def _differs_only_at(entered: str, read: str, wildcards: set[str]) -> bool:
 #: the case's own entries a value read in the wrong place of a form may be
 _OTHER_ENTRIES = ("org.name", "org.id_number", "org.phone", "handler.name", "handler.id_number", "handler.mobile",
                   "handler.email", "user.name", "user.id_number")
+
+
+def _shows_exactly(key: str, entered: str, line: str, labels: list[str]) -> bool:
+    """``line`` is ``entered`` and nothing else, once one of the card's ``labels`` is taken off its
+    start (姓名 吴佳琪); an ID number may stand in a longer line (公民身份号码 2101…)."""
+    if key.rsplit(".", 1)[-1] in _NUMBER_FIELDS:
+        return len(entered) >= 15 and fold_code_lookalikes(normalise(entered)) in fold_code_lookalikes(normalise(line))
+    text = normalise_name(line)
+    for label in labels:
+        if text.startswith(normalise_name(label)):
+            text = text[len(normalise_name(label)):]
+            break
+    return text == normalise_name(entered)
 
 
 def _same_reading(key: str, a: str, b: str) -> bool:
