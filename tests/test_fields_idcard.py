@@ -228,5 +228,7 @@ def test_a_sheet_of_both_cards_whose_employee_card_shows_another_number_never_pa
     page = cv2.cvtColor(two_cards_page(handler, shown, 200, "sans", np.random.default_rng(9)), cv2.COLOR_RGB2BGR)
     changes = {f"handler.{k}": v for k, v in _entered(handler.name).items()}
     changes.update({f"user.{k}": v for k, v in _entered(user.name).items()})
-    found = by_rule(fields.run(fields_context({"employee_id": [page]}, **changes)))
+    found = by_rule(fields.run(fields_context({"handler_id": [page], "employee_id": [page]}, **changes)))
     assert found[("ocr.user", "employee_id")].status is not Status.PASS
+    # and the handler's card on the same sheet passes, whichever number was read first
+    assert found[("ocr.handler", "handler_id")].status is Status.PASS, found[("ocr.handler", "handler_id")].evidence

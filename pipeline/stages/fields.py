@@ -194,15 +194,16 @@ class _Review:
         the recogniser cannot read (赟, 旻, 燊 …: it reads a look-alike there, however surely) is
         no different name, so never a ``fail`` — unless the stronger reader, whose dictionary holds
         it, read the same other name."""
-        v = self._not_another_entry(slot, self._unreadable_no_fail(self._verdict(slot, key, extra_labels, th)))
+        v = self._not_another_entry(slot, self._unreadable_no_fail(self._verdict(slot, key, extra_labels, th)),
+                                    extra_labels)
         if v.status is not Status.PASS:
             clean = self.without_light_marks(slot)
             if clean is not None:
                 v = _light_marks_dropped(v, self._not_another_entry(slot, self._unreadable_no_fail(
-                    self._verdict(slot, key, extra_labels, th, clean))))
+                    self._verdict(slot, key, extra_labels, th, clean)), extra_labels))
         return v
 
-    def _not_another_entry(self, slot: str, v: Verdict) -> Verdict:
+    def _not_another_entry(self, slot: str, v: Verdict, labels: list[str]) -> Verdict:
         """On the application form, which prints the organisation's, the handler's and the employees'
         entries together, a value read as another of the case's own entries (the employee's ID number
         where the handler's was looked for) was found in the wrong place — at a low resolution the
@@ -214,6 +215,8 @@ class _Review:
         doubted = (Status.FAIL, Status.UNCERTAIN) if kind == "id_card" else (Status.FAIL,)
         if v.status not in doubted or not v.read or kind not in ("application_form", "id_card"):
             return v
+        if kind == "id_card" and self._cards_on_sheet(slot, labels) > 1:
+            return self._both_cards(slot, v, "")
         for other in _OTHER_ENTRIES:
             value = self.entered(other)
             if other != v.field and value and value != v.entered and _same_reading(v.field, value, v.read):
@@ -223,6 +226,11 @@ class _Review:
                 v.notes.update(reason="read the value entered for another field", other_entry=other)
                 return v
         return v
+
+    def _cards_on_sheet(self, slot: str, labels: list[str]) -> int:
+        """How many times a page of the slot shows the field's card ``labels`` (姓名, 公民身份号码): two
+        on a sheet holding two people's cards."""
+        return max((len(page.find_labels(labels)) for page in self.doc(slot).pages), default=0) if labels else 0
 
     def _both_cards(self, slot: str, v: Verdict, other: str) -> Verdict:
         """Applicants copy the handler's and the employee's cards on one sheet, stamp it once and
@@ -236,9 +244,9 @@ class _Review:
             for line in page.lines:
                 if line.text and _shows_exactly(v.field, v.entered, line.text, labels):
                     value = Value(line.text, line.box, line.confidence, "", "line of a sheet of two cards", page)
+                    notes = {"reason": "two cards on one sheet", "other_read": v.read}
                     return Verdict(Status.PASS, v.field, v.entered, v.entered, 100.0, value,
-                                   notes={"reason": "two cards on one sheet", "other_entry": other,
-                                          "other_read": v.read})
+                                   notes={**notes, "other_entry": other} if other else notes)
         return v
 
     def _unreadable_no_fail(self, v: Verdict) -> Verdict:
