@@ -239,7 +239,7 @@ class _Review:
         line the value, or the value beside the label the card prints for it. Else the wrong card."""
         doc = self.doc(slot)
         doc.read_all()
-        labels = [lab for lab in self.ctx.rules.param("doc.kind", "printed_labels").get("id_card", [])]
+        labels = list(self._kind_param("printed_labels", "id_card"))
         for page in doc.pages:
             for line in page.lines:
                 if line.text and _shows_exactly(v.field, v.entered, line.text, labels):
