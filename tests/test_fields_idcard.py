@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
+from fixtures.scans.people import PEOPLE, Person
 from pipeline.models import Finding, Status
 from pipeline.reading.ocr import get_engine, unreadable_characters
 from pipeline.stages import fields
@@ -167,38 +168,33 @@ def test_a_card_printing_the_look_alike_of_a_character_the_first_reader_lacks_fa
     assert f.status is Status.FAIL and name["engines_agree"] is True, f.evidence
 
 
-def _two_cards(first_person: str, second_person: str) -> np.ndarray:
-    """A stamped sheet holding two people's cards (fixtures.scans.documents.two_cards_page)."""
+def _two_cards(first: Person, second: Person, seed: int = 8, stamped: bool = True) -> np.ndarray:
+    """A sheet holding two people's cards (fixtures.scans.documents.two_cards_page), stamped once."""
     from fixtures.scans.documents import two_cards_page
     from fixtures.scans.imaging import draw_seal, mm_to_px
     from fixtures.scans.imaging import stamp as press
-    from fixtures.scans.people import PEOPLE
 
-    people = {p.name: p for p in PEOPLE}
-    rng = np.random.default_rng(8)
-    page = two_cards_page(people[first_person], people[second_person], 200, "sans", rng)
-    seal = draw_seal(BASE_CASE["org"]["name"], mm_to_px(42, 200), (200, 28, 38), rng=rng, face="serif-bold")
-    page = press(page, seal, (mm_to_px(104, 200), mm_to_px(160, 200)), 10.0)
+    rng = np.random.default_rng(seed)
+    page = two_cards_page(first, second, 200, "sans", rng)
+    if stamped:
+        seal = draw_seal(BASE_CASE["org"]["name"], mm_to_px(42, 200), (200, 28, 38), rng=rng, face="serif-bold")
+        page = press(page, seal, (mm_to_px(104, 200), mm_to_px(160, 200)), 10.0)
     return cv2.cvtColor(page, cv2.COLOR_RGB2BGR)
 
 
-def _entered(person: str) -> dict[str, str]:
-    from fixtures.scans.people import PEOPLE
-
-    p = next(x for x in PEOPLE if x.name == person)
-    return {"name": p.name, "id_number": p.id_number}
+def _entered(handler: Person, user: Person) -> dict[str, str]:
+    """The case's handler and employee as these people (case_dict's dotted changes)."""
+    return {"handler.name": handler.name, "handler.id_number": handler.id_number,
+            "user.name": user.name, "user.id_number": user.id_number}
 
 
 def test_a_sheet_with_the_handlers_and_the_employees_cards_passes_in_both_slots() -> None:
     """Copied together, stamped once, the same file in both slots: whichever card is read first, each
     slot's person is on the sheet (rule set 13 failed the slot whose person's card came second)."""
-    from fixtures.scans.people import PEOPLE
-
-    handler, user = PEOPLE[0].name, PEOPLE[1].name
+    handler, user = PEOPLE[0], PEOPLE[1]
     sheet = _two_cards(user, handler)  # the employee's card first
-    changes = {f"handler.{k}": v for k, v in _entered(handler).items()}
-    changes.update({f"user.{k}": v for k, v in _entered(user).items()})
-    found = by_rule(fields.run(fields_context({"handler_id": [sheet], "employee_id": [sheet]}, **changes)))
+    found = by_rule(fields.run(fields_context({"handler_id": [sheet], "employee_id": [sheet]},
+                                              **_entered(handler, user))))
     for rule, slot in (("ocr.handler", "handler_id"), ("ocr.user", "employee_id")):
         assert found[(rule, slot)].status is Status.PASS, (rule, found[(rule, slot)].evidence)
     reasons = {x.get("reason") for x in found[("ocr.handler", "handler_id")].evidence["fields"]}
@@ -206,29 +202,21 @@ def test_a_sheet_with_the_handlers_and_the_employees_cards_passes_in_both_slots(
 
 
 def test_a_sheet_with_the_handlers_card_and_someone_elses_still_fails_the_employee() -> None:
-    from fixtures.scans.people import PEOPLE
-
-    handler, user, stranger = PEOPLE[0].name, PEOPLE[1].name, PEOPLE[2].name
+    handler, user, stranger = PEOPLE[0], PEOPLE[1], PEOPLE[2]
     sheet = _two_cards(handler, stranger)
-    changes = {f"handler.{k}": v for k, v in _entered(handler).items()}
-    changes.update({f"user.{k}": v for k, v in _entered(user).items()})
-    found = by_rule(fields.run(fields_context({"employee_id": [sheet]}, **changes)))
+    found = by_rule(fields.run(fields_context({"employee_id": [sheet]}, **_entered(handler, user))))
     assert found[("ocr.user", "employee_id")].status is Status.FAIL
 
 
 def test_a_sheet_of_both_cards_whose_employee_card_shows_another_number_never_passes() -> None:
     from dataclasses import replace
 
-    from fixtures.scans.documents import two_cards_page
-    from fixtures.scans.people import PEOPLE
-
     handler, user = PEOPLE[0], PEOPLE[1]
     n = user.id_number
     shown = replace(user, card_number=n[:15] + str((int(n[15]) + 2) % 10) + n[16:])  # one digit off
-    page = cv2.cvtColor(two_cards_page(handler, shown, 200, "sans", np.random.default_rng(9)), cv2.COLOR_RGB2BGR)
-    changes = {f"handler.{k}": v for k, v in _entered(handler.name).items()}
-    changes.update({f"user.{k}": v for k, v in _entered(user.name).items()})
-    found = by_rule(fields.run(fields_context({"handler_id": [page], "employee_id": [page]}, **changes)))
+    page = _two_cards(handler, shown, seed=9, stamped=False)
+    found = by_rule(fields.run(fields_context({"handler_id": [page], "employee_id": [page]},
+                                              **_entered(handler, user))))
     assert found[("ocr.user", "employee_id")].status is not Status.PASS
     # and the handler's card on the same sheet passes, whichever number was read first
     assert found[("ocr.handler", "handler_id")].status is Status.PASS, found[("ocr.handler", "handler_id")].evidence

@@ -210,22 +210,33 @@ class _Review:
         label's line is missed and the search reaches the employee table — not printed wrong: never a
         ``fail``; a form printing the employee's number in the handler's place is left to a clerk too.
         On a copy of one person's ID card, another entered person's name is the wrong card: it fails —
-        unless the same sheet shows the entered person's own value too (``_both_cards``)."""
+        unless the same sheet shows the entered person's own value too (``_other_card``)."""
         kind = self.ctx.rules.slots[slot].doc_kind
-        doubted = (Status.FAIL, Status.UNCERTAIN) if kind == "id_card" else (Status.FAIL,)
-        if v.status not in doubted or not v.read or kind not in ("application_form", "id_card"):
+        if kind == "id_card":
+            return self._other_card(slot, v, labels)
+        if kind != "application_form" or v.status is not Status.FAIL or not v.read:
             return v
-        if kind == "id_card" and self._cards_on_sheet(slot, labels) > 1:
-            return self._both_cards(slot, v, "")
-        for other in _OTHER_ENTRIES:
-            value = self.entered(other)
-            if other != v.field and value and value != v.entered and _same_reading(v.field, value, v.read):
-                if kind == "id_card":
-                    return self._both_cards(slot, v, other)
-                v.status = Status.UNCERTAIN
-                v.notes.update(reason="read the value entered for another field", other_entry=other)
-                return v
+        other = self._other_entry(v)
+        if other is not None:
+            v.status = Status.UNCERTAIN
+            v.notes.update(reason="read the value entered for another field", other_entry=other)
         return v
+
+    def _other_entry(self, v: Verdict) -> str | None:
+        """The other entered field whose value ``v`` read, if any."""
+        return next((other for other in _OTHER_ENTRIES
+                     if other != v.field and (value := self.entered(other)) and value != v.entered
+                     and _same_reading(v.field, value, v.read)), None)
+
+    def _other_card(self, slot: str, v: Verdict, labels: list[str]) -> Verdict:
+        """An ID copy's value not shown as entered, read on a sheet of two cards (the field's card
+        ``labels`` twice) or read as another entered person's: is the slot's person's card there too?"""
+        if v.status is Status.PASS or not v.read:
+            return v
+        if self._cards_on_sheet(slot, labels) > 1:
+            return self._both_cards(slot, v, "")
+        other = self._other_entry(v)
+        return v if other is None else self._both_cards(slot, v, other)
 
     def _cards_on_sheet(self, slot: str, labels: list[str]) -> int:
         """How many times a page of the slot shows the field's card ``labels`` (姓名, 公民身份号码): two
@@ -632,7 +643,7 @@ def _shows_exactly(key: str, entered: str, line: str, labels: list[str]) -> bool
     """``line`` is ``entered`` and nothing else, once one of the card's ``labels`` is taken off its
     start (姓名 吴佳琪); an ID number may stand in a longer line (公民身份号码 2101…)."""
     if key.rsplit(".", 1)[-1] in _NUMBER_FIELDS:
-        return len(entered) >= 15 and fold_code_lookalikes(normalise(entered)) in fold_code_lookalikes(normalise(line))
+        return len(entered) >= 15 and _same_reading(key, entered, line)
     text = normalise_name(line)
     for label in labels:
         if text.startswith(normalise_name(label)):
@@ -854,10 +865,13 @@ def _period_check(r: _Review, rule_id: str, slot: str) -> list[Finding]:
 
 def _termless_title(doc: DocRead, titles: list[str]) -> str | None:
     """The title of a certificate that prints no period of validity, when ``doc`` shows one."""
+    def title_in(text: str) -> str | None:
+        return next((t for t in titles if t in normalise(text)), None)
+
     if not titles:
         return None
-    doc.read_until(lambda text: any(t in normalise(text) for t in titles))
-    return next((t for text in doc.texts() for t in titles if t in normalise(text)), None)
+    doc.read_until(lambda text: title_in(text) is not None)
+    return next((t for text in doc.texts() if (t := title_in(text))), None)
 
 
 def run(ctx: StageContext) -> list[Finding]:
