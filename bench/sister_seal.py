@@ -1,6 +1,7 @@
 """One upload stamped with a sister organisation's seal: no case may be approved (figures only).
 
     .venv/bin/python bench/sister_seal.py [--jobs 2] [--out var/bench/unseen] [--cases A,B] [--blurred] [--control]
+    .venv/bin/python bench/sister_seal.py --special 合同专用章 [--cases A,B] [--blurred]
 
 ``seal.org_name`` settles an upload whose seal reads unsurely by comparing the impression, as an
 image, with one of another upload that reads the name surely (``pipeline.seal.identity``). The
@@ -11,10 +12,12 @@ an ID copy), everything else as made: the seal of that upload must never pass, s
 approved. ``--blurred`` scans that upload worse (1.4 px blur, more noise, JPEG 55), so its seal
 reads less surely — where settling by the image would be tempted; ``--control`` presses the
 organisation's own seal instead (the same upload made again, worse with ``--blurred``): what the
-settling is for, to be approved. Per case: the decision, that
-slot's ``seal.org_name`` and, when it passed, why. The cases are made from the tune folders
-(generated first when missing, as ``bench/unseen.py`` makes them); reviews are cold (no OCR results
-kept).
+settling is for, to be approved. ``--special P`` presses the organisation's own special-purpose seal
+instead (its name on the arc, P — 合同专用章, 财务专用章 … — under the star; the guide asks for the 公章):
+that slot's ``seal.present`` must not pass, no case may be approved. Per case: the decision, that
+slot's ``seal.org_name`` (``seal.present`` with ``--special``) and, when it passed, why. The cases
+are made from the tune folders (generated first when missing, as ``bench/unseen.py`` makes them);
+reviews are cold (no OCR results kept).
 """
 
 from __future__ import annotations
@@ -44,25 +47,27 @@ SISTERS = {
 }
 
 
-def sister_sealed(base: Path, spec: unseen.USpec, slot: str, sister: str, out: Path, blurred: bool = False) -> Path:
-    """A copy of ``base`` whose ``slot`` upload is made again with ``sister``'s seal on it."""
-    folder = out / f"{base.name}__{slot}_sealed_{sister}"
+def sister_sealed(base: Path, spec: unseen.USpec, slot: str, sister: str, out: Path, blurred: bool = False,
+                  purpose: str = "") -> Path:
+    """A copy of ``base`` whose ``slot`` upload is made again with ``sister``'s seal on it (with
+    ``purpose`` under its star: a special-purpose seal)."""
+    folder = out / f"{base.name}__{slot}_sealed_{sister}{purpose}"
     shutil.copytree(base, folder)
-    sheet = replace(unseen.sheets(spec)[slot], seal_org=sister)
+    sheet = replace(unseen.sheets(spec)[slot], seal_org=sister, seal_purpose=purpose)
     if blurred:
         sheet = replace(sheet, blur=1.4, noise=5.0, quality=55)
     (folder / "uploads" / f"{slot}.{sheet.fmt}").write_bytes(unseen.build(sheet))
     return folder
 
 
-def _review(job: tuple[str, str]) -> tuple[str, str, dict[str, object] | None]:
+def _review(job: tuple[str, str, str]) -> tuple[str, str, dict[str, object] | None]:
     from pipeline.review import review_case
 
-    folder, slot = job
+    folder, slot, rule = job
     report = review_case(Path(folder))
-    on_slot = next((f for f in report.findings if f.slot == slot and f.rule == "seal.org_name"), None)
+    on_slot = next((f for f in report.findings if f.slot == slot and f.rule == rule), None)
     seen = None if on_slot is None else {"status": on_slot.status.value, "reason": on_slot.evidence.get("reason", ""),
-                                         "read": on_slot.evidence.get("read", "")}
+                                         "read": on_slot.evidence.get("read", on_slot.evidence.get("seal_line", ""))}
     return Path(folder).name, report.decision.value, seen
 
 
@@ -73,7 +78,11 @@ def main() -> int:
     ap.add_argument("--cases", default=",".join(CASES), help="tune cases of the unseen set, comma-separated")
     ap.add_argument("--blurred", action="store_true", help="scan the sister-sealed upload worse")
     ap.add_argument("--control", action="store_true", help="the organisation's own seal instead of a sister's")
+    ap.add_argument("--special", default="", metavar="PURPOSE",
+                    help="the organisation's own seal with PURPOSE under the star (合同专用章 …)")
     args = ap.parse_args()
+    rule = "seal.present" if args.special else "seal.org_name"
+    control = args.control or bool(args.special)  # the organisation's own name on the arc
     os.environ.setdefault("PRECHECK_OCR_CACHE", "off")
     specs = {s.name: s for s in unseen.CASES}
     with tempfile.TemporaryDirectory() as tmp:
@@ -82,16 +91,18 @@ def main() -> int:
             base, spec = unseen.ensure_case(args.out, name), specs[name]
             for slot in SLOTS:
                 own = unseen.ORG[spec.base.org].name
-                for sister in (own,) if args.control else SISTERS[own]:
-                    jobs.append((str(sister_sealed(base, spec, slot, sister, Path(tmp), args.blurred)), slot))
+                for sister in (own,) if control else SISTERS[own]:
+                    folder = sister_sealed(base, spec, slot, sister, Path(tmp), args.blurred, args.special)
+                    jobs.append((str(folder), slot, rule))
         with ProcessPoolExecutor(args.jobs) as pool:
             results = list(pool.map(_review, jobs))
     decisions: Counter[str] = Counter()
     statuses: Counter[str] = Counter()
-    whose = "its own organisation's seal (control)" if args.control else "a sister organisation's seal"
+    whose = ("its own organisation's seal (control)" if args.control else
+             f"its own organisation's {args.special}" if args.special else "a sister organisation's seal")
     print(f"# one upload stamped with {whose}{' (scanned worse)' if args.blurred else ''}: "
           f"{len(results)} cases\n")
-    print(f"{'case':92s} {'decision':13s} seal.org_name on that slot")
+    print(f"{'case':92s} {'decision':13s} {rule} on that slot")
     for name, decision, seen in results:
         decisions[decision] += 1
         statuses[str(seen["status"]) if seen else "none"] += 1
@@ -99,7 +110,7 @@ def main() -> int:
         print(f"{name:92s} {decision:13s} {said}")
     goal = "goal: all" if args.control else "must be 0"
     print(f"\napproved {decisions['approved']} ({goal}), rejected {decisions['rejected']}, needs review "
-          f"{decisions['needs_review']}; the re-sealed slot's seal.org_name: pass {statuses['pass']} ({goal}), "
+          f"{decisions['needs_review']}; the re-sealed slot's {rule}: pass {statuses['pass']} ({goal}), "
           f"fail {statuses['fail']}, uncertain {statuses['uncertain']}")
     return 0
 

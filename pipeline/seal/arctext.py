@@ -69,7 +69,7 @@ def gap_angle(image: np.ndarray, centre: tuple[float, float], radius: float,
     """The angle (degrees, image coordinates) in the middle of the widest ink-free stretch
     of the text band, or None when the band has ink all round (no gap to start at)."""
     crop, (cx, cy) = square_crop(image, centre, radius)
-    mask = _ink(crop)
+    mask = ink_mask(crop)
     n = 360
     polar = cv2.warpPolar(mask, (int(radius), n), (cx, cy), radius, cv2.WARP_POLAR_LINEAR + cv2.INTER_NEAREST)
     profile = (polar[:, int(radius * band[0]):int(radius * band[1])] > 0).mean(axis=1)
@@ -95,7 +95,7 @@ def text_band(image: np.ndarray, centre: tuple[float, float], radius: float,
     over them (业 as 亚). The inner edge stays (a band fitted to the glyphs' height too read the
     seal bench no better). ``default`` where the profile shows no rim."""
     crop, (cx, cy) = square_crop(image, centre, radius * 1.1)
-    mask = _ink(crop)
+    mask = ink_mask(crop)
     steps = max(32, int(radius * 1.1))
     polar = cv2.warpPolar(mask, (steps, 360), (cx, cy), radius * 1.1, cv2.WARP_POLAR_LINEAR + cv2.INTER_NEAREST)
     cover = (polar > 0).mean(axis=0)  # per radius step: the share of angles inked
@@ -112,7 +112,7 @@ def text_band(image: np.ndarray, centre: tuple[float, float], radius: float,
     return default[0], min(top, default[1])
 
 
-def _ink(crop: np.ndarray) -> np.ndarray:
+def ink_mask(crop: np.ndarray) -> np.ndarray:
     """The seal's ink as a 0/255 mask: red ink in colour, dark ink (Otsu) in grey."""
     if crop.ndim == 3:
         return red_mask(crop)

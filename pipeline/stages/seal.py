@@ -33,6 +33,7 @@ from pipeline.reading.matching import (
 from pipeline.reading.ocr import OcrEngine, TextBox, get_engine, unreadable_characters
 from pipeline.reading.page import PageText, ReadOptions, read_page
 from pipeline.seal.arctext import ArcRead, is_authority, read_arc, unroll
+from pipeline.seal.band import LineRead, read_line_under_star
 from pipeline.seal.find import SealCandidate, SealParams, find_redder_seals, find_seals, page_chroma
 from pipeline.seal.identity import ImpressionMatch, compare_impressions
 from pipeline.stages.base import Stage, StageContext, guarded
@@ -86,8 +87,9 @@ def _present(ctx: StageContext, slot: str, found: list[FoundSeal]) -> Finding:
     evidence: dict[str, Any] = {"seals": records, "pages": len(ctx.uploads[slot].pages)}
     if records:
         evidence["crop"] = records[0].get("crop")
-    if any(f.seal.colour == "red" for f in found):
-        return ctx.finding(PRESENT, Status.PASS, slot, evidence)
+    red = [f for f in found if f.seal.colour == "red"]
+    if red:
+        return _official(ctx, slot, red[: int(ctx.rules.param(PRESENT, "max_listed"))], evidence)
     if found:
         evidence["reason"] = "grey_seal_only"
         return ctx.finding(PRESENT, Status.UNCERTAIN, slot, evidence)
@@ -101,6 +103,75 @@ def _present(ctx: StageContext, slot: str, found: list[FoundSeal]) -> Finding:
             evidence["reason"] = "no_colour"
             return ctx.finding(PRESENT, Status.UNCERTAIN, slot, evidence)
     return ctx.finding(PRESENT, Status.FAIL, slot, evidence)
+
+
+def _official(ctx: StageContext, slot: str, red: list[FoundSeal], evidence: dict[str, Any]) -> Finding:
+    """A red seal is there; it is the official seal unless the line under its star says it is a
+    special-purpose seal (合同专用章, 财务专用章 …: the guide asks for the 公章). Fails only when
+    every red seal surely says so; a special seal beside another seal (a licence's printed
+    registration seal, or both seals pressed) or a line read unsurely is for a clerk."""
+    params = ctx.rules.rule(PRESENT).params
+    words = params.get("special_seal_words")
+    if not words:
+        return ctx.finding(PRESENT, Status.PASS, slot, evidence)
+    kinds = [_seal_kind(ctx, f, params) for f in red]
+    lines = [{"page": f.page.index, "line": read.text, "kind": kind}
+             for f, (kind, read) in zip(red, kinds, strict=True) if read is not None]
+    if lines:
+        evidence["seal_lines"] = lines
+    if all(kind == "official" for kind, _ in kinds):
+        return ctx.finding(PRESENT, Status.PASS, slot, evidence)
+    special = next((read for kind, read in kinds if kind == "special"), None)
+    if special is not None:
+        evidence["seal_line"] = special.text
+    if all(kind == "special" for kind, _ in kinds):
+        evidence["reason"] = "special_seal"
+        return ctx.finding(PRESENT, Status.FAIL, slot, evidence)
+    evidence["reason"] = "special_seal_beside" if special is not None else "special_seal_unsure"
+    if special is None:
+        evidence["seal_line"] = next(read.text for kind, read in kinds if kind == "maybe" and read is not None)
+    return ctx.finding(PRESENT, Status.UNCERTAIN, slot, evidence)
+
+
+def _seal_kind(ctx: StageContext, f: FoundSeal, params: Mapping[str, Any]) -> tuple[str, LineRead | None]:
+    engine = _engine(ctx)
+    readers = [_line_reader(e) for e in (engine, engine.stronger) if e is not None]
+    return seal_kind(read_line_under_star(f.page.image, f.seal.centre, f.seal.radius, readers), params)
+
+
+def seal_kind(reads: Sequence[LineRead], params: Mapping[str, Any]) -> tuple[str, LineRead | None]:
+    """What the reads of a seal's line under the star make it: "official" (no line, one naming
+    no special purpose, or a licence's printed registration seal), "special" (a read shows a
+    special-purpose word, each of its characters surely) or "maybe" (a read shows one unsurely,
+    or part of one); with the read that decided (the surest)."""
+    reads = sorted(reads, key=lambda r: -r.confidence)
+    registration = next((r for r in reads if any(w in r.text for w in params["registration_seal_words"])), None)
+    if registration is not None:  # a licence's printed registration seal (…登记专用章): not the applicant's
+        return "official", registration
+    sure = float(params["special_seal_sure"])
+    for read in reads:
+        if any(_surely_shown(word, read, sure) for word in params["special_seal_words"]):
+            return "special", read
+    for read in reads:
+        if any(hint in read.text for hint in (*params["special_seal_words"], *params["special_seal_hints"])):
+            return "maybe", read
+    return "official", reads[0] if reads else None
+
+
+def _surely_shown(word: str, read: LineRead, sure: float) -> bool:
+    at = read.text.find(word)
+    if at < 0:
+        return False
+    if len(read.chars) != len(read.text):
+        return read.confidence >= sure
+    return min(read.chars[at:at + len(word)]) >= sure
+
+
+def _line_reader(engine: OcrEngine) -> Callable[[np.ndarray], tuple[str, float, tuple[float, ...]] | None]:
+    def read_line(image: np.ndarray) -> tuple[str, float, tuple[float, ...]] | None:
+        box = engine.read_line(image)
+        return None if box is None else (box.text, box.confidence, box.chars)
+    return read_line
 
 
 def _record(ctx: StageContext, slot: str, i: int, f: FoundSeal) -> dict[str, Any]:
@@ -322,9 +393,7 @@ def read_name_on_seal(image: np.ndarray, seal: SealCandidate, entered: str, engi
     contest it) or the seal turns out to be the registration authority's."""
     sure = float(params["settle_confidence"])
 
-    def read_line(strip: np.ndarray) -> tuple[str, float, tuple[float, ...]] | None:
-        box = engine.read_line(strip)
-        return None if box is None else (box.text, box.confidence, box.chars)
+    read_line = _line_reader(engine)
 
     def settled(read: ArcRead) -> bool:
         return is_authority(read.text) or (_shows_applicant(entered, read.text) and _surely_shows(entered, read, sure))
