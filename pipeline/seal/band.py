@@ -53,14 +53,14 @@ def read_line_under_star(image: np.ndarray, centre: tuple[float, float], radius:
                          readers: list[ReadLine]) -> list[LineRead]:
     """Every reader's read of the line under the star; nothing when no line stands there."""
     bottom = line_direction(image, centre, radius)
-    line = None if bottom is None else line_under_star(image, centre, radius, bottom)
-    if bottom is None or line is None:
+    if bottom is None:
         return []
     reads = []
-    for read in readers:
-        got = read(line)
-        if got is not None and got[0].strip():
-            reads.append(LineRead(got[0].strip(), got[1], got[2], bottom))
+    for line in line_under_star(image, centre, radius, bottom):
+        for read in readers:
+            got = read(line)
+            if got is not None and got[0].strip():
+                reads.append(LineRead(got[0].strip(), got[1], got[2], bottom))
     return reads
 
 
@@ -100,36 +100,56 @@ def line_direction(image: np.ndarray, centre: tuple[float, float], radius: float
 
 
 def line_under_star(image: np.ndarray, centre: tuple[float, float], radius: float,
-                    bottom_deg: float = 90.0) -> np.ndarray | None:
-    """The red ink under the star, upright, dark on white, cut to its inked rows and to the run
-    of columns around the middle (the name's last glyphs, further out, are left out); None when
-    nothing is inked there."""
+                    bottom_deg: float = 90.0) -> list[np.ndarray]:
+    """The line under the star, upright, dark on white, cut to its inked rows and to the run of
+    columns around the middle (the name's last glyphs, further out, are left out): as scanned
+    (the darkest channel: red ink is dark in green and blue; JPEG keeps its strokes there, while
+    the colour it halves blurs them) and as the red ink alone (black print under it erased);
+    none when nothing is inked there."""
     crop, (cx, cy) = square_crop(image, centre, radius)
-    ink = red_only(crop)
     turn = cv2.getRotationMatrix2D((cx, cy), bottom_deg - 90.0, 1.0)
-    ink = cv2.warpAffine(ink, turn, (ink.shape[1], ink.shape[0]), flags=cv2.INTER_LINEAR, borderValue=255)
+    size = (crop.shape[1], crop.shape[0])
+    red = cv2.warpAffine(red_only(crop), turn, size, flags=cv2.INTER_LINEAR, borderValue=255)
+    darkest = crop if crop.ndim == 2 else crop.min(axis=2)
+    scanned = cv2.warpAffine(darkest, turn, size, flags=cv2.INTER_LINEAR, borderValue=255)
     r = radius
-    y0, y1 = round(cy + LINE_SPAN[0] * r), round(cy + LINE_SPAN[1] * r)
-    x0, x1 = round(cx - LINE_HALF_WIDTH * r), round(cx + LINE_HALF_WIDTH * r)
-    part = ink[max(0, y0):y1, max(0, x0):x1].copy()
-    yy, xx = np.mgrid[max(0, y0):y1, max(0, x0):x1]
-    part[(xx - cx) ** 2 + (yy - cy) ** 2 > (LINE_SPAN[1] * r) ** 2] = 255  # the rim and the name
-    if part.size == 0:
+    y0, y1 = max(0, round(cy + LINE_SPAN[0] * r)), round(cy + LINE_SPAN[1] * r)
+    x0, x1 = max(0, round(cx - LINE_HALF_WIDTH * r)), round(cx + LINE_HALF_WIDTH * r)
+    yy, xx = np.mgrid[y0:y1, x0:x1]
+    outside = (xx - cx) ** 2 + (yy - cy) ** 2 > (LINE_SPAN[1] * r) ** 2  # the rim and the name
+    parts = []
+    for ink in (scanned, red):
+        part = ink[y0:y1, x0:x1].copy()
+        part[outside[:part.shape[0], :part.shape[1]]] = 255
+        parts.append(part)
+    box = _line_box(parts[1] < 200, r)
+    if box is None:
+        return []
+    top, low, left, right = box
+    return [_upright_line(part[top:low, left:right]) for part in parts]
+
+
+def _line_box(inked: np.ndarray, r: float) -> tuple[int, int, int, int] | None:
+    """Top, bottom, left and right of the line in ``inked`` (with a margin), or None."""
+    if inked.size == 0:
         return None
-    inked = part < 200
-    rows = np.flatnonzero(inked[:, part.shape[1] // 2 - round(0.3 * r):part.shape[1] // 2 + round(0.3 * r)]
-                          .sum(axis=1) >= 2)
+    middle = inked.shape[1] // 2
+    rows = np.flatnonzero(inked[:, middle - round(0.3 * r):middle + round(0.3 * r)].sum(axis=1) >= 2)
     if len(rows) < max(3, round(0.08 * r)):
         return None
     top, low = int(rows[0]), int(rows[-1]) + 1
     cols = _middle_run(inked[top:low].sum(axis=0) >= 1, gap=max(2, round(0.12 * r)))
     if cols is None:
         return None
-    left, right = cols
     pad = max(2, (low - top) // 4)
-    line = part[max(0, top - pad):low + pad, max(0, left - pad):right + pad]
-    if line.shape[1] < line.shape[0]:  # narrower than one glyph: no line of text
+    box = max(0, top - pad), low + pad, max(0, cols[0] - pad), cols[1] + pad
+    if box[3] - box[2] < box[1] - box[0]:  # narrower than one glyph: no line of text
         return None
+    return box
+
+
+def _upright_line(line: np.ndarray) -> np.ndarray:
+    """``line`` with its darkest ink black, ``LINE_HEIGHT`` px high."""
     darkest = float(line.min())
     line = np.clip((line.astype(np.float32) - darkest) * (255 / max(1.0, 255 - darkest)), 0, 255).astype(np.uint8)
     scale = LINE_HEIGHT / line.shape[0]
