@@ -89,7 +89,7 @@ def main() -> int:
         jobs = []
         for name in args.cases.split(","):
             base, spec = unseen.ensure_case(args.out, name), specs[name]
-            for slot in SLOTS:
+            for slot in (s for s in SLOTS if s in unseen.sheets(spec)):  # a v1 case's VI page is in its form
                 own = unseen.ORG[spec.base.org].name
                 for sister in (own,) if control else SISTERS[own]:
                     folder = sister_sealed(base, spec, slot, sister, Path(tmp), args.blurred, args.special)
