@@ -61,6 +61,8 @@ KEY_ZH = {
     "read_reason": "本材料自身识别结论", "read_by": "已通过的识别检查", "lowest_dpi": "最低分辨率(dpi)",
     "impression": "识别出名称的印迹", "radius": "半径(px)",
     "chars": "各字置信度", "name_probabilities": "各字置信度", "confirmed_by": "由另一印迹确认",
+    "seal_lines": "印章五角星下的文字", "seal_line": "印章五角星下的文字", "line": "文字",
+    "placed": "印章放置方式", "visible_chars": "页面自带文字数", "images": "页面图片数",
 }
 _ARTIFACT = re.compile(r"^artifacts/(?!.*\.\.)[A-Za-z0-9_./-]+\.(?:png|jpe?g)$")
 

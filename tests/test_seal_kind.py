@@ -18,6 +18,7 @@ from pipeline.ruleset import load_rule_set
 from pipeline.seal.band import LineRead, line_direction, read_line_under_star
 from pipeline.seal.find import SealCandidate, find_seals
 from pipeline.stages.seal import _line_reader, seal_kind
+from tests.test_seal_drawing import imread
 
 PARAMS = load_rule_set().rule("seal.present").params
 TUNE_NAMES = NAMES[0::2]
@@ -35,7 +36,7 @@ def red_seals(image: np.ndarray, dpi: float) -> list[SealCandidate]:
 
 def test_a_real_finance_seal_is_special_and_the_same_companys_official_seal_is_not(real_samples: Path) -> None:
     # SealCut's photo: the company's 公章 (left) and its 财务专用章 (middle), scanned together
-    image = cv2.imread(str(real_samples / "seal_sealcut_three.jpg"))
+    image = imread(real_samples / "seal_sealcut_three.jpg")
     official, finance = red_seals(image, image.shape[1] / 200 * 25.4)
     assert reads_of(image, official) == []
     kind, read = seal_kind(reads_of(image, finance), PARAMS)
@@ -44,7 +45,7 @@ def test_a_real_finance_seal_is_special_and_the_same_companys_official_seal_is_n
 
 @pytest.mark.parametrize("name", ["seal_getseal_source.png", "stamped_seal_removal_1.jpg"])
 def test_real_official_seals_show_no_line_under_the_star(real_samples: Path, name: str) -> None:
-    image = cv2.imread(str(real_samples / name))
+    image = imread(real_samples / name)
     dpi = image.shape[1] / 55 * 25.4 if name.startswith("seal_") else estimate_a4_dpi(image.shape[1], image.shape[0])
     seals = red_seals(image, dpi)
     assert seals and all(seal_kind(reads_of(image, s), PARAMS) == ("official", None) for s in seals)

@@ -17,6 +17,17 @@ MM_PER_INCH = 25.4
 
 
 @dataclass(frozen=True)
+class PdfLayers:
+    """What a PDF page is made of beyond its pixels: how many characters it draws visibly (a
+    scanner's OCR layer is invisible text) and where it places images, as fractions of the page
+    (x0, y0, x1, y1) in drawing order. A scan is one image over the whole page; a page the computer
+    drew, or a picture laid over a scan, is not."""
+
+    visible_chars: int
+    images: tuple[tuple[float, float, float, float], ...] = ()
+
+
+@dataclass(frozen=True)
 class Page:
     """One page of an upload, as a BGR uint8 image."""
 
@@ -26,6 +37,8 @@ class Page:
     dpi_source: str  # "pdf-render", "metadata" or "estimated-a4"
     #: Set when a phone photo's page was warped upright (``pipeline.intake.straighten``): what was found.
     straightened: dict[str, object] | None = None
+    #: A PDF page's text and images (None for an image upload).
+    layers: PdfLayers | None = None
 
     @property
     def width(self) -> int:

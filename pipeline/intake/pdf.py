@@ -32,7 +32,7 @@ import pymupdf
 from pymupdf import mupdf
 
 from pipeline.intake.decoded import Decoded, Limits, Unreadable, clean_text, creator_tool
-from pipeline.intake.pages import Page
+from pipeline.intake.pages import Page, PdfLayers
 
 
 def render_pdf(data: bytes, limits: Limits) -> Decoded:
@@ -79,9 +79,11 @@ def _answer(payload: bytes, status: int, limits: Limits, canvas: mmap.mmap) -> D
                          limit=limit, page_cpu_seconds=limits.pdf_page_cpu_seconds)
     if result[0] == "unreadable":
         raise Unreadable(result[1], result[2], **result[3])
-    _, metadata, warnings, placed = result
-    pages = tuple(Page(index, _bgr(np.ndarray((height, width, 3), np.uint8, canvas, offset)), dpi, "pdf-render")
-                  for index, dpi, offset, height, width in placed)
+    _, metadata, warnings, placed, layers = result
+    pages = tuple(Page(index, _bgr(np.ndarray((height, width, 3), np.uint8, canvas, offset)), dpi, "pdf-render",
+                       layers=PdfLayers(int(chars), tuple((float(a), float(b), float(c), float(d))
+                                                          for a, b, c, d in images)))
+                  for (index, dpi, offset, height, width), (chars, images) in zip(placed, layers, strict=True))
     return Decoded(pages, {**metadata, "isolated": "true"}, tuple(warnings))
 
 
@@ -156,7 +158,8 @@ def _render_child(write_end: int, data: bytes, limits: Limits, canvas: mmap.mmap
         try:
             place = _Canvas(canvas)
             decoded = _render_pdf_here(data, limits, place)
-            result = ("ok", decoded.metadata, decoded.warnings, place.placed)
+            layers = [(p.layers.visible_chars, p.layers.images) if p.layers else (0, ()) for p in decoded.pages]
+            result = ("ok", decoded.metadata, decoded.warnings, place.placed, layers)
         except Unreadable as exc:
             result = ("unreadable", exc.reason, exc.reason_zh, exc.evidence)
         except MemoryError:
@@ -243,7 +246,7 @@ def _render_pdf_here(data: bytes, limits: Limits, allocate: Allocator = _new_pag
         for index, (page, dpi) in enumerate(zip(pages, dpis, strict=True)):
             _page_cpu_budget(limits)
             rgb = _draw_rgb(page, dpi / 72.0, partial(allocate, index, dpi))
-            rendered.append(Page(index, rgb, dpi, "pdf-render"))
+            rendered.append(Page(index, rgb, dpi, "pdf-render", layers=_layers(page)))
         during = _mupdf_warnings()
     metadata.update(pages=str(count), render_dpi=",".join(f"{d:.0f}" for d in dpis))
     if repaired and during:
@@ -253,6 +256,24 @@ def _render_pdf_here(data: bytes, limits: Limits, allocate: Allocator = _new_pag
         metadata["repaired"] = "true"
         return Decoded(tuple(rendered), metadata, ("repaired: " + "; ".join(opened),))
     return Decoded(tuple(rendered), metadata, tuple(opened + during))
+
+
+#: images of a page recorded in its layers (a hostile page may place thousands)
+_MAX_LAYER_IMAGES = 32
+
+
+def _layers(page: pymupdf.Page) -> PdfLayers:
+    """The page's visibly drawn characters (trace type 3 is invisible text, a scanner's OCR
+    layer) and its images' places as fractions of the page as rendered (rotation applied)."""
+    visible = sum(len(span["chars"]) for span in page.get_texttrace() if span["type"] != 3)
+    width, height = page.rect.width or 1.0, page.rect.height or 1.0
+    images = []
+    for info in page.get_image_info()[:_MAX_LAYER_IMAGES]:
+        box = pymupdf.Rect(info["bbox"]) * page.rotation_matrix
+        box.normalize()
+        images.append((round(box.x0 / width, 4), round(box.y0 / height, 4),
+                       round(box.x1 / width, 4), round(box.y1 / height, 4)))
+    return PdfLayers(visible, tuple(images))
 
 
 def _draw_rgb(page: pymupdf.Page, zoom: float, allocate: Callable[[int, int], np.ndarray]) -> np.ndarray:

@@ -111,16 +111,13 @@ def _official(ctx: StageContext, slot: str, red: list[FoundSeal], evidence: dict
     every red seal surely says so; a special seal beside another seal (a licence's printed
     registration seal, or both seals pressed) or a line read unsurely is for a clerk."""
     params = ctx.rules.rule(PRESENT).params
-    words = params.get("special_seal_words")
-    if not words:
-        return ctx.finding(PRESENT, Status.PASS, slot, evidence)
-    kinds = [_seal_kind(ctx, f, params) for f in red]
+    kinds = [_seal_kind(ctx, f, params) if params.get("special_seal_words") else ("official", None) for f in red]
     lines = [{"page": f.page.index, "line": read.text, "kind": kind}
              for f, (kind, read) in zip(red, kinds, strict=True) if read is not None]
     if lines:
         evidence["seal_lines"] = lines
     if all(kind == "official" for kind, _ in kinds):
-        return ctx.finding(PRESENT, Status.PASS, slot, evidence)
+        return _pressed(ctx, slot, red, evidence)
     special = next((read for kind, read in kinds if kind == "special"), None)
     if special is not None:
         evidence["seal_line"] = special.text
@@ -131,6 +128,47 @@ def _official(ctx: StageContext, slot: str, red: list[FoundSeal], evidence: dict
     if special is None:
         evidence["seal_line"] = next(read.text for kind, read in kinds if kind == "maybe" and read is not None)
     return ctx.finding(PRESENT, Status.UNCERTAIN, slot, evidence)
+
+
+def _pressed(ctx: StageContext, slot: str, red: list[FoundSeal], evidence: dict[str, Any]) -> Finding:
+    """The seal was pressed on paper and scanned, unless every red seal stands on a PDF page the
+    computer drew (its text drawn visibly: the form was never printed) or inside an image laid
+    over another (a seal picture pasted onto a scan): a clerk looks at those (电子章 …)."""
+    min_chars = ctx.rules.rule(PRESENT).params.get("drawn_page_min_chars")
+    if min_chars is None:
+        return ctx.finding(PRESENT, Status.PASS, slot, evidence)
+    placed = [placed_digitally(f.page, f.seal, int(min_chars)) for f in red]
+    if all(placed):
+        evidence["reason"] = "pasted_seal"
+        evidence["placed"] = sorted({str(p) for p in placed})
+        layers = red[0].page.layers
+        if layers is not None:
+            evidence["visible_chars"], evidence["images"] = layers.visible_chars, len(layers.images)
+        return ctx.finding(PRESENT, Status.UNCERTAIN, slot, evidence)
+    return ctx.finding(PRESENT, Status.PASS, slot, evidence)
+
+
+def placed_digitally(page: Page, seal: SealCandidate, drawn_page_min_chars: int) -> str | None:
+    """"drawn_page" when the seal is on a PDF page that draws at least ``drawn_page_min_chars``
+    characters visibly, "image_over_image" when it is a picture of its own laid over another image
+    (a scan is one image over the page; a pasted seal is a second, seal-sized one on top, centred
+    on it — a compressing scanner's layers and bands are not), else None."""
+    layers = page.layers
+    if layers is None:
+        return None
+    if layers.visible_chars >= drawn_page_min_chars:
+        return "drawn_page"
+    (cx, cy), diameter = seal.centre, 2 * seal.radius
+    boxes = [(x0 * page.width, y0 * page.height, x1 * page.width, y1 * page.height)
+             for x0, y0, x1, y1 in layers.images]
+    under = [b for b in boxes if b[0] <= cx <= b[2] and b[1] <= cy <= b[3]]
+    if len(under) < 2:
+        return None
+    x0, y0, x1, y1 = under[-1]  # drawn last: on top
+    w, h = x1 - x0, y1 - y0
+    seal_sized = 0.75 <= w / max(h, 1.0) <= 1.33 and 0.8 * diameter <= max(w, h) <= 2.0 * diameter
+    centred = abs((x0 + x1) / 2 - cx) <= diameter / 4 and abs((y0 + y1) / 2 - cy) <= diameter / 4
+    return "image_over_image" if seal_sized and centred else None
 
 
 def _seal_kind(ctx: StageContext, f: FoundSeal, params: Mapping[str, Any]) -> tuple[str, LineRead | None]:
