@@ -35,7 +35,7 @@ KNOWN_RULE_IDS: frozenset[str] = frozenset(
         "seal.present", "seal.org_name", "seal.position",
         "scan.quality", "scan.edited", "doc.kind",
         "ocr.org_name", "ocr.uscc", "ocr.handler", "ocr.user", "ocr.form_fields",
-        "ocr.apply_date", "ocr.license_valid", "auth.period",
+        "ocr.apply_date", "ocr.license_valid", "auth.period", "auth.altered",
         "upload.reused",
         "token.not_approved", "token.unpaid", "token.payer_mismatch",
     }

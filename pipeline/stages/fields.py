@@ -37,10 +37,11 @@ from pipeline.reading.matching import (
 )
 from pipeline.reading.ocr import OcrEngine, drop_light_marks, get_engine, unreadable_characters
 from pipeline.reading.page import ReadOptions, Value
+from pipeline.reading.struck import strokes_through
 from pipeline.stages.base import Stage, StageContext, guarded, with_extra
 
 RULE_IDS = ("doc.kind", "ocr.org_name", "ocr.uscc", "ocr.handler", "ocr.user", "ocr.form_fields",
-            "ocr.apply_date", "ocr.license_valid", "auth.period")
+            "ocr.apply_date", "ocr.license_valid", "auth.period", "auth.altered")
 #: Slots whose documents are pre-filled forms with a template (form name = doc kind).
 FORM_KINDS = ("application_form", "seal_form", "authorization")
 #: Chinese field names for messages: by case field, else by its last part.
@@ -874,6 +875,31 @@ def _termless_title(doc: DocRead, titles: list[str]) -> str | None:
     return next((t for text in doc.texts() if (t := title_in(text))), None)
 
 
+def _altered(r: _Review, slot: str) -> list[Finding]:
+    """The guide: 委托书内容要填写清楚，涂改无效. A pen stroke through a line of the letter's text
+    (a value struck out, written again beside it) is for a clerk to see; none found passes."""
+    ctx = r.ctx
+    params = ctx.rules.rule("auth.altered").params
+    strokes: list[dict[str, Any]] = []
+    lines = 0
+    for p in r.doc(slot).pages:
+        if p.slot is not None:
+            continue  # another upload's page
+        boxes = [ln.box for ln in p.lines]
+        lines += len(boxes)
+        for k, stroke in enumerate(strokes_through(p.image, boxes, float(params["min_cover"]),
+                                                   tuple(params["middle"]), float(params["max_slope_deg"]))):
+            x0, y0, x1, y1 = stroke.line
+            pad = (y1 - y0) // 2
+            crop = p.image[max(0, y0 - pad):y1 + pad, max(0, x0 - pad):x1 + pad]
+            strokes.append({**p.where(), "box": list(stroke.line), "stroke": list(stroke.ends), "cover": stroke.cover,
+                            "crop": ctx.artifacts.save_png(f"struck_{slot}_p{p.index}_{k}", crop)})
+    if strokes:
+        return [ctx.finding("auth.altered", Status.UNCERTAIN, slot,
+                            {"reason": "struck_through", "strokes": strokes, "crop": strokes[0]["crop"]})]
+    return [ctx.finding("auth.altered", Status.PASS, slot, {"lines_checked": lines})]
+
+
 def run(ctx: StageContext) -> list[Finding]:
     r = _Review(ctx)
     out: list[Finding] = []
@@ -889,6 +915,8 @@ def run(ctx: StageContext) -> list[Finding]:
     for rule_id in ("ocr.license_valid", "auth.period"):
         for slot in ctx.slots_for(rule_id):
             out += guarded(ctx, rule_id, slot, lambda s=slot, rid=rule_id: _period_check(r, rid, s))  # type: ignore[misc]
+    for slot in ctx.slots_for("auth.altered"):
+        out += guarded(ctx, "auth.altered", slot, lambda s=slot: _altered(r, s))  # type: ignore[misc]
     return out
 
 

@@ -1,0 +1,71 @@
+"""A value struck out by pen on a form (涂改) is found; printed text, underlines, table rules, a
+seal over the text and real typed pages are not strokes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pymupdf
+import pytest
+
+from fixtures.scans.imaging import draw_seal, mm_to_px, scan, stamp, strike_out
+from pipeline.forms.render import form_layout, render_forms
+from pipeline.models import Case
+from pipeline.reading.ocr import get_engine
+from pipeline.reading.page import read_page
+from pipeline.reading.struck import strokes_through
+from tests.casedata import case_dict
+from tests.test_seal_drawing import imread
+
+DPI = 200
+CASE = Case.model_validate(case_dict())
+
+
+@pytest.fixture(scope="module")
+def authorization(tmp_path_factory: pytest.TempPathFactory) -> np.ndarray:
+    """The case's authorization letter as printed (RGB at DPI), not yet stamped."""
+    path = render_forms(CASE, tmp_path_factory.mktemp("forms"))["authorization"]
+    with pymupdf.open(path) as doc:
+        pix = doc[0].get_pixmap(dpi=DPI, colorspace=pymupdf.csRGB, alpha=False)
+        return np.frombuffer(pix.samples, np.uint8).reshape(pix.h, pix.w, 3).copy()
+
+
+def field_px(name: str) -> tuple[int, int, int, int]:
+    k = DPI / 72
+    x0, y0, x1, y1 = form_layout("authorization").fields[name].rect
+    return round(x0 * k), round(y0 * k), round(x1 * k), round(y1 * k - 2 * k)
+
+
+def strokes(rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
+    page = read_page(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), get_engine("rapidocr"), eager=False, titles=False)
+    return [s.line for s in strokes_through(page.image, [ln.box for ln in page.lines])]
+
+
+def test_a_printed_letter_with_its_underlines_and_a_seal_shows_no_stroke(authorization: np.ndarray) -> None:
+    rng = np.random.default_rng(1)
+    k = DPI / 72
+    x0, y0, x1, y1 = form_layout("authorization").seal_boxes[0].rect
+    stamped = stamp(authorization, draw_seal(CASE.org.name, mm_to_px(42, DPI), rng=rng),
+                    ((x0 + x1) / 2 * k, (y0 + y1) / 2 * k))
+    assert strokes(scan(stamped, DPI, rng=rng)) == []
+
+
+@pytest.mark.parametrize(("name", "seed", "lines"), [("handler.mobile", 0, 1), ("handler.id_number", 1, 2),
+                                                     ("auth.period_start", 2, 1), ("handler.address", 3, 1)])
+def test_a_value_struck_out_by_pen_is_found_on_its_line(authorization: np.ndarray, name: str, seed: int,
+                                                        lines: int) -> None:
+    rng = np.random.default_rng(seed)
+    region = field_px(name)
+    found = strokes(scan(strike_out(authorization, region, rng, strokes=lines), DPI, rng=rng))
+    assert len(found) == 1
+    x0, y0, x1, y1 = found[0]
+    assert region[1] - 10 <= (y0 + y1) / 2 <= region[3] + 10  # the struck value's line, no other
+
+
+@pytest.mark.parametrize("name", ["stamped_seal_removal_1.jpg", "license_longllovers-business_license_2.jpg"])
+def test_real_typed_pages_show_no_stroke(real_samples: Path, name: str) -> None:
+    image = imread(real_samples / name)
+    page = read_page(image, get_engine("rapidocr"), eager=False, titles=False)
+    assert strokes_through(page.image, [ln.box for ln in page.lines]) == []
