@@ -12,11 +12,13 @@ import pytest
 
 from fixtures.scans.imaging import draw_seal, mm_to_px, scan, stamp, strike_out
 from pipeline.forms.render import form_layout, render_forms
-from pipeline.models import Case
+from pipeline.models import Case, Status
 from pipeline.reading.ocr import get_engine
 from pipeline.reading.page import read_page
 from pipeline.reading.struck import strokes_through
+from pipeline.stages import fields
 from tests.casedata import case_dict
+from tests.fields_samples import by_rule, fields_context
 from tests.test_seal_drawing import imread
 
 DPI = 200
@@ -60,7 +62,7 @@ def test_a_value_struck_out_by_pen_is_found_on_its_line(authorization: np.ndarra
     region = field_px(name)
     found = strokes(scan(strike_out(authorization, region, rng, strokes=lines), DPI, rng=rng))
     assert len(found) == 1
-    x0, y0, x1, y1 = found[0]
+    _, y0, _, y1 = found[0]
     assert region[1] - 10 <= (y0 + y1) / 2 <= region[3] + 10  # the struck value's line, no other
 
 
@@ -69,3 +71,15 @@ def test_real_typed_pages_show_no_stroke(real_samples: Path, name: str) -> None:
     image = imread(real_samples / name)
     page = read_page(image, get_engine("rapidocr"), eager=False, titles=False)
     assert strokes_through(page.image, [ln.box for ln in page.lines]) == []
+
+
+def test_the_authorization_with_a_struck_value_is_for_a_clerk_and_a_clean_one_passes(authorization: np.ndarray) -> None:
+    rng = np.random.default_rng(4)
+    clean = cv2.cvtColor(scan(authorization, DPI, rng=rng), cv2.COLOR_RGB2BGR)
+    altered = cv2.cvtColor(scan(strike_out(authorization, field_px("handler.id_number"), rng), DPI, rng=rng),
+                           cv2.COLOR_RGB2BGR)
+    for page, status in ((clean, Status.PASS), (altered, Status.UNCERTAIN)):
+        found = by_rule(fields.run(fields_context({"authorization": [page]})))[("auth.altered", "authorization")]
+        assert found.status is status
+    assert found.evidence["reason"] == "struck_through" and len(found.evidence["strokes"]) == 1
+    assert "涂改" in found.message

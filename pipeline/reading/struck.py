@@ -29,8 +29,9 @@ class Stroke:
 def strokes_through(image: np.ndarray, lines: list[Box], min_cover: float = 0.5,
                     middle: tuple[float, float] = (0.25, 0.75), max_slope_deg: float = 15.0) -> list[Stroke]:
     """The text lines of ``image`` a straight dark stroke runs through: across at least
-    ``min_cover`` of the line's width, within ``max_slope_deg`` of level, its middle in the
-    ``middle`` band of the line's height, unbroken, with the line's glyphs above and below it."""
+    ``min_cover`` of the line's width and twice its height, within ``max_slope_deg`` of level, its
+    middle in the ``middle`` band of the line's height, unbroken, with the line's glyphs above and
+    below it."""
     grey = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     found = []
     for line in lines:
@@ -41,45 +42,52 @@ def strokes_through(image: np.ndarray, lines: list[Box], min_cover: float = 0.5,
         pad = h // 2
         top, left = max(0, y0 - pad), max(0, x0 - pad)
         crop = grey[top:y1 + pad, left:x1 + pad]
-        ink = (crop < float(np.percentile(crop, 90)) - 60).astype(np.uint8) * 255
+        ink = crop < float(np.percentile(crop, 90)) - 60
         if image.ndim == 3:
-            ink[red_mask(image[top:y1 + pad, left:x1 + pad]) > 0] = 0  # a seal over the text is no stroke
-        segments = cv2.HoughLinesP(ink, 1, np.pi / 180, threshold=max(10, int(min_cover * w * 0.5)),
-                                   minLineLength=int(min_cover * w), maxLineGap=max(3, h // 6))
-        for ends in ([] if segments is None else segments.reshape(-1, 4)):
-            sx0, sy0, sx1, sy1 = (int(v) for v in ends)
-            slope = abs(np.degrees(np.arctan2(sy1 - sy0, sx1 - sx0)))
-            if min(slope, 180 - slope) > max_slope_deg:
-                continue
+            ink &= red_mask(image[top:y1 + pad, left:x1 + pad]) == 0  # a seal over the text is no stroke
+        # longer than two glyphs: one glyph's stroke, or two lined up, is not a stroke through a value
+        for ends in _straight_runs(ink, max(int(min_cover * w), 2 * h), max_slope_deg, max_gap=max(2, h // 12)):
+            sx0, sy0, sx1, sy1 = ends
             if not y0 + middle[0] * h <= (sy0 + sy1) / 2 + top <= y0 + middle[1] * h:
                 continue
-            across = (min(x1, max(sx0, sx1) + left) - max(x0, min(sx0, sx1) + left)) / w
+            across = (min(x1, sx1 + left) - max(x0, sx0 + left)) / w
             if across < min_cover:
                 continue
-            if not _unbroken(ink, (sx0, sy0, sx1, sy1), max_gap=max(2, h // 12)):
-                continue  # collinear bits of glyphs (letters' tops, a row of strokes), no stroke
-            if not _between_glyphs(ink, (sx0, sy0, sx1, sy1), reach=max(3, h // 3)):
+            if not _between_glyphs(ink, ends, reach=max(3, h // 3)):
                 continue  # an underline or a rule: glyphs above it only
             found.append(Stroke(line, (sx0 + left, sy0 + top, sx1 + left, sy1 + top), round(float(across), 2)))
             break
     return found
 
 
-def _unbroken(ink: np.ndarray, ends: tuple[int, int, int, int], max_gap: int, share: float = 0.92) -> bool:
-    """Ink (within a pixel across) along the segment at ``share`` of its points at least, with
-    no gap longer than ``max_gap``: a pen stroke, not a row of glyph parts the transform lined up."""
-    x0, y0, x1, y1 = ends
-    n = max(abs(x1 - x0), abs(y1 - y0)) + 1
-    xs = np.linspace(x0, x1, n).round().astype(int)
-    ys = np.linspace(y0, y1, n).round().astype(int)
-    h = ink.shape[0]
-    hit = np.zeros(n, bool)
-    for dy in (-1, 0, 1):
-        hit |= ink[np.clip(ys + dy, 0, h - 1), xs] > 0
-    if hit.mean() < share:
-        return False
-    gaps = np.diff(np.flatnonzero(np.concatenate(([True], hit, [True])))) - 1
-    return int(gaps.max()) <= max_gap
+def _straight_runs(ink: np.ndarray, min_length: int, max_slope_deg: float, max_gap: int,
+                   min_inked: float = 0.92) -> list[tuple[int, int, int, int]]:
+    """Straight runs of ink at least ``min_length`` long (gaps up to ``max_gap`` bridged, a pixel
+    of slack across) and inked along ``min_inked`` of their length, at every slope within
+    ``max_slope_deg`` by whole degrees: their ends (x0, y0, x1, y1), longest first. Printed glyphs
+    break every few pixels; a pen stroke does not."""
+    h, w = ink.shape
+    xs = np.arange(w)
+    runs = []
+    for deg in range(-int(max_slope_deg), int(max_slope_deg) + 1):
+        rise = np.round(xs * np.tan(np.radians(deg))).astype(int)
+        rows = np.arange(h)[:, None] + rise[None, :]  # row r of the sheared crop follows y = r + x·tan
+        inside = (rows >= 0) & (rows < h)
+        along = np.where(inside, ink[np.clip(rows, 0, h - 1), xs[None, :]], False)
+        inked = along.copy()
+        inked[1:] |= along[:-1]
+        inked[:-1] |= along[1:]
+        bridged = cv2.morphologyEx(inked.astype(np.uint8), cv2.MORPH_CLOSE,
+                                   np.ones((1, max_gap + 1), np.uint8)).astype(bool)
+        for r in np.flatnonzero(bridged.sum(axis=1) >= min_length):
+            edges = np.diff(np.concatenate(([0], bridged[r].astype(np.int8), [0])))
+            starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+            k = int(np.argmax(ends - starts))
+            a, b = int(starts[k]), int(ends[k]) - 1
+            # a pen stroke is inked nearly all along; glyph strokes lined up leave many small gaps
+            if b - a + 1 >= min_length and inked[r, a:b + 1].mean() >= min_inked:
+                runs.append((b - a, (a, int(r + rise[a]), b, int(r + rise[b]))))
+    return [ends for _, ends in sorted(runs, key=lambda t: -t[0])]
 
 
 def _between_glyphs(ink: np.ndarray, ends: tuple[int, int, int, int], reach: int, share: float = 0.25) -> bool:
@@ -94,7 +102,7 @@ def _between_glyphs(ink: np.ndarray, ends: tuple[int, int, int, int], reach: int
     def side(offsets: range) -> float:
         seen = np.zeros(n, bool)
         for dy in offsets:
-            seen |= ink[np.clip(ys + dy, 0, h - 1), xs] > 0
+            seen |= ink[np.clip(ys + dy, 0, h - 1), xs]
         return float(seen.mean())
 
     return side(range(-reach, -2)) >= share and side(range(3, reach + 1)) >= share
