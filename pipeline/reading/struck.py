@@ -46,18 +46,40 @@ def strokes_through(image: np.ndarray, lines: list[Box], min_cover: float = 0.5,
         if image.ndim == 3:
             ink &= red_mask(image[top:y1 + pad, left:x1 + pad]) == 0  # a seal over the text is no stroke
         # longer than two glyphs: one glyph's stroke, or two lined up, is not a stroke through a value
-        for ends in _straight_runs(ink, max(int(min_cover * w), 2 * h), max_slope_deg, max_gap=max(2, h // 12)):
+        min_length, max_gap = max(int(min_cover * w), 2 * h), max(2, h // 12)
+        if _longest_inked_span(np.asarray(ink[y0 - top:y1 - top].any(axis=0)), 1) < min_length:
+            continue  # printed glyphs stand apart, a column or more between them: no stroke (cheap)
+        scale = 2 if h >= 24 else 1  # looked for on the ink pooled 2 × 2: a quarter of the work
+        for pooled in _straight_runs(_pooled(ink, scale), min_length // scale, max_slope_deg, max(1, max_gap // scale)):
+            ends = tuple(v * scale for v in pooled)
             sx0, sy0, sx1, sy1 = ends
             if not y0 + middle[0] * h <= (sy0 + sy1) / 2 + top <= y0 + middle[1] * h:
                 continue
             across = (min(x1, sx1 + left) - max(x0, sx0 + left)) / w
             if across < min_cover:
                 continue
-            if not _between_glyphs(ink, ends, reach=max(3, h // 3)):
+            if not _between_glyphs(ink, (sx0, sy0, sx1, sy1), reach=max(3, h // 3)):
                 continue  # an underline or a rule: glyphs above it only
             found.append(Stroke(line, (sx0 + left, sy0 + top, sx1 + left, sy1 + top), round(float(across), 2)))
             break
     return found
+
+
+def _longest_inked_span(columns: np.ndarray, max_gap: int) -> int:
+    """The longest stretch of inked columns, gaps up to ``max_gap`` bridged."""
+    bridged = cv2.morphologyEx(columns.astype(np.uint8)[None, :], cv2.MORPH_CLOSE,
+                               np.ones((1, max_gap + 1), np.uint8))[0]
+    edges = np.diff(np.concatenate(([0], bridged.astype(np.int8), [0])))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    return int((ends - starts).max()) if len(starts) else 0
+
+
+def _pooled(ink: np.ndarray, scale: int) -> np.ndarray:
+    """``ink`` shrunk by ``scale`` keeping every inked pixel (max pooling): thin strokes stay whole."""
+    if scale == 1:
+        return ink
+    h, w = (ink.shape[0] // scale) * scale, (ink.shape[1] // scale) * scale
+    return np.asarray(ink[:h, :w].reshape(h // scale, scale, w // scale, scale).any(axis=(1, 3)))
 
 
 def _straight_runs(ink: np.ndarray, min_length: int, max_slope_deg: float, max_gap: int,
@@ -79,14 +101,17 @@ def _straight_runs(ink: np.ndarray, min_length: int, max_slope_deg: float, max_g
         inked[:-1] |= along[1:]
         bridged = cv2.morphologyEx(inked.astype(np.uint8), cv2.MORPH_CLOSE,
                                    np.ones((1, max_gap + 1), np.uint8)).astype(bool)
-        for r in np.flatnonzero(bridged.sum(axis=1) >= min_length):
-            edges = np.diff(np.concatenate(([0], bridged[r].astype(np.int8), [0])))
-            starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-            k = int(np.argmax(ends - starts))
-            a, b = int(starts[k]), int(ends[k]) - 1
+        edges = np.diff(np.pad(bridged.astype(np.int8), ((0, 0), (1, 1))), axis=1)
+        rows_at, starts = np.nonzero(edges == 1)  # row-major: each row's runs in order, starts and ends paired
+        _, ends = np.nonzero(edges == -1)
+        long = ends - starts >= min_length
+        if not long.any():
+            continue
+        counts = np.pad(np.cumsum(inked, axis=1), ((0, 0), (1, 0)))
+        for r, a, b in zip(rows_at[long], starts[long], ends[long], strict=True):
             # a pen stroke is inked nearly all along; glyph strokes lined up leave many small gaps
-            if b - a + 1 >= min_length and inked[r, a:b + 1].mean() >= min_inked:
-                runs.append((b - a, (a, int(r + rise[a]), b, int(r + rise[b]))))
+            if (counts[r, b] - counts[r, a]) >= min_inked * (b - a):
+                runs.append((int(b - a), (int(a), int(r + rise[a]), int(b - 1), int(r + rise[b - 1]))))
     return [ends for _, ends in sorted(runs, key=lambda t: -t[0])]
 
 
