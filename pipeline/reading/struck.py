@@ -43,22 +43,24 @@ def strokes_through(image: np.ndarray, lines: list[Box], min_cover: float = 0.5,
         top, left = max(0, y0 - pad), max(0, x0 - pad)
         crop = grey[top:y1 + pad, left:x1 + pad]
         ink = crop < float(np.percentile(crop, 90)) - 60
-        if image.ndim == 3:
-            ink &= red_mask(image[top:y1 + pad, left:x1 + pad]) == 0  # a seal over the text is no stroke
         # longer than two glyphs: one glyph's stroke, or two lined up, is not a stroke through a value
         min_length, max_gap = max(int(min_cover * w), 2 * h), max(2, h // 12)
         if _longest_inked_span(np.asarray(ink[y0 - top:y1 - top].any(axis=0)), 1) < min_length:
             continue  # printed glyphs stand apart, a column or more between them: no stroke (cheap)
-        scale = 2 if h >= 24 else 1  # looked for on the ink pooled 2 × 2: a quarter of the work
-        for pooled in _straight_runs(_pooled(ink, scale), min_length // scale, max_slope_deg, max(1, max_gap // scale)):
-            ends = tuple(v * scale for v in pooled)
+        if image.ndim == 3:
+            ink &= red_mask(image[top:y1 + pad, left:x1 + pad]) == 0  # a seal over the text is no stroke
+        # a stroke through the line's middle band crosses the crop's middle column near that band
+        slack = round(ink.shape[1] / 2 * np.tan(np.radians(max_slope_deg)) * (1 - min_cover)) + 1
+        band = (y0 - top + int(middle[0] * h), y0 - top + int(middle[1] * h))
+        crossing = (max(0, band[0] - slack), min(ink.shape[0] - 1, band[1] + slack))
+        for ends in _straight_runs(ink, min_length, max_slope_deg, max_gap, crossing):
             sx0, sy0, sx1, sy1 = ends
             if not y0 + middle[0] * h <= (sy0 + sy1) / 2 + top <= y0 + middle[1] * h:
                 continue
             across = (min(x1, sx1 + left) - max(x0, sx0 + left)) / w
             if across < min_cover:
                 continue
-            if not _between_glyphs(ink, (sx0, sy0, sx1, sy1), reach=max(3, h // 3)):
+            if not _between_glyphs(ink, ends, reach=max(3, h // 3)):
                 continue  # an underline or a rule: glyphs above it only
             found.append(Stroke(line, (sx0 + left, sy0 + top, sx1 + left, sy1 + top), round(float(across), 2)))
             break
@@ -74,26 +76,20 @@ def _longest_inked_span(columns: np.ndarray, max_gap: int) -> int:
     return int((ends - starts).max()) if len(starts) else 0
 
 
-def _pooled(ink: np.ndarray, scale: int) -> np.ndarray:
-    """``ink`` shrunk by ``scale`` keeping every inked pixel (max pooling): thin strokes stay whole."""
-    if scale == 1:
-        return ink
-    h, w = (ink.shape[0] // scale) * scale, (ink.shape[1] // scale) * scale
-    return np.asarray(ink[:h, :w].reshape(h // scale, scale, w // scale, scale).any(axis=(1, 3)))
-
-
 def _straight_runs(ink: np.ndarray, min_length: int, max_slope_deg: float, max_gap: int,
-                   min_inked: float = 0.92) -> list[tuple[int, int, int, int]]:
+                   crossing: tuple[int, int], min_inked: float = 0.92) -> list[tuple[int, int, int, int]]:
     """Straight runs of ink at least ``min_length`` long (gaps up to ``max_gap`` bridged, a pixel
     of slack across) and inked along ``min_inked`` of their length, at every slope within
-    ``max_slope_deg`` by whole degrees: their ends (x0, y0, x1, y1), longest first. Printed glyphs
-    break every few pixels; a pen stroke does not."""
+    ``max_slope_deg`` by whole degrees, crossing the crop's middle column between rows
+    ``crossing``: their ends (x0, y0, x1, y1), longest first. Printed glyphs break every few
+    pixels; a pen stroke does not."""
     h, w = ink.shape
     xs = np.arange(w)
     runs = []
     for deg in range(-int(max_slope_deg), int(max_slope_deg) + 1):
         rise = np.round(xs * np.tan(np.radians(deg))).astype(int)
-        rows = np.arange(h)[:, None] + rise[None, :]  # row r of the sheared crop follows y = r + x·tan
+        first = np.arange(crossing[0], crossing[1] + 1) - rise[w // 2]
+        rows = first[:, None] + rise[None, :]  # row i of the sheared crop follows y = first[i] + x·tan
         inside = (rows >= 0) & (rows < h)
         along = np.where(inside, ink[np.clip(rows, 0, h - 1), xs[None, :]], False)
         inked = along.copy()
@@ -108,10 +104,10 @@ def _straight_runs(ink: np.ndarray, min_length: int, max_slope_deg: float, max_g
         if not long.any():
             continue
         counts = np.pad(np.cumsum(inked, axis=1), ((0, 0), (1, 0)))
-        for r, a, b in zip(rows_at[long], starts[long], ends[long], strict=True):
+        for i, a, b in zip(rows_at[long], starts[long], ends[long], strict=True):
             # a pen stroke is inked nearly all along; glyph strokes lined up leave many small gaps
-            if (counts[r, b] - counts[r, a]) >= min_inked * (b - a):
-                runs.append((int(b - a), (int(a), int(r + rise[a]), int(b - 1), int(r + rise[b - 1]))))
+            if (counts[i, b] - counts[i, a]) >= min_inked * (b - a):
+                runs.append((int(b - a), (int(a), int(first[i] + rise[a]), int(b - 1), int(first[i] + rise[b - 1]))))
     return [ends for _, ends in sorted(runs, key=lambda t: -t[0])]
 
 
