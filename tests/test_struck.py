@@ -12,7 +12,7 @@ import pytest
 
 from fixtures.scans.imaging import draw_seal, mm_to_px, scan, stamp, strike_out
 from pipeline.forms.render import form_layout, render_forms
-from pipeline.models import Case, Status
+from pipeline.models import Case, Finding, Status
 from pipeline.reading.ocr import get_engine
 from pipeline.reading.page import read_page
 from pipeline.reading.struck import strokes_through
@@ -83,3 +83,20 @@ def test_the_authorization_with_a_struck_value_is_for_a_clerk_and_a_clean_one_pa
         assert found.status is status
     assert found.evidence["reason"] == "struck_through" and len(found.evidence["strokes"]) == 1
     assert "涂改" in found.message
+
+
+def test_a_value_found_different_only_on_a_struck_line_is_uncertain_and_elsewhere_still_fails() -> None:
+    ctx = fields_context({})
+    altered = ctx.finding("auth.altered", Status.UNCERTAIN, "authorization",
+                          {"reason": "struck_through", "strokes": [{"box": [556, 1873, 789, 1916]}]})
+
+    def handler_fail(box: list[int]) -> Finding:
+        return ctx.finding("ocr.handler", Status.FAIL, "authorization", {
+            "entered": "13704053377", "read": "43704053377", "field": "手机号码",
+            "fields": [{"field": "handler.name", "status": "pass", "box": [345, 474, 464, 529]},
+                       {"field": "handler.mobile", "status": "fail", "box": box}]})
+
+    on_the_stroke, elsewhere = handler_fail([556, 1870, 789, 1915]), handler_fail([556, 1946, 887, 1998])
+    settled = fields._struck_values_unsure(ctx, [altered, on_the_stroke, elsewhere])
+    assert [f.status for f in settled] == [Status.UNCERTAIN, Status.UNCERTAIN, Status.FAIL]
+    assert settled[1].evidence["reason"] == "struck_out" and "涂改" in settled[1].message

@@ -917,7 +917,29 @@ def run(ctx: StageContext) -> list[Finding]:
             out += guarded(ctx, rule_id, slot, lambda s=slot, rid=rule_id: _period_check(r, rid, s))  # type: ignore[misc]
     for slot in ctx.slots_for("auth.altered"):
         out += guarded(ctx, "auth.altered", slot, lambda s=slot: _altered(r, s))  # type: ignore[misc]
+    return _struck_values_unsure(ctx, out)
+
+
+def _struck_values_unsure(ctx: StageContext, findings: list[Finding]) -> list[Finding]:
+    """A value on a struck-out line reads as the stroke made it (a 1 struck through reads 4, by
+    both readers): a field found different only there is uncertain, with the stroke, not a fail."""
+    struck = {f.slot: [s["box"] for s in f.evidence["strokes"]] for f in findings
+              if f.rule == "auth.altered" and f.status is Status.UNCERTAIN}
+    out = []
+    for f in findings:
+        if f.status is Status.FAIL and f.rule.startswith("ocr.") and f.slot in struck:
+            parts = f.evidence.get("fields") or [f.evidence]
+            failing = [p for p in parts if p.get("status", "fail") == "fail"]
+            if failing and all("box" in p and any(_overlap(p["box"], b) for b in struck[f.slot]) for p in failing):
+                f = ctx.finding(f.rule, Status.UNCERTAIN, f.slot, {**f.evidence, "reason": "struck_out"})
+        out.append(f)
     return out
+
+
+def _overlap(a: Sequence[int], b: Sequence[int]) -> bool:
+    """Boxes sharing over half the lower one's height and some width."""
+    high = min(a[3], b[3]) - max(a[1], b[1])
+    return high > 0.5 * min(a[3] - a[1], b[3] - b[1]) and min(a[2], b[2]) > max(a[0], b[0])
 
 
 #: Per file, with a form's ``_extra`` slot: a form scanned as two images is read as one document
