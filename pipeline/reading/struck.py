@@ -27,24 +27,31 @@ class Stroke:
 
 
 def strokes_through(image: np.ndarray, lines: list[Box], min_cover: float = 0.5,
-                    middle: tuple[float, float] = (0.25, 0.75), max_slope_deg: float = 15.0) -> list[Stroke]:
+                    middle: tuple[float, float] = (0.25, 0.75), max_slope_deg: float = 15.0,
+                    min_height: int = 32, max_ink_share: float = 0.4) -> list[Stroke]:
     """The text lines of ``image`` a straight dark stroke runs through: across at least
     ``min_cover`` of the line's width and twice its height, within ``max_slope_deg`` of level, its
-    middle in the ``middle`` band of the line's height, unbroken, with the line's glyphs above and
-    below it."""
+    middle in the ``middle`` band of the line's height, unbroken, thin, with the line's glyphs above
+    and below it. Lines under ``min_height`` px high, or inked over more than ``max_ink_share``, are
+    not judged (``judgeable``)."""
     grey = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     found = []
     for line in lines:
         x0, y0, x1, y1 = line
         w, h = x1 - x0, y1 - y0
-        if h < 6 or w < 2 * h:
-            continue
+        if h < min_height or w < 2 * h:
+            continue  # below ~150 dpi a line's glyphs blur into rows as straight as a pen's
         pad = h // 2
         top, left = max(0, y0 - pad), max(0, x0 - pad)
         crop = grey[top:y1 + pad, left:x1 + pad]
-        ink = crop < float(np.percentile(crop, 90)) - 60
+        # darker than the paper around it (a max filter wider than any glyph stroke: a phone's shadow
+        # or a lamp's falloff over the line is paper, not ink)
+        paper = cv2.dilate(crop, np.ones((h, h), np.uint8))
+        ink = crop.astype(np.int16) < paper.astype(np.int16) - 60
+        if ink[y0 - top:y1 - top, x0 - left:x1 - left].mean() > max_ink_share:
+            continue  # a block of ink (a seal saved in black and white), not a line of text
         # longer than two glyphs: one glyph's stroke, or two lined up, is not a stroke through a value
-        min_length, max_gap = max(int(min_cover * w), 2 * h), max(2, h // 12)
+        min_length, max_gap = max(int(min_cover * w), 2 * h), 1
         if _longest_inked_span(np.asarray(ink[y0 - top:y1 - top].any(axis=0)), 1) < min_length:
             continue  # printed glyphs stand apart, a column or more between them: no stroke (cheap)
         if image.ndim == 3:
@@ -62,9 +69,39 @@ def strokes_through(image: np.ndarray, lines: list[Box], min_cover: float = 0.5,
                 continue
             if not _between_glyphs(ink, ends, reach=max(3, h // 3)):
                 continue  # an underline or a rule: glyphs above it only
+            if _typical_thickness(ink, ends) > max(3, h // 4):
+                continue  # a row through bold glyphs (a seal's, a heavy hand's): a pen line is thin
             found.append(Stroke(line, (sx0 + left, sy0 + top, sx1 + left, sy1 + top), round(float(across), 2)))
             break
     return found
+
+
+def judgeable(lines: list[Box], min_height: int = 32) -> int:
+    """How many of ``lines`` are high enough to be judged at all."""
+    return sum(1 for x0, y0, x1, y1 in lines if y1 - y0 >= min_height and x1 - x0 >= 2 * (y1 - y0))
+
+
+def _typical_thickness(ink: np.ndarray, ends: tuple[int, int, int, int]) -> float:
+    """The median height of the ink the segment runs in, column by column: a pen line's own width
+    where it crosses the gaps between glyph strokes; a row through glyphs runs in their strokes."""
+    x0, y0, x1, y1 = ends
+    n = max(abs(x1 - x0), 1) + 1
+    xs = np.linspace(x0, x1, n).round().astype(int)
+    ys = np.linspace(y0, y1, n).round().astype(int)
+    h = ink.shape[0]
+    heights = []
+    for x, y in zip(xs.tolist(), ys.tolist(), strict=True):
+        column = ink[:, x]
+        if not column[y]:
+            continue
+        up = y
+        while up > 0 and column[up - 1]:
+            up -= 1
+        down = y
+        while down < h - 1 and column[down + 1]:
+            down += 1
+        heights.append(down - up + 1)
+    return float(np.median(heights)) if heights else 0.0
 
 
 def _longest_inked_span(columns: np.ndarray, max_gap: int) -> int:

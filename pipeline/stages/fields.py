@@ -37,7 +37,7 @@ from pipeline.reading.matching import (
 )
 from pipeline.reading.ocr import OcrEngine, drop_light_marks, get_engine, unreadable_characters
 from pipeline.reading.page import ReadOptions, Value
-from pipeline.reading.struck import strokes_through
+from pipeline.reading.struck import judgeable, strokes_through
 from pipeline.stages.base import Stage, StageContext, guarded, with_extra
 
 RULE_IDS = ("doc.kind", "ocr.org_name", "ocr.uscc", "ocr.handler", "ocr.user", "ocr.form_fields",
@@ -877,18 +877,21 @@ def _termless_title(doc: DocRead, titles: list[str]) -> str | None:
 
 def _altered(r: _Review, slot: str) -> list[Finding]:
     """The guide: 委托书内容要填写清楚，涂改无效. A pen stroke through a line of the letter's text
-    (a value struck out, written again beside it) is for a clerk to see; none found passes."""
+    (a value struck out, written again beside it) is for a clerk to see; none found passes; a
+    letter whose lines are all too small to judge (a phone messenger's copy) is skipped."""
     ctx = r.ctx
     params = ctx.rules.rule("auth.altered").params
+    min_height = int(params["min_line_height_px"])
     strokes: list[dict[str, Any]] = []
-    lines = 0
+    lines = judged = 0
     for p in r.doc(slot).pages:
         if p.slot is not None:
             continue  # another upload's page
         boxes = [ln.box for ln in p.lines]
-        lines += len(boxes)
-        for k, stroke in enumerate(strokes_through(p.image, boxes, float(params["min_cover"]),
-                                                   tuple(params["middle"]), float(params["max_slope_deg"]))):
+        lines, judged = lines + len(boxes), judged + judgeable(boxes, min_height)
+        found = strokes_through(p.image, boxes, float(params["min_cover"]), tuple(params["middle"]),
+                                float(params["max_slope_deg"]), min_height, float(params["max_ink_share"]))
+        for k, stroke in enumerate(found):
             x0, y0, x1, y1 = stroke.line
             pad = (y1 - y0) // 2
             crop = p.image[max(0, y0 - pad):y1 + pad, max(0, x0 - pad):x1 + pad]
@@ -897,7 +900,10 @@ def _altered(r: _Review, slot: str) -> list[Finding]:
     if strokes:
         return [ctx.finding("auth.altered", Status.UNCERTAIN, slot,
                             {"reason": "struck_through", "strokes": strokes, "crop": strokes[0]["crop"]})]
-    return [ctx.finding("auth.altered", Status.PASS, slot, {"lines_checked": lines})]
+    if lines and not judged:
+        return [ctx.finding("auth.altered", Status.SKIPPED, slot,
+                            {"reason": "lines too small to judge", "lines": lines, "min_line_height_px": min_height})]
+    return [ctx.finding("auth.altered", Status.PASS, slot, {"lines_checked": judged, "lines": lines})]
 
 
 def run(ctx: StageContext) -> list[Finding]:
