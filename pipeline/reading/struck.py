@@ -28,19 +28,20 @@ class Stroke:
 
 def strokes_through(image: np.ndarray, lines: list[Box], min_cover: float = 0.5,
                     middle: tuple[float, float] = (0.25, 0.75), max_slope_deg: float = 15.0,
-                    min_height: int = 32, max_ink_share: float = 0.4) -> list[Stroke]:
+                    min_height: int = 16, max_ink_share: float = 0.4) -> list[Stroke]:
     """The text lines of ``image`` a straight dark stroke runs through: across at least
     ``min_cover`` of the line's width and twice its height, within ``max_slope_deg`` of level, its
     middle in the ``middle`` band of the line's height, unbroken, thin, with the line's glyphs above
     and below it. Lines under ``min_height`` px high, or inked over more than ``max_ink_share``, are
-    not judged (``judgeable``)."""
+    not judged (``judgeable``); nor should pages much below 150 dpi be (the caller's business: their
+    glyphs blur into rows as straight as a pen's)."""
     grey = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     found = []
     for line in lines:
         x0, y0, x1, y1 = line
         w, h = x1 - x0, y1 - y0
         if h < min_height or w < 2 * h:
-            continue  # below ~150 dpi a line's glyphs blur into rows as straight as a pen's
+            continue  # too few pixels to tell a stroke from glyphs
         pad = h // 2
         top, left = max(0, y0 - pad), max(0, x0 - pad)
         crop = grey[top:y1 + pad, left:x1 + pad]
@@ -76,7 +77,7 @@ def strokes_through(image: np.ndarray, lines: list[Box], min_cover: float = 0.5,
     return found
 
 
-def judgeable(lines: list[Box], min_height: int = 32) -> int:
+def judgeable(lines: list[Box], min_height: int = 16) -> int:
     """How many of ``lines`` are high enough to be judged at all."""
     return sum(1 for x0, y0, x1, y1 in lines if y1 - y0 >= min_height and x1 - x0 >= 2 * (y1 - y0))
 

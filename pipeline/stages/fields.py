@@ -878,19 +878,22 @@ def _termless_title(doc: DocRead, titles: list[str]) -> str | None:
 def _altered(r: _Review, slot: str) -> list[Finding]:
     """The guide: 委托书内容要填写清楚，涂改无效. A pen stroke through a line of the letter's text
     (a value struck out, written again beside it) is for a clerk to see; none found passes; a
-    letter whose lines are all too small to judge (a phone messenger's copy) is skipped."""
+    letter whose pages are all below ``min_dpi`` (a phone messenger's copy: its glyphs blur into
+    rows as straight as a pen's) is skipped."""
     ctx = r.ctx
     params = ctx.rules.rule("auth.altered").params
-    min_height = int(params["min_line_height_px"])
     strokes: list[dict[str, Any]] = []
     lines = judged = 0
     for p in r.doc(slot).pages:
         if p.slot is not None:
             continue  # another upload's page
         boxes = [ln.box for ln in p.lines]
-        lines, judged = lines + len(boxes), judged + judgeable(boxes, min_height)
+        lines += len(boxes)
+        if ctx.uploads[slot].pages[p.index].dpi < float(params["min_dpi"]):
+            continue
+        judged += judgeable(boxes)
         found = strokes_through(p.image, boxes, float(params["min_cover"]), tuple(params["middle"]),
-                                float(params["max_slope_deg"]), min_height, float(params["max_ink_share"]))
+                                float(params["max_slope_deg"]), max_ink_share=float(params["max_ink_share"]))
         for k, stroke in enumerate(found):
             x0, y0, x1, y1 = stroke.line
             pad = (y1 - y0) // 2
@@ -902,7 +905,7 @@ def _altered(r: _Review, slot: str) -> list[Finding]:
                             {"reason": "struck_through", "strokes": strokes, "crop": strokes[0]["crop"]})]
     if lines and not judged:
         return [ctx.finding("auth.altered", Status.SKIPPED, slot,
-                            {"reason": "lines too small to judge", "lines": lines, "min_line_height_px": min_height})]
+                            {"reason": "resolution too low to judge", "lines": lines, "min_dpi": params["min_dpi"]})]
     return [ctx.finding("auth.altered", Status.PASS, slot, {"lines_checked": judged, "lines": lines})]
 
 
