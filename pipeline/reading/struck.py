@@ -9,12 +9,11 @@ left out. No rules and no case here: the stage decides what a stroke means.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
-
-from pipeline.seal.find import red_mask
 
 Box = tuple[int, int, int, int]
 
@@ -28,13 +27,15 @@ class Stroke:
 
 def strokes_through(image: np.ndarray, lines: list[Box], min_cover: float = 0.5,
                     middle: tuple[float, float] = (0.25, 0.75), max_slope_deg: float = 15.0,
-                    min_height: int = 16, max_ink_share: float = 0.4) -> list[Stroke]:
+                    min_height: int = 16, max_ink_share: float = 0.4,
+                    leave_out: Callable[[np.ndarray], np.ndarray] | None = None) -> list[Stroke]:
     """The text lines of ``image`` a straight dark stroke runs through: across at least
     ``min_cover`` of the line's width and twice its height, within ``max_slope_deg`` of level, its
     middle in the ``middle`` band of the line's height, unbroken, thin, with the line's glyphs above
     and below it. Lines under ``min_height`` px high, or inked over more than ``max_ink_share``, are
     not judged (``judgeable``); nor should pages much below 150 dpi be (the caller's business: their
-    glyphs blur into rows as straight as a pen's)."""
+    glyphs blur into rows as straight as a pen's). ``leave_out`` marks ink that is no pen's (the
+    stage passes the seal finder's red mask: a seal over the text is no stroke)."""
     grey = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     found = []
     for line in lines:
@@ -55,8 +56,8 @@ def strokes_through(image: np.ndarray, lines: list[Box], min_cover: float = 0.5,
         min_length, max_gap = max(int(min_cover * w), 2 * h), 1
         if _longest_inked_span(np.asarray(ink[y0 - top:y1 - top].any(axis=0)), 1) < min_length:
             continue  # printed glyphs stand apart, a column or more between them: no stroke (cheap)
-        if image.ndim == 3:
-            ink &= red_mask(image[top:y1 + pad, left:x1 + pad]) == 0  # a seal over the text is no stroke
+        if leave_out is not None and image.ndim == 3:
+            ink &= leave_out(image[top:y1 + pad, left:x1 + pad]) == 0
         # a stroke through the line's middle band crosses the crop's middle column near that band
         slack = round(ink.shape[1] / 2 * np.tan(np.radians(max_slope_deg)) * (1 - min_cover)) + 1
         band = (y0 - top + int(middle[0] * h), y0 - top + int(middle[1] * h))

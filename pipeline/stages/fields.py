@@ -38,6 +38,7 @@ from pipeline.reading.matching import (
 from pipeline.reading.ocr import OcrEngine, drop_light_marks, get_engine, unreadable_characters
 from pipeline.reading.page import ReadOptions, Value
 from pipeline.reading.struck import judgeable, strokes_through
+from pipeline.seal.find import red_mask
 from pipeline.stages.base import Stage, StageContext, guarded, with_extra
 
 RULE_IDS = ("doc.kind", "ocr.org_name", "ocr.uscc", "ocr.handler", "ocr.user", "ocr.form_fields",
@@ -893,7 +894,8 @@ def _altered(r: _Review, slot: str) -> list[Finding]:
             continue
         judged += judgeable(boxes)
         found = strokes_through(p.image, boxes, float(params["min_cover"]), tuple(params["middle"]),
-                                float(params["max_slope_deg"]), max_ink_share=float(params["max_ink_share"]))
+                                float(params["max_slope_deg"]), max_ink_share=float(params["max_ink_share"]),
+                                leave_out=red_mask)
         for k, stroke in enumerate(found):
             x0, y0, x1, y1 = stroke.line
             pad = (y1 - y0) // 2
