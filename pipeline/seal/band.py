@@ -3,21 +3,20 @@
 An organisation's official seal (公章) carries its name on the arc and nothing under the star
 (at most a serial number on the bottom arc); its special-purpose seals carry the same name and
 say what they are for on a straight line under the star: 合同专用章, 财务专用章, 人事专用章 ….
-The guide asks for the 公章, so that line is read here. The line stands upright when the seal's
-bottom (the gap between the ends of the name) is down: the seal is turned to put its gap (and,
-where that is elsewhere, the usual bottom) down before the line is cut out. No rules and no case
-here: the stage decides what a read means.
+The guide asks for the 公章, so that line is read here. The seal's bottom is found from its ink
+(``line_direction``: between two of the star's points, in the gap between the name's ends) and the
+seal turned to put it down before the line is cut out, so a seal stamped at any angle reads. No
+rules and no case here: the stage decides what a read means.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from pipeline.seal.arctext import ink_mask, red_only, square_crop
+from pipeline.seal.arctext import ReadLine, ink_mask, red_only, square_crop
 
 #: where the line under the star stands, as fractions of the radius below the centre (the
 #: star's lower points end at ~0.28, the name's last glyphs begin at ~0.75 from the centre)
@@ -37,8 +36,6 @@ NAME_RING = (0.6, 0.76)
 STAR_RING = (0.14, 0.28)
 STAR_MIN_PERIODICITY = 0.2
 
-#: text, confidence and each character's probability (empty when the engine gives none)
-ReadLine = Callable[[np.ndarray], "tuple[str, float, tuple[float, ...]] | None"]
 
 
 @dataclass(frozen=True)

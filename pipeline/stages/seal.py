@@ -32,7 +32,7 @@ from pipeline.reading.matching import (
 )
 from pipeline.reading.ocr import OcrEngine, TextBox, get_engine, unreadable_characters
 from pipeline.reading.page import PageText, ReadOptions, read_page
-from pipeline.seal.arctext import ArcRead, is_authority, read_arc, unroll
+from pipeline.seal.arctext import ArcRead, ReadLine, is_authority, read_arc, unroll
 from pipeline.seal.band import LineRead, read_line_under_star
 from pipeline.seal.find import SealCandidate, SealParams, find_redder_seals, find_seals, page_chroma
 from pipeline.seal.identity import ImpressionMatch, compare_impressions
@@ -205,7 +205,7 @@ def _surely_shown(word: str, read: LineRead, sure: float) -> bool:
     return min(read.chars[at:at + len(word)]) >= sure
 
 
-def _line_reader(engine: OcrEngine) -> Callable[[np.ndarray], tuple[str, float, tuple[float, ...]] | None]:
+def _line_reader(engine: OcrEngine) -> ReadLine:
     def read_line(image: np.ndarray) -> tuple[str, float, tuple[float, ...]] | None:
         box = engine.read_line(image)
         return None if box is None else (box.text, box.confidence, box.chars)
