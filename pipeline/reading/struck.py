@@ -3,8 +3,8 @@
 The guide says of the authorization letter: 委托书内容要填写清楚，涂改无效. A struck-out value is a
 long, nearly straight pen stroke through the middle of a text line (an underline runs below it,
 a table rule between lines). Printed glyphs never make one: their strokes break at every glyph,
-and a line through them is looked for only within the text line's own box, red ink (a seal)
-left out. No rules and no case here: the stage decides what a stroke means.
+and a line through them is looked for only within the text line's own box, the ink the caller
+marks (a seal's red) left out. No rules and no case here: the stage decides what a stroke means.
 """
 
 from __future__ import annotations
@@ -39,10 +39,10 @@ def strokes_through(image: np.ndarray, lines: list[Box], min_cover: float = 0.5,
     grey = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     found = []
     for line in lines:
+        if not _judgeable(line, min_height):
+            continue
         x0, y0, x1, y1 = line
         w, h = x1 - x0, y1 - y0
-        if h < min_height or w < 2 * h:
-            continue  # too few pixels to tell a stroke from glyphs
         pad = h // 2
         top, left = max(0, y0 - pad), max(0, x0 - pad)
         crop = grey[top:y1 + pad, left:x1 + pad]
@@ -53,8 +53,8 @@ def strokes_through(image: np.ndarray, lines: list[Box], min_cover: float = 0.5,
         if ink[y0 - top:y1 - top, x0 - left:x1 - left].mean() > max_ink_share:
             continue  # a block of ink (a seal saved in black and white), not a line of text
         # longer than two glyphs: one glyph's stroke, or two lined up, is not a stroke through a value
-        min_length, max_gap = max(int(min_cover * w), 2 * h), 1
-        if _longest_inked_span(np.asarray(ink[y0 - top:y1 - top].any(axis=0)), 1) < min_length:
+        min_length, max_gap = max(int(min_cover * w), 2 * h), 1  # a pen stroke breaks for a pixel at most
+        if _longest_inked_span(np.asarray(ink[y0 - top:y1 - top].any(axis=0)), max_gap) < min_length:
             continue  # printed glyphs stand apart, a column or more between them: no stroke (cheap)
         if leave_out is not None and image.ndim == 3:
             ink &= leave_out(image[top:y1 + pad, left:x1 + pad]) == 0
@@ -80,16 +80,34 @@ def strokes_through(image: np.ndarray, lines: list[Box], min_cover: float = 0.5,
 
 def judgeable(lines: list[Box], min_height: int = 16) -> int:
     """How many of ``lines`` are high enough to be judged at all."""
-    return sum(1 for x0, y0, x1, y1 in lines if y1 - y0 >= min_height and x1 - x0 >= 2 * (y1 - y0))
+    return sum(1 for line in lines if _judgeable(line, min_height))
+
+
+def _judgeable(line: Box, min_height: int) -> bool:
+    """High enough to tell a stroke from glyphs, and long enough for one (two heights at least)."""
+    x0, y0, x1, y1 = line
+    return y1 - y0 >= min_height and x1 - x0 >= 2 * (y1 - y0)
+
+
+def _along(ends: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The pixels of the segment ``ends``, one a column (the strokes looked for are near level)."""
+    x0, y0, x1, y1 = ends
+    n = max(abs(x1 - x0), abs(y1 - y0)) + 1
+    return np.linspace(x0, x1, n).round().astype(int), np.linspace(y0, y1, n).round().astype(int)
+
+
+def _runs(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each row's runs of True in ``flags`` (2-D): their rows, starts and past-ends, row by row."""
+    edges = np.diff(np.pad(flags.astype(np.int8), ((0, 0), (1, 1))), axis=1)
+    rows, starts = np.nonzero(edges == 1)  # row-major: each row's runs in order, starts and ends paired
+    _, ends = np.nonzero(edges == -1)
+    return rows, starts, ends
 
 
 def _typical_thickness(ink: np.ndarray, ends: tuple[int, int, int, int]) -> float:
     """The median height of the ink the segment runs in, column by column: a pen line's own width
     where it crosses the gaps between glyph strokes; a row through glyphs runs in their strokes."""
-    x0, y0, x1, y1 = ends
-    n = max(abs(x1 - x0), 1) + 1
-    xs = np.linspace(x0, x1, n).round().astype(int)
-    ys = np.linspace(y0, y1, n).round().astype(int)
+    xs, ys = _along(ends)
     h = ink.shape[0]
     heights = []
     for x, y in zip(xs.tolist(), ys.tolist(), strict=True):
@@ -109,9 +127,8 @@ def _typical_thickness(ink: np.ndarray, ends: tuple[int, int, int, int]) -> floa
 def _longest_inked_span(columns: np.ndarray, max_gap: int) -> int:
     """The longest stretch of inked columns, gaps up to ``max_gap`` bridged."""
     bridged = cv2.morphologyEx(columns.astype(np.uint8)[None, :], cv2.MORPH_CLOSE,
-                               np.ones((1, max_gap + 1), np.uint8))[0]
-    edges = np.diff(np.concatenate(([0], bridged.astype(np.int8), [0])))
-    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+                               np.ones((1, max_gap + 1), np.uint8))
+    _, starts, ends = _runs(bridged)
     return int((ends - starts).max()) if len(starts) else 0
 
 
@@ -136,9 +153,7 @@ def _straight_runs(ink: np.ndarray, min_length: int, max_slope_deg: float, max_g
         inked[:-1] |= along[1:]
         bridged = cv2.morphologyEx(inked.astype(np.uint8), cv2.MORPH_CLOSE,
                                    np.ones((1, max_gap + 1), np.uint8)).astype(bool)
-        edges = np.diff(np.pad(bridged.astype(np.int8), ((0, 0), (1, 1))), axis=1)
-        rows_at, starts = np.nonzero(edges == 1)  # row-major: each row's runs in order, starts and ends paired
-        _, ends = np.nonzero(edges == -1)
+        rows_at, starts, ends = _runs(bridged)
         long = ends - starts >= min_length
         if not long.any():
             continue
@@ -153,14 +168,11 @@ def _straight_runs(ink: np.ndarray, min_length: int, max_slope_deg: float, max_g
 def _between_glyphs(ink: np.ndarray, ends: tuple[int, int, int, int], reach: int, share: float = 0.25) -> bool:
     """Glyph ink both above and below the segment (within ``reach`` px, the stroke's own width
     left out) along ``share`` of it at least: a stroke through text, not under or over it."""
-    x0, y0, x1, y1 = ends
-    n = max(abs(x1 - x0), abs(y1 - y0)) + 1
-    xs = np.linspace(x0, x1, n).round().astype(int)
-    ys = np.linspace(y0, y1, n).round().astype(int)
+    xs, ys = _along(ends)
     h = ink.shape[0]
 
     def side(offsets: range) -> float:
-        seen = np.zeros(n, bool)
+        seen = np.zeros(len(xs), bool)
         for dy in offsets:
             seen |= ink[np.clip(ys + dy, 0, h - 1), xs]
         return float(seen.mean())

@@ -37,7 +37,6 @@ STAR_RING = (0.14, 0.28)
 STAR_MIN_PERIODICITY = 0.2
 
 
-
 @dataclass(frozen=True)
 class LineRead:
     text: str
@@ -66,9 +65,9 @@ def line_direction(image: np.ndarray, centre: tuple[float, float], radius: float
     under its star, else None. The star's five points fix the five directions the bottom can
     have (each between two points); the bottom is the one of them in the gap between the ends
     of the name where the ring between the star and the name is inked as a line of text is (a
-    公章 leaves it bare). Found
-    from the ink alone, so a seal stamped at any angle, with or without a serial number on its
-    bottom arc, is turned right; a seal with no five-pointed star is tried at its usual bottom."""
+    公章 leaves it bare). Found from the ink alone, so a seal stamped at any angle, with or without
+    a serial number on its bottom arc, is turned right; a seal with no five-pointed star is tried
+    at its usual bottom."""
     crop, (cx, cy) = square_crop(image, centre, radius)
     steps = max(32, int(radius))
     polar = cv2.warpPolar(ink_mask(crop), (steps, 360), (cx, cy), radius,
