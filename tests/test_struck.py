@@ -101,3 +101,11 @@ def test_a_value_found_different_only_on_a_struck_line_is_uncertain_and_elsewher
     settled = fields._struck_values_unsure(ctx, [altered, on_the_stroke, elsewhere])
     assert [f.status for f in settled] == [Status.UNCERTAIN, Status.UNCERTAIN, Status.FAIL]
     assert settled[1].evidence["reason"] == "struck_out" and "涂改" in settled[1].message
+
+
+def test_a_crashed_alteration_check_leaves_the_other_findings_as_they_are() -> None:
+    ctx = fields_context({})
+    crashed = ctx.finding("auth.altered", Status.UNCERTAIN, "authorization", {"crashed": "RuntimeError: boom"})
+    fail = ctx.finding("ocr.handler", Status.FAIL, "authorization",
+                       {"entered": "1", "read": "4", "field": "手机号码", "box": [0, 0, 10, 10]})
+    assert fields._struck_values_unsure(ctx, [crashed, fail]) == [crashed, fail]

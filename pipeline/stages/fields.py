@@ -935,7 +935,7 @@ def _struck_values_unsure(ctx: StageContext, findings: list[Finding]) -> list[Fi
     """A value on a struck-out line reads as the stroke made it (a 1 struck through reads 4, by
     both readers): a field found different only there is uncertain, with the stroke, not a fail."""
     struck = {f.slot: [s["box"] for s in f.evidence["strokes"]] for f in findings
-              if f.rule == "auth.altered" and f.status is Status.UNCERTAIN}
+              if f.rule == "auth.altered" and f.evidence.get("reason") == "struck_through"}  # not a crashed check's
     out = []
     for f in findings:
         if f.status is Status.FAIL and f.rule.startswith("ocr.") and f.slot in struck:
