@@ -1,6 +1,6 @@
 """The official seal or a special-purpose one, on organisation names never seen: figures only.
 
-    .venv/bin/python bench/seal_kind.py [--set tune|holdout|all] [--seed 0]
+    .venv/bin/python bench/seal_kind.py [--set tune|holdout|all] [--seed 0] [--worse] [--show]
 
 The guide asks for the 公章. An organisation's special-purpose seals (合同专用章, 财务专用章 …) carry
 the same name on the arc and their purpose on a line under the star; ``seal.present`` reads that
@@ -61,11 +61,13 @@ def main() -> int:
     ap.add_argument("--set", choices=("tune", "holdout", "all"), default="all")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--show", action="store_true", help="print every seal not judged as it should be")
+    ap.add_argument("--worse", action="store_true", help="scan each seal worse (more blur and grain, JPEG 55)")
     args = ap.parse_args()
     halves = {"tune": NAMES[0::2], "holdout": NAMES[1::2]}
     faces = ("serif-bold", *OTHER_FACES)
     rng = np.random.default_rng(args.seed)
-    print(f"# seal kind, seed {args.seed}: per name one 公章 and {len(PURPOSES) - 1} special seals\n")
+    print(f"# seal kind, seed {args.seed}{', scanned worse' if args.worse else ''}: "
+          f"per name one 公章 and {len(PURPOSES) - 1} special seals\n")
     print(f"{'set':8s} {'seal':8s} {'seals':>5s} {'special':>8s} {'maybe':>6s} {'official':>9s} {'not found':>10s}"
           f"   naive: {'special':>8s} {'official':>9s}")
     for half in ("tune", "holdout"):
@@ -75,7 +77,7 @@ def main() -> int:
             for purpose in PURPOSES:
                 face = faces[int(rng.integers(len(faces)))]
                 serial = "".join(str(d) for d in rng.integers(0, 10, 13)) if rng.random() < 0.5 else ""
-                stamped = stamped_seal(name, name, rng, face=face, purpose=purpose, serial=serial)
+                stamped = stamped_seal(name, name, rng, face=face, purpose=purpose, serial=serial, worse=args.worse)
                 if args.set not in (half, "all"):
                     continue
                 which = "special" if purpose else "公章"
