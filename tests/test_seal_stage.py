@@ -195,7 +195,10 @@ def test_a_licence_bearing_only_the_registration_authority_seal_is_uncertain_nev
     # Given a real licence copy with the 东莞市工商行政管理局 seal and no seal of the applicant
     image = imread(real_samples / "license_longllovers-business_license_2.jpg")
     found = run({"org_license": [image]}, dpi=estimate_a4_dpi(image.shape[1], image.shape[0]))
-    assert found[("seal.present", "org_license")].status is Status.PASS
+    # Then no finding says the copy bears the applicant's seal (已加盖公章): both are for a clerk
+    present = found[("seal.present", "org_license")]
+    assert present.status is Status.UNCERTAIN and present.evidence["reason"] == "authority_seal_only"
+    assert "登记机关" in present.message and "已加盖公章" not in present.message
     f = found[("seal.org_name", "org_license")]
     assert f.status is Status.UNCERTAIN
     assert f.evidence["reason"] == "authority_seal_only"

@@ -16,10 +16,12 @@ from pipeline.models import Case, Finding, Status
 from pipeline.reading.ocr import get_engine
 from pipeline.reading.page import read_page
 from pipeline.reading.struck import strokes_through
+from pipeline.ruleset import load_rule_set
 from pipeline.seal.find import red_mask
 from pipeline.stages import fields
+from pipeline.stages.base import StageContext
 from tests.casedata import case_dict
-from tests.fields_samples import by_rule, fields_context
+from tests.fields_samples import by_rule, fields_context, upload_of
 from tests.test_seal_drawing import imread
 
 DPI = 200
@@ -109,3 +111,39 @@ def test_a_crashed_alteration_check_leaves_the_other_findings_as_they_are() -> N
     fail = ctx.finding("ocr.handler", Status.FAIL, "authorization",
                        {"entered": "1", "read": "4", "field": "手机号码", "box": [0, 0, 10, 10]})
     assert fields._struck_values_unsure(ctx, [crashed, fail]) == [crashed, fail]
+
+
+def _letter(spec_name: str, struck: str = "") -> tuple[Case, np.ndarray]:
+    """The unseen set's authorization letter of ``spec_name`` as uploaded (BGR), ``struck`` struck out
+    and written again, with the case it belongs to."""
+    from dataclasses import replace
+
+    from fixtures.scans import unseen
+
+    spec = next(s for s in unseen.CASES if s.name == spec_name)
+    sheet = replace(unseen.sheets(spec)["authorization"], struck=struck)
+    page = cv2.imdecode(np.frombuffer(unseen.build(sheet), np.uint8), cv2.IMREAD_COLOR)
+    return Case.model_validate(unseen.case_data(spec)), page
+
+
+def test_a_name_struck_out_inside_a_sentence_is_found_and_glyphs_set_tight_are_not_strokes() -> None:
+    # Given a tune-side letter in Zen Hei, whose tight glyphs join into rows (作为附件, 内容要填写),
+    # with the handler's name after 兹授权 struck out and written again — too little of its line for
+    # the whole-line rule
+    case, clean = _letter("tune_clean_v1_zenhei_association")
+    _, altered = _letter("tune_clean_v1_zenhei_association", struck="handler.name")
+
+    def judged(page: np.ndarray) -> Finding:
+        uploads = {"authorization": upload_of("authorization", [page])}
+        ctx = StageContext(case=case, rules=load_rule_set(), uploads=uploads)
+        return by_rule(fields.run(ctx))[("auth.altered", "authorization")]
+
+    # Then the printed letter passes, though its tight glyphs make short strokes (they read no entered value)
+    page = read_page(clean, get_engine("rapidocr"), eager=False, titles=False)
+    assert any(s.part is not None for s in strokes_through(page.image, [ln.box for ln in page.lines],
+                                                          short_heights=2.0, leave_out=red_mask))
+    assert judged(clean).status is Status.PASS
+    # and the struck letter goes to a clerk, the stroke on the name's line only, its read showing the name
+    found = judged(altered)
+    assert found.status is Status.UNCERTAIN, found.evidence
+    assert [case.handler.name in s["struck_read"] for s in found.evidence["strokes"]] == [True]

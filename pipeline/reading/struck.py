@@ -9,6 +9,7 @@ marks (a seal's red) left out. No rules and no case here: the stage decides what
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -23,11 +24,13 @@ class Stroke:
     line: Box                       # the text line's box on the page
     ends: tuple[int, int, int, int]  # the stroke's two ends (x0, y0, x1, y1) on the page
     cover: float                    # the share of the line's width the stroke runs across
+    #: the stretch of the line it was found in when it is short (``short_heights``), else None
+    part: Box | None = None
 
 
 def strokes_through(image: np.ndarray, lines: list[Box], min_cover: float = 0.5,
                     middle: tuple[float, float] = (0.25, 0.75), max_slope_deg: float = 15.0,
-                    min_height: int = 16, max_ink_share: float = 0.4,
+                    min_height: int = 16, max_ink_share: float = 0.4, short_heights: float = 0.0,
                     leave_out: Callable[[np.ndarray], np.ndarray] | None = None) -> list[Stroke]:
     """The text lines of ``image`` a straight dark stroke runs through: across at least
     ``min_cover`` of the line's width and twice its height, within ``max_slope_deg`` of level, its
@@ -35,47 +38,122 @@ def strokes_through(image: np.ndarray, lines: list[Box], min_cover: float = 0.5,
     and below it. Lines under ``min_height`` px high, or inked over more than ``max_ink_share``, are
     not judged (``judgeable``); nor should pages much below 150 dpi be (the caller's business: their
     glyphs blur into rows as straight as a pen's). ``leave_out`` marks ink that is no pen's (the
-    stage passes the seal finder's red mask: a seal over the text is no stroke)."""
+    stage passes the seal finder's red mask: a seal over the text is no stroke).
+
+    A short value inside a sentence (a name after 兹授权) is too little of its line for
+    ``min_cover``: with ``short_heights`` set, each stretch of the line's middle band inked without a
+    break at least that many line heights long (printed glyphs stand apart; a stroke through them
+    joins them) is judged as a line of its own, the stroke across ``min_cover`` of it (``Stroke.part``:
+    glyphs set tight join so too — 作为附件 in a Hei face —, so what the stretch reads is the caller's
+    to judge)."""
     grey = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     found = []
     for line in lines:
         if not _judgeable(line, min_height):
             continue
+        ink = _LineInk.of(grey, line)
+        if ink.share() > max_ink_share:
+            continue  # a block of ink (a seal saved in black and white), not a line of text
+        if leave_out is not None and image.ndim == 3:
+            ink.marks = functools.partial(leave_out, ink.colour(image))
         x0, y0, x1, y1 = line
-        w, h = x1 - x0, y1 - y0
-        pad = h // 2
+        parts = [(x0, x1)] + (ink.joined_stretches(middle, short_heights) if short_heights else [])
+        for a, b in parts:
+            ends = _stroke_across(ink, a, b, min_cover, middle, max_slope_deg)
+            if ends is not None:
+                across = (min(x1, ends[2]) - max(x0, ends[0])) / (x1 - x0)
+                part = None if (a, b) == (x0, x1) else (a, y0, b, y1)
+                found.append(Stroke(line, ends, round(float(across), 2), part))
+                break
+    return found
+
+
+#: a pen stroke breaks for a pixel at most
+_MAX_GAP = 1
+
+
+@dataclass
+class _LineInk:
+    """A text line's ink (darker than the paper around it), half its height of margin around."""
+
+    line: Box
+    ink: np.ndarray   # the crop's ink, True = ink
+    top: int          # the crop's place on the page
+    left: int
+    marks: Callable[[], np.ndarray] | None = None  # ink that is no pen's (non-zero), left out of strokes
+
+    @functools.cached_property
+    def pen(self) -> np.ndarray:
+        """The ink a stroke is looked for in: ``marks`` left out (computed when first asked)."""
+        return self.ink if self.marks is None else self.ink & (self.marks() == 0)
+
+    @classmethod
+    def of(cls, grey: np.ndarray, line: Box) -> _LineInk:
+        x0, y0, x1, y1 = line
+        pad = (y1 - y0) // 2
         top, left = max(0, y0 - pad), max(0, x0 - pad)
         crop = grey[top:y1 + pad, left:x1 + pad]
-        # darker than the paper around it (a max filter wider than any glyph stroke: a phone's shadow
-        # or a lamp's falloff over the line is paper, not ink)
-        paper = cv2.dilate(crop, np.ones((h, h), np.uint8))
-        ink = crop.astype(np.int16) < paper.astype(np.int16) - 60
-        if ink[y0 - top:y1 - top, x0 - left:x1 - left].mean() > max_ink_share:
-            continue  # a block of ink (a seal saved in black and white), not a line of text
-        # longer than two glyphs: one glyph's stroke, or two lined up, is not a stroke through a value
-        min_length, max_gap = max(int(min_cover * w), 2 * h), 1  # a pen stroke breaks for a pixel at most
-        if _longest_inked_span(np.asarray(ink[y0 - top:y1 - top].any(axis=0)), max_gap) < min_length:
-            continue  # printed glyphs stand apart, a column or more between them: no stroke (cheap)
-        if leave_out is not None and image.ndim == 3:
-            ink &= leave_out(image[top:y1 + pad, left:x1 + pad]) == 0
-        # a stroke through the line's middle band crosses the crop's middle column near that band
-        slack = round(ink.shape[1] / 2 * np.tan(np.radians(max_slope_deg)) * (1 - min_cover)) + 1
-        band = (y0 - top + int(middle[0] * h), y0 - top + int(middle[1] * h))
-        crossing = (max(0, band[0] - slack), min(ink.shape[0] - 1, band[1] + slack))
-        for ends in _straight_runs(ink, min_length, max_slope_deg, max_gap, crossing):
-            sx0, sy0, sx1, sy1 = ends
-            if not y0 + middle[0] * h <= (sy0 + sy1) / 2 + top <= y0 + middle[1] * h:
-                continue
-            across = (min(x1, sx1 + left) - max(x0, sx0 + left)) / w
-            if across < min_cover:
-                continue
-            if not _between_glyphs(ink, ends, reach=max(3, h // 3)):
-                continue  # an underline or a rule: glyphs above it only
-            if _typical_thickness(ink, ends) > max(3, h // 4):
-                continue  # a row through bold glyphs (a seal's, a heavy hand's): a pen line is thin
-            found.append(Stroke(line, (sx0 + left, sy0 + top, sx1 + left, sy1 + top), round(float(across), 2)))
-            break
-    return found
+        # a max filter wider than any glyph stroke: a phone's shadow or a lamp's falloff over the line
+        # is paper, not ink
+        paper = cv2.dilate(crop, np.ones((y1 - y0, y1 - y0), np.uint8))
+        return cls(line, crop.astype(np.int16) < paper.astype(np.int16) - 60, top, left)
+
+    @property
+    def height(self) -> int:
+        return self.line[3] - self.line[1]
+
+    def rows(self, band: tuple[float, float] = (0.0, 1.0)) -> slice:
+        """The crop's rows of the line's ``band`` (fractions of its height)."""
+        y0 = self.line[1] - self.top
+        return slice(y0 + int(band[0] * self.height), y0 + int(band[1] * self.height))
+
+    def share(self) -> float:
+        x0, _, x1, _ = self.line
+        return float(self.ink[self.rows(), x0 - self.left:x1 - self.left].mean())
+
+    def colour(self, image: np.ndarray) -> np.ndarray:
+        return image[self.top:self.top + self.ink.shape[0], self.left:self.left + self.ink.shape[1]]
+
+    def joined_stretches(self, band: tuple[float, float], heights: float) -> list[tuple[int, int]]:
+        """The page columns (from, to) of each stretch of the line inked without a break within
+        ``band`` at least ``heights`` line heights long."""
+        x0, _, x1, _ = self.line
+        columns = np.asarray(self.ink[self.rows(band), x0 - self.left:x1 - self.left].any(axis=0))
+        _, starts, ends = _runs(_bridged(columns[None, :]))
+        return [(x0 + int(a), x0 + int(b)) for a, b in zip(starts, ends, strict=True)
+                if b - a >= heights * self.height]
+
+
+def _stroke_across(ink: _LineInk, a: int, b: int, min_cover: float, middle: tuple[float, float],
+                   max_slope_deg: float) -> tuple[int, int, int, int] | None:
+    """A pen stroke through the line between page columns ``a`` and ``b``, across ``min_cover`` of
+    them and twice the line's height at least: its ends on the page, or None."""
+    h, w = ink.height, b - a
+    pad = h // 2
+    c0, c1 = max(0, a - ink.left - pad), min(ink.ink.shape[1], b - ink.left + pad)
+    # longer than two glyphs: one glyph's stroke, or two lined up, is not a stroke through a value
+    min_length = max(int(min_cover * w), 2 * h)
+    if _longest_inked_span(np.asarray(ink.ink[ink.rows(), c0:c1].any(axis=0))) < min_length:
+        return None  # printed glyphs stand apart, a column or more between them: no stroke (cheap)
+    part = ink.pen[:, c0:c1]
+    # a stroke through the line's middle band crosses the part's middle column near that band
+    slack = round(part.shape[1] / 2 * np.tan(np.radians(max_slope_deg)) * (1 - min_cover)) + 1
+    band = ink.rows(middle)
+    crossing = (max(0, band.start - slack), min(part.shape[0] - 1, band.stop + slack))
+    left, top = ink.left + c0, ink.top
+    y0 = ink.line[1]
+    for ends in _straight_runs(part, min_length, max_slope_deg, crossing):
+        sx0, sy0, sx1, sy1 = ends
+        if not y0 + middle[0] * h <= (sy0 + sy1) / 2 + top <= y0 + middle[1] * h:
+            continue
+        if (min(b, sx1 + left) - max(a, sx0 + left)) / w < min_cover:
+            continue
+        if not _between_glyphs(part, ends, reach=max(3, h // 3)):
+            continue  # an underline or a rule: glyphs above it only
+        if _typical_thickness(part, ends) > max(3, h // 4):
+            continue  # a row through bold glyphs (a seal's, a heavy hand's): a pen line is thin
+        return sx0 + left, sy0 + top, sx1 + left, sy1 + top
+    return None
 
 
 def judgeable(lines: list[Box], min_height: int = 16) -> int:
@@ -124,17 +202,21 @@ def _typical_thickness(ink: np.ndarray, ends: tuple[int, int, int, int]) -> floa
     return float(np.median(heights)) if heights else 0.0
 
 
-def _longest_inked_span(columns: np.ndarray, max_gap: int) -> int:
-    """The longest stretch of inked columns, gaps up to ``max_gap`` bridged."""
-    bridged = cv2.morphologyEx(columns.astype(np.uint8)[None, :], cv2.MORPH_CLOSE,
-                               np.ones((1, max_gap + 1), np.uint8))
-    _, starts, ends = _runs(bridged)
+def _longest_inked_span(columns: np.ndarray) -> int:
+    """The longest stretch of inked columns, gaps up to ``_MAX_GAP`` bridged."""
+    _, starts, ends = _runs(_bridged(columns[None, :]))
     return int((ends - starts).max()) if len(starts) else 0
 
 
-def _straight_runs(ink: np.ndarray, min_length: int, max_slope_deg: float, max_gap: int,
+def _bridged(flags: np.ndarray) -> np.ndarray:
+    """Each row's runs of True with gaps up to ``_MAX_GAP`` closed."""
+    return cv2.morphologyEx(flags.astype(np.uint8), cv2.MORPH_CLOSE,
+                            np.ones((1, _MAX_GAP + 1), np.uint8)).astype(bool)
+
+
+def _straight_runs(ink: np.ndarray, min_length: int, max_slope_deg: float,
                    crossing: tuple[int, int], min_inked: float = 0.92) -> list[tuple[int, int, int, int]]:
-    """Straight runs of ink at least ``min_length`` long (gaps up to ``max_gap`` bridged, a pixel
+    """Straight runs of ink at least ``min_length`` long (gaps up to ``_MAX_GAP`` bridged, a pixel
     of slack across) and inked along ``min_inked`` of their length, at every slope within
     ``max_slope_deg`` by whole degrees, crossing the crop's middle column between rows
     ``crossing``: their ends (x0, y0, x1, y1), longest first. Printed glyphs break every few
@@ -151,9 +233,7 @@ def _straight_runs(ink: np.ndarray, min_length: int, max_slope_deg: float, max_g
         inked = along.copy()
         inked[1:] |= along[:-1]
         inked[:-1] |= along[1:]
-        bridged = cv2.morphologyEx(inked.astype(np.uint8), cv2.MORPH_CLOSE,
-                                   np.ones((1, max_gap + 1), np.uint8)).astype(bool)
-        rows_at, starts, ends = _runs(bridged)
+        rows_at, starts, ends = _runs(_bridged(inked))
         long = ends - starts >= min_length
         if not long.any():
             continue

@@ -9,9 +9,11 @@ OCR engine caches by pixels, so a re-review costs almost nothing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from difflib import SequenceMatcher
 from typing import Any
 
 import cv2
@@ -36,8 +38,8 @@ from pipeline.reading.matching import (
     shows_where_disputed,
 )
 from pipeline.reading.ocr import OcrEngine, drop_light_marks, get_engine, unreadable_characters
-from pipeline.reading.page import ReadOptions, Value
-from pipeline.reading.struck import judgeable, strokes_through
+from pipeline.reading.page import PageText, ReadOptions, Value
+from pipeline.reading.struck import Stroke, judgeable, strokes_through
 from pipeline.seal.find import red_mask
 from pipeline.stages.base import Stage, StageContext, guarded, with_extra
 
@@ -895,12 +897,16 @@ def _altered(r: _Review, slot: str) -> list[Finding]:
         judged += judgeable(boxes)
         found = strokes_through(p.image, boxes, float(params["min_cover"]), tuple(params["middle"]),
                                 float(params["max_slope_deg"]), max_ink_share=float(params["max_ink_share"]),
-                                leave_out=red_mask)
+                                short_heights=float(params["short_heights"]), leave_out=red_mask)
         for k, stroke in enumerate(found):
+            struck = _struck_value(r, p, stroke, params)
+            if stroke.part is not None and struck is None:
+                continue
             x0, y0, x1, y1 = stroke.line
             pad = (y1 - y0) // 2
             crop = p.image[max(0, y0 - pad):y1 + pad, max(0, x0 - pad):x1 + pad]
             strokes.append({**p.where(), "box": list(stroke.line), "stroke": list(stroke.ends), "cover": stroke.cover,
+                            **({"struck_read": struck} if struck is not None else {}),
                             "crop": ctx.artifacts.save_png(f"struck_{slot}_p{p.index}_{k}", crop)})
     if strokes:
         return [ctx.finding("auth.altered", Status.UNCERTAIN, slot,
@@ -909,6 +915,26 @@ def _altered(r: _Review, slot: str) -> list[Finding]:
         return [ctx.finding("auth.altered", Status.SKIPPED, slot,
                             {"reason": "resolution too low to judge", "lines": lines, "min_dpi": params["min_dpi"]})]
     return [ctx.finding("auth.altered", Status.PASS, slot, {"lines_checked": judged, "lines": lines})]
+
+
+def _struck_value(r: _Review, page: PageText, stroke: Stroke, params: Mapping[str, Any]) -> str | None:
+    """What the stretch a short stroke runs through reads, when it shows an entered value
+    (``short_values``: a run of at least ``short_shown`` of one's characters, two at least); else
+    None. A short stroke is one through a few glyphs of a sentence (the name after 兹授权); glyphs
+    set tight join into one as well (作为附件 in a Hei face), and only a value the applicant
+    entered is worth striking out."""
+    if stroke.part is None:
+        return None
+    a, y0, b, y1 = stroke.part
+    pad = (y1 - y0) // 2
+    read = r.engine.read_line(page.image[y0:y1, max(0, a - pad):b + pad])
+    text = normalise(read.text) if read is not None else ""
+    for key in params["short_values"]:
+        value = normalise(r.entered(key))
+        need = min(len(value), max(2, math.ceil(float(params["short_shown"]) * len(value))))
+        if value and SequenceMatcher(None, text, value, autojunk=False).find_longest_match().size >= need:
+            return text
+    return None
 
 
 def run(ctx: StageContext) -> list[Finding]:

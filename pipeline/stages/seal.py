@@ -59,7 +59,16 @@ def run(ctx: StageContext) -> list[Finding]:
     for rule_id, check in ((PRESENT, _present), (ORG_NAME, _org_name), (POSITION, _position)):
         for slot in _seal_slots(ctx, rule_id):
             findings += guarded(ctx, rule_id, slot, partial(_one, check, ctx, slot, detect))
-    return findings
+    return _authority_seal_is_no_official_seal(ctx, findings)
+
+
+def _authority_seal_is_no_official_seal(ctx: StageContext, findings: list[Finding]) -> list[Finding]:
+    """A licence copy whose only red seal is the registration authority's printed one (its arc read
+    ``seal.org_name``: 市场监督管理局 …) shows no seal of the applicant: ``seal.present`` must not
+    say 已加盖公章 there. Uncertain, not a fail: the applicant's seal may be too faint to be found."""
+    alone = {f.slot for f in findings if f.rule == ORG_NAME and f.evidence.get("reason") == "authority_seal_only"}
+    return [ctx.finding(PRESENT, Status.UNCERTAIN, f.slot, {**f.evidence, "reason": "authority_seal_only"})
+            if f.rule == PRESENT and f.status is Status.PASS and f.slot in alone else f for f in findings]
 
 
 def _one(check: Callable[[StageContext, str, list[FoundSeal]], Finding], ctx: StageContext, slot: str,
