@@ -12,7 +12,7 @@ from pipeline.models import Case
 from pipeline.reading.doctype import DocKind
 from pipeline.reading.documents import DocRead, read_upload
 from pipeline.reading.ocr import OcrEngine, TextBox, get_engine
-from pipeline.reading.page import Line, PageText, ReadOptions, _detect, ink_bands, read_page
+from pipeline.reading.page import Line, PageText, ReadOptions, Value, _detect, ink_bands, read_page
 from tests.casedata import BASE_CASE
 from tests.fields_samples import pdf_pages
 from tests.test_ocr_engine import _line
@@ -205,3 +205,39 @@ def test_an_upright_form_the_line_classifier_calls_upside_down_is_not_turned() -
     assert any("机构员工数字证书申请表" in ln.text for ln in upright.lines if ln.read)
     # and the same page turned over is still found upside down
     assert read_page(np.ascontiguousarray(page[::-1, ::-1]), engine, ReadOptions(), eager=False).rotation == 180
+
+
+def _cell_row(value: str) -> tuple[PageText, Value]:
+    """A table row 电子邮箱： | ``value`` (a cell's rule between them, 200 dpi) read as a detector that cut
+    the value's first two characters off would leave it: the label's line, and the value's box from
+    its third character."""
+    from PIL import Image, ImageDraw
+
+    from fixtures.scans.imaging import font
+
+    image = Image.new("RGB", (1100, 120), (250, 250, 250))
+    draw = ImageDraw.Draw(image)
+    face = font("sans", 34)
+    draw.text((30, 40), "电子邮箱：", fill=(20, 20, 20), font=face)
+    draw.line((215, 10, 215, 110), fill=(20, 20, 20), width=2)
+    draw.text((240, 40), value, fill=(20, 20, 20), font=face)
+    clipped_at = 240 + round(draw.textlength(value[:2], font=face))
+    rgb = np.asarray(image)
+    page = PageText(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), 0, [Line((30, 38, 200, 82), "电子邮箱：", 0.99, True),
+                                                               Line((clipped_at, 38, 700, 82))], get_engine("rapidocr"))
+    return page, Value(value[2:], (clipped_at, 38, 700, 82), 0.98, "电子邮箱：", "right", page)
+
+
+def test_a_value_whose_first_characters_the_detector_cut_off_is_read_whole_from_its_widened_row() -> None:
+    page, value = _cell_row("gaohaifeng@sina.com")
+    wider = page.widened(value, right=False)
+    assert wider is not None and wider.how == "widened"
+    assert wider.text == "gaohaifeng@sina.com"
+    assert wider.box[0] > 200  # it starts after the label's end: the label is not read into it
+
+
+def test_a_widened_row_reads_only_what_the_document_prints() -> None:
+    # the document itself prints the e-mail without its first letter: widening finds nothing more
+    page, value = _cell_row("aohaifeng@sina.com")
+    wider = page.widened(value, right=False)
+    assert wider is not None and wider.text == "aohaifeng@sina.com"

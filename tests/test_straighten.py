@@ -122,3 +122,25 @@ def test_an_id_card_photographed_alone_is_not_stretched_to_a4() -> None:
     result = straighten(photo)
     assert not result.done
     assert "not A4-shaped" in result.reason
+
+
+@pytest.mark.parametrize(("offset_mm", "angle"), [((6, 9), 0.0), ((11, 4), 0.8)])
+def test_a_flatbed_scan_with_its_lid_open_is_cut_out_of_the_dark_bed_unwarped(
+        offset_mm: tuple[float, float], angle: float) -> None:
+    # Given a page scanned square-on with the lid open: the bed (A4 glass, the sheet laid off its corner)
+    # is near black around it
+    page = scan(_page(), DPI, angle, rng=np.random.default_rng(4))
+    dx, dy = (round(mm / 25.4 * DPI) for mm in offset_mm)
+    bed = np.full((H + dy + 20, W + dx + 12, 3), 28, np.uint8)
+    bed[dy:dy + H, dx:dx + W] = page
+    # When it is straightened
+    result = straighten(bed)
+    # Then the page is cut out, its pixels as scanned (no warp), the bed gone
+    assert result.done and "cut out" in result.reason, result.reason
+    h, w = result.image.shape[:2]
+    assert abs(h - H) <= 6 and abs(w - W) <= 6
+    found = np.argwhere((result.image == page[0, 0]).all(axis=2))
+    assert found.size  # a pixel of the page, unchanged
+    assert result.image.mean() > 0.9 * page.mean()  # no dark bed left beside the page
+    for (x, y), (mx, my) in zip(_marks(result.image), MARKS, strict=True):
+        assert abs(x - mx) < 0.02 and abs(y - my) < 0.02  # the scan turned the page 0.8° within it

@@ -128,7 +128,8 @@ def straighten_pages(decoded: Decoded) -> Decoded:
         h, w = result.image.shape[:2]
         pages.append(Page(page.index, np.ascontiguousarray(result.image), estimate_a4_dpi(w, h), "estimated-a4",
                           result.evidence()))
-        notes.append(f"page {page.index + 1}: keystone {result.keystone:.0%}")
+        notes.append(f"page {page.index + 1}: keystone {result.keystone:.0%}" if result.keystone >= 0.005
+                     else f"page {page.index + 1}: {result.reason}")
     if not notes:
         return decoded
     return Decoded(tuple(pages), {**decoded.metadata, "straightened": "; ".join(notes)}, decoded.warnings)

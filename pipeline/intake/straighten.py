@@ -15,7 +15,9 @@ It does nothing, and says why, when:
   strays from the four straight edges: a curled page, a hand over it, a busy background), or
   the quadrilateral is not shaped like an A4 page (a label, a card photographed on its own);
 * the page is seen nearly square-on (keystone under 4 %) and fills most of the frame: levelling
-  (``pipeline.pageviews``) handles what is left, and the pixels stay the applicant's.
+  (``pipeline.pageviews``) handles what is left, and the pixels stay the applicant's — cut out of
+  the frame when a darker surround is left around it (a flatbed scanned with its lid open, or the
+  sheet laid off the glass's corner: the bed is no page).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ _MIN_SKEW = 0.01  # corners this close (share of the side) to the frame's: nothi
 _PAGE_RATIO = (1.25, 1.55)  # long / short edges of a photographed A4 page (an ID card alone is 1.58)
 _MIN_KEYSTONE = 0.04  # below this, a page that fills most of the frame is left to levelling
 _MOSTLY = 0.8  # the share of the frame a page fills when it "fills most of it"
+_MOSTLY_CUT = 0.97  # a page seen square-on is cut out when its box leaves more of the frame than this
 _EDGE_LOW, _EDGE_HIGH = 40, 120  # Canny's thresholds for the page's edge (a shadow's soft edge stays below)
 _LARGER = 1.03  # a page found by its edges this much larger than the light region's is taken instead
 
@@ -144,6 +147,13 @@ def straighten(image: np.ndarray) -> Straightened:
         return Straightened(image, False, f"the quadrilateral is not A4-shaped (sides {ratio:.2f}:1)", found, keystone)
     share = cv2.contourArea(corners) / float(h * w)
     if keystone < _MIN_KEYSTONE and share >= _MOSTLY:
+        # a flatbed's open lid (or a sheet laid off the glass's corner): a dark bed around a page
+        # scanned square-on. Cut away, not warped: the page's pixels stay the applicant's
+        x0, y0 = np.floor(corners.min(axis=0)).astype(int).clip(0)
+        x1, y1 = np.ceil(corners.max(axis=0)).astype(int)
+        cropped = image[y0:min(h, y1), x0:min(w, x1)]
+        if cropped.size < _MOSTLY_CUT * image.size:
+            return Straightened(cropped, True, "page cut out of a darker surround", found, keystone)
         return Straightened(image, False, "seen nearly square-on and filling the frame", found, keystone)
     if portrait:
         out_h = round(max(left, right))

@@ -217,6 +217,31 @@ class PageText:
                 return Value(n.norm, n.box, n.confidence, label, where, self)
         return None
 
+    def widened(self, value: Value, left: bool = True, right: bool = True, reach: float = 3.0) -> Value | None:
+        """The value read again from its box widened along its row (to the ``left``, the ``right``)
+        up to the lines beside it (the label's end on the left), at most ``reach`` line heights: a
+        detector that cut a value's first or last characters off (gaohaifeng read as ohaifeng, a
+        cell's rule beside the g) leaves them in the gap. None for a value of several lines, or when
+        nothing lies beside it to take in."""
+        if value.parts:
+            return None
+        x0, y0, x1, y1 = value.box
+        h = max(1, y1 - y0)
+        start, end = max(0.0, x0 - reach * h), min(float(self.image.shape[1]), x1 + reach * h)
+        for ln in self.lines:
+            a0, b0, a1, b1 = ln.box
+            if ln.box == value.box or min(y1, b1) - max(y0, b0) < 0.5 * min(h, b1 - b0):
+                continue  # the value itself, or a line of another row
+            if a1 <= x0 + h / 2:
+                start = max(start, a1 + 0.25 * h)  # the label's end (the reread's margin stays clear of it)
+            elif a0 >= x1 - h / 2:
+                end = min(end, a0 - 0.25 * h)
+        box = (min(x0, round(start)) if left else x0, y0, max(x1, round(end)) if right else x1, y1)
+        if box == value.box:
+            return None
+        return self.reread(Value(value.text, box, value.confidence, value.label, value.how, self),
+                           how="widened")
+
     def continued(self, value: Value, stop_labels: tuple[str, ...] = ()) -> Value | None:
         """The value with the line that carries it on (a long name wrapped in its cell, as a
         licence prints it): the line right under it that starts where it starts, no wider than

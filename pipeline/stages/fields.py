@@ -303,7 +303,30 @@ class _Review:
         first = self._carried_on(slot, doc, key, entered, first, stops, th)
         if first.status is Status.PASS:
             return first
+        first = self._widened(slot, doc, key, entered, first, th)
+        if first.status is Status.PASS:
+            return first
         return self._look_again(slot, doc, key, entered, first, th)
+
+    def _widened(self, slot: str, doc: DocRead, key: str, entered: str, first: Verdict, th: Thresholds) -> Verdict:
+        """A value read shorter than the entered one may have lost its first or last characters to
+        the detector (a hand-written e-mail's ``ga``): read again from its row widened to the
+        label's end and the next line's start (``PageText.widened``). Only a widened reading that
+        shows the entered value counts — it then shows on the document, in that gap; anything else
+        leaves the first reading to be judged as it was."""
+        value = first.value
+        read, want = normalise(first.read or (value.text if value is not None else "")), normalise(entered)
+        if value is None or value.page is None or len(read) >= len(want):
+            return first
+        # widened where characters are missing: before a read the entered value ends with, after one it begins with
+        wider = value.page.widened(value, left=not want.startswith(read), right=not want.endswith(read))
+        if wider is None:
+            return first
+        again = self._judge(slot, doc, key, entered, wider, th)
+        if again.status is not Status.PASS:
+            return first
+        again.notes["widened_from"] = {"read": first.read, "box": list(value.box)}
+        return again
 
     def _carried_on(self, slot: str, doc: DocRead, key: str, entered: str, first: Verdict,
                     stops: tuple[str, ...], th: Thresholds) -> Verdict:
