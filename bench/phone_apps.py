@@ -1,7 +1,8 @@
-"""Cases as phone scanning apps and phone cameras leave them: clean ones never rejected, near misses
-never approved (figures only).
+"""Cases as phone scanning apps, phone cameras, flatbeds larger than the sheet and dusty document feeders
+leave them: clean ones never rejected, near misses never approved (figures only).
 
     .venv/bin/python bench/phone_apps.py [--jobs 2] [--set tune|holdout|fresh|third|fourth|all] [--out var/bench/unseen]
+                                         [--ways enhance,grey,bw,shadow,lid_open,lid_closed,streaks,...]
 
 Applicants scan with a phone app (扫描全能王 and the like) whose filters whiten the paper and
 strengthen the colours (``enhance``), or save the page in grey (``grey``) or thresholded to black and
@@ -9,8 +10,13 @@ white (``bw``: a red seal becomes a grey or black ring, light ink vanishes) —
 ``fixtures.scans.imaging.scanning_app_copy`` on every JPEG and PNG upload of the cases scanned flat (an
 app crops a photo to its page before it filters it: what it sends is a page alone). Phone photos carry the
 phone's shadow over part of the sheet (``fixtures.scans.photo.cast_shadow`` on every upload of the
-phone-photo cases). Every clean and near-miss case of the set is reviewed cold so. The baseline beside
-each row: for ``enhance`` and ``shadow`` the same cases as made (what the app or the shadow costs);
+phone-photo cases). A flatbed's glass is larger than the sheet: scanned with its lid open, the bed is
+near black around the page (``lid_open``), with it closed the lid's grey plastic (``lid_closed``) —
+``fixtures.scans.imaging.flatbed_bed_copy`` on the cases scanned flat. A document feeder with dust on
+its glass draws thin lines down every page (``streaks``, ``streaks_dark``, ``streaks_colour``:
+``fixtures.scans.imaging.streaked_copy``). Every clean and near-miss case
+of the set is reviewed cold so. The baseline beside each row: for ``enhance``, ``shadow`` and the
+beds and streaks the same cases as made (what the app, the shadow, the bed or the streak costs);
 for ``grey`` and ``bw`` the decisions with a page saved in grey whose seal was not found judged as
 rule set 13 judged it (``seal.present`` fail, not ``no_colour`` uncertain).
 """
@@ -33,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from fixtures.scans import imaging, photo, unseen  # noqa: E402
 
-WAYS = ("enhance", "grey", "bw", "shadow")
+WAYS = ("enhance", "grey", "bw", "shadow", *imaging.FLATBED_BEDS, *imaging.FEEDER_STREAKS)
 DECISIONS = ("approved", "needs_review", "rejected")
 
 
@@ -57,7 +63,9 @@ def main() -> int:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--set", default="tune", choices=(*unseen.SETS, "all"))
     ap.add_argument("--out", type=Path, default=ROOT / "var" / "bench" / "unseen")
+    ap.add_argument("--ways", default=",".join(WAYS), help=f"comma-separated, of {', '.join(WAYS)}")
     args = ap.parse_args()
+    ways = [w for w in WAYS if w in args.ways.split(",")]
     os.environ.setdefault("PRECHECK_OCR_CACHE", "off")
     specs = unseen.clean_and_near_misses(args.set)
     with tempfile.TemporaryDirectory() as tmp:
@@ -67,12 +75,15 @@ def main() -> int:
             kind = "clean" if spec.decision == "approved" else "near miss"
             phone_photo = "phone" in spec.name
             jobs.append((str(base), spec.set, "as made", kind))
-            for way in WAYS:
+            for way in ways:
                 if (way == "shadow") != phone_photo:
                     continue  # a flatbed scan has no shadow; an app crops a photo to its page before its filter
                 out = Path(tmp) / f"{spec.name}__{way}"
                 made = (photo.shadowed_copy(base, out, np.random.default_rng(9100 + i)) if way == "shadow"
-                        else imaging.scanning_app_copy(base, out, way))
+                        else imaging.flatbed_bed_copy(base, out, way, np.random.default_rng(7000 + i))
+                        if way in imaging.FLATBED_BEDS
+                        else imaging.streaked_copy(base, out, way, np.random.default_rng(8000 + i))
+                        if way in imaging.FEEDER_STREAKS else imaging.scanning_app_copy(base, out, way))
                 jobs.append((str(made), spec.set, way, kind))
         with ProcessPoolExecutor(args.jobs) as pool:
             results = list(pool.map(_review, jobs))

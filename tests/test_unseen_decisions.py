@@ -91,3 +91,17 @@ def test_a_case_put_through_a_scanning_apps_colour_filter_is_approved(cases: dic
 
     report = review_case(scanning_app_copy(cases["tune_clean_v2_droid"], tmp_path / "app", "enhance"))
     assert report.decision.value == "approved", report.uncertain_rules()
+
+
+def test_a_case_scanned_with_the_flatbeds_lid_open_is_approved(cases: dict[str, Path], tmp_path: Path) -> None:
+    """The sheets laid off the glass's corner, the bed near black around them: each page is cut out of
+    the bed before the image stages (before that, the 150-dpi licence's period was not legible)."""
+    import numpy as np
+
+    from fixtures.scans.imaging import flatbed_bed_copy
+
+    report = review_case(flatbed_bed_copy(cases["tune_clean_v2_droid"], tmp_path / "lid", "lid_open",
+                                          np.random.default_rng(7002)))
+    assert report.decision.value == "approved", report.uncertain_rules()
+    licence = next(f for f in report.findings if f.rule == "upload.unreadable" and f.slot == "org_license")
+    assert "cut out of a darker surround" in json.dumps(licence.evidence, ensure_ascii=False), licence.evidence

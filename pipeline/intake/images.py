@@ -42,6 +42,7 @@ import re
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 import cv2
@@ -52,6 +53,7 @@ from pipeline.intake.decoded import Decoded, Limits, Unreadable, clean_text, cre
 from pipeline.intake.pages import Page, estimate_a4_dpi
 from pipeline.intake.pdf import render_pdf
 from pipeline.intake.straighten import straighten
+from pipeline.intake.streaks import find_streaks, paint_out
 
 __all__ = ["Decoded", "Limits", "Unreadable", "decode", "decode_image", "sniff"]
 
@@ -107,9 +109,9 @@ def decode(data: bytes, content_type: str, limits: Limits) -> Decoded:
     """Decode ``data`` (already sniffed as ``content_type``) into pages, or raise Unreadable."""
     try:
         if content_type == "pdf":
-            return straighten_pages(render_pdf(data, limits))
+            return without_streaks(straighten_pages(render_pdf(data, limits)))
         if content_type in _PIL_FORMAT:
-            return straighten_pages(decode_image(data, content_type, limits))
+            return without_streaks(straighten_pages(decode_image(data, content_type, limits)))
         raise Unreadable(f"no decoder for {content_type}", "文件格式无法识别")
     finally:
         release_freed_memory()
@@ -133,6 +135,23 @@ def straighten_pages(decoded: Decoded) -> Decoded:
     if not notes:
         return decoded
     return Decoded(tuple(pages), {**decoded.metadata, "straightened": "; ".join(notes)}, decoded.warnings)
+
+
+def without_streaks(decoded: Decoded) -> Decoded:
+    """A sheet-fed scanner's streaks (a thin line down the whole page: dust on its glass) painted out
+    of each page before any image stage (``pipeline.intake.streaks``); the upload's metadata says
+    where."""
+    pages, notes = [], []
+    for page in decoded.pages:
+        streaks = find_streaks(page.image, page.dpi)
+        if not streaks:
+            pages.append(page)
+            continue
+        pages.append(replace(page, image=paint_out(page.image, streaks), streaks=tuple((s.x0, s.x1) for s in streaks)))
+        notes.append(f"page {page.index + 1}: x " + ", ".join(f"{s.x0}–{s.x1 - 1}" for s in streaks))
+    if not notes:
+        return decoded
+    return Decoded(tuple(pages), {**decoded.metadata, "streaks": "; ".join(notes)}, decoded.warnings)
 
 
 def _trimmer() -> Any:

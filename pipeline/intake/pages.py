@@ -39,6 +39,9 @@ class Page:
     straightened: dict[str, object] | None = None
     #: A PDF page's text and images (None for an image upload).
     layers: PdfLayers | None = None
+    #: Columns (from, past-end) of a document feeder's streaks painted out of the image
+    #: (``pipeline.intake.streaks``): a glyph's stroke under one may be lost with it.
+    streaks: tuple[tuple[int, int], ...] = ()
 
     @property
     def width(self) -> int:
@@ -75,6 +78,7 @@ class Upload:
             "pages": len(self.pages),
             "dpi": [round(p.dpi) for p in self.pages],
             **({"straightened": self.metadata["straightened"]} if "straightened" in self.metadata else {}),
+            **({"streaks": self.metadata["streaks"]} if "streaks" in self.metadata else {}),
         }
 
 

@@ -310,7 +310,7 @@ class _Review:
 
     def _widened(self, slot: str, doc: DocRead, key: str, entered: str, first: Verdict, th: Thresholds) -> Verdict:
         """A value read shorter than the entered one may have lost its first or last characters to
-        the detector (a hand-written e-mail's ``ga``): read again from its row widened to the
+        the detector (an e-mail's ``ga`` beside a table cell's rule): read again from its row widened to the
         label's end and the next line's start (``PageText.widened``). Only a widened reading that
         shows the entered value counts — it then shows on the document, in that gap; anything else
         leaves the first reading to be judged as it was."""
@@ -977,7 +977,44 @@ def run(ctx: StageContext) -> list[Finding]:
             out += guarded(ctx, rule_id, slot, lambda s=slot, rid=rule_id: _period_check(r, rid, s))  # type: ignore[misc]
     for slot in ctx.slots_for("auth.altered"):
         out += guarded(ctx, "auth.altered", slot, lambda s=slot: _altered(r, s))  # type: ignore[misc]
-    return _struck_values_unsure(ctx, out)
+    return _streaked_values_unsure(r, _struck_values_unsure(ctx, out))
+
+
+#: the rules a value read across a painted-out streak may fail
+_STREAK_RULES = ("ocr.org_name", "ocr.uscc", "ocr.handler", "ocr.user", "ocr.form_fields")
+
+
+def _streaked_values_unsure(r: _Review, findings: list[Finding]) -> list[Finding]:
+    """A value read across a document feeder's streak painted out of its page (a glyph's stroke that
+    ran under the streak may have gone with it: a 4 read as 1, by both readers) is no clear read of
+    another value: a field found different only there is uncertain, not a fail."""
+    out = []
+    for f in findings:
+        if f.status is Status.FAIL and f.rule in _STREAK_RULES:
+            parts = f.evidence.get("fields") or [f.evidence]
+            failing = [p for p in parts if p.get("status", "fail") == "fail"]
+            if failing and all(_across_streak(r, f.slot or "", p) for p in failing):
+                f = r.ctx.finding(f.rule, Status.UNCERTAIN, f.slot, {**f.evidence, "reason": "streak_painted_out"})
+        out.append(f)
+    return out
+
+
+def _across_streak(r: _Review, slot: str, part: Mapping[str, Any]) -> bool:
+    """The value of evidence ``part`` (its upright ``box`` on page ``page`` of its upload) crosses a
+    streak painted out of that page."""
+    source = str(part.get("slot") or slot)
+    upload = r.ctx.uploads.get(source)
+    index = part.get("page")
+    if upload is None or "box" not in part or not isinstance(index, int) or not 0 <= index < len(upload.pages):
+        return False
+    streaks = upload.pages[index].streaks
+    if not streaks:
+        return False
+    text = next((p for p in r.doc(slot).pages if p.index == index and (p.slot or slot) == source), None)
+    if text is None:
+        return False
+    x0, _, x1, _ = text.page_box(tuple(part["box"]))
+    return any(a - 2 <= x1 and x0 <= b + 1 for a, b in streaks)
 
 
 def _struck_values_unsure(ctx: StageContext, findings: list[Finding]) -> list[Finding]:

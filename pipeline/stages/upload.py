@@ -186,8 +186,10 @@ def _accept(v: _Verdicts, path: Path, extension: str, detected: str, evidence: d
             decoded: Decoded) -> Upload:
     summary = {**evidence, "pages": len(decoded.pages),
                "dpi": [round(p.dpi) for p in decoded.pages], "dpi_source": decoded.pages[0].dpi_source}
-    if "straightened" in decoded.metadata:  # a phone photo's page warped upright before the image stages
+    if "straightened" in decoded.metadata:  # a phone photo's page warped upright, a scanned one cut out of its bed
         summary["straightened"] = decoded.metadata["straightened"]
+    if "streaks" in decoded.metadata:  # a document feeder's streaks painted out
+        summary["streaks"] = decoded.metadata["streaks"]
     if decoded.warnings:
         v.add("upload.unreadable", Status.UNCERTAIN,
               {**summary, "warnings": list(decoded.warnings),
