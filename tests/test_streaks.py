@@ -84,9 +84,10 @@ def test_a_value_found_different_only_across_a_painted_out_streak_is_uncertain_a
     from tests.fields_samples import fields_context
 
     # Given the form uploaded with a streak painted out of it at columns 700–702
-    ctx = fields_context({"application_form": [cv2.cvtColor(form, cv2.COLOR_RGB2BGR)]})
-    upload = ctx.uploads["application_form"]
-    ctx.uploads["application_form"] = replace(upload, pages=(replace(upload.pages[0], streaks=((700, 702),)),))
+    made = fields_context({"application_form": [cv2.cvtColor(form, cv2.COLOR_RGB2BGR)]})
+    upload = made.uploads["application_form"]
+    streaked = replace(upload, pages=(replace(upload.pages[0], streaks=((700, 702),)),))
+    ctx = replace(made, uploads={"application_form": streaked})
     review = fields._Review(ctx)
 
     def mobile_fail(box: list[int]) -> Status:
@@ -99,3 +100,42 @@ def test_a_value_found_different_only_across_a_painted_out_streak_is_uncertain_a
     # Then a number read across the streak is uncertain (a stroke under it may be gone), one read elsewhere fails
     assert mobile_fail([650, 900, 860, 940]) is Status.UNCERTAIN
     assert mobile_fail([900, 900, 1100, 940]) is Status.FAIL
+
+
+def test_a_handler_value_read_in_the_employee_table_is_no_fail() -> None:
+    # Given a tune-side form (v2: the employee table on page 1, the employee in row 2 under a colleague)
+    from dataclasses import replace
+
+    from fixtures.scans import unseen
+    from pipeline.models import Status
+    from pipeline.reading.compare import Verdict
+    from pipeline.ruleset import load_rule_set
+    from pipeline.stages import fields
+    from pipeline.stages.base import StageContext
+    from tests.fields_samples import upload_of
+
+    spec = next(s for s in unseen.CASES if s.name == "tune_clean_employee_in_row2")
+    sheet = unseen.sheets(spec)["application_form"]
+    page = cv2.imdecode(np.frombuffer(unseen.build(sheet), np.uint8), cv2.IMREAD_COLOR)
+    assert page is not None
+    case = Case.model_validate(unseen.case_data(spec))
+    uploads = {"application_form": upload_of("application_form", [page])}
+    ctx = StageContext(case=case, rules=load_rule_set(), uploads=uploads)
+    review = fields._Review(ctx)
+    row, rows = review.employee_row("application_form")
+    assert row is not None and rows == 2
+    colleague = next(r for r in review._table["application_form"] if r is not row)
+    number = colleague.get("id_number")
+    assert number is not None
+
+    def judged(value: object) -> Verdict:
+        v = Verdict(Status.FAIL, "handler.id_number", case.handler.id_number, number.text, 0.0, value)  # type: ignore[arg-type]
+        return review._not_another_entry("application_form", v, [])
+
+    # When the handler's number is "read" in the colleague's row (its label not legible, the search
+    # reached the table's column of the same heading), the read is no fail
+    found = judged(number)
+    assert found.status is Status.UNCERTAIN and found.notes["reason"] == "read in the employee table"
+    # while the same number read outside the table (in the handler's own section) still fails
+    elsewhere = replace(number, box=(number.box[0], 40, number.box[2], 40 + number.box[3] - number.box[1]))
+    assert judged(elsewhere).status is Status.FAIL

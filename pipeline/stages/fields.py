@@ -84,6 +84,7 @@ class _Review:
         self._docs: dict[str, DocRead] = {}
         self._cleaned: dict[str, DocRead | None] = {}
         self._rows: dict[str, tuple[TableRow | None, int]] = {}
+        self._table: dict[str, list[TableRow]] = {}  # every person row of a slot's employee table
 
     @property
     def engine(self) -> OcrEngine:
@@ -187,6 +188,7 @@ class _Review:
 
             rows = [r for r in table_rows(self.doc(slot), columns, ("name", "id_number"), enough=mine_,
                                           worth=_is_person_row) if _is_person_row(r)]
+            self._table[slot] = rows
             exact = [r for r in rows if mine_(r)]
             near = [] if exact else [r for r in rows if _row_is_near(r, self.case.user.name, self.case.user.id_number)]
             self._rows[slot] = (exact[0] if exact else near[0] if len(near) == 1 else rows[0] if len(rows) == 1
@@ -224,7 +226,20 @@ class _Review:
         if other is not None:
             v.status = Status.UNCERTAIN
             v.notes.update(reason="read the value entered for another field", other_entry=other)
+        elif v.field.startswith("handler.") and self._in_employee_table(slot, v.value):
+            # the handler's label was not legible (a streak through it) and the search reached the
+            # employee table's column of the same heading: a colleague's row, not the handler's entry
+            v.status = Status.UNCERTAIN
+            v.notes.update(reason="read in the employee table")
         return v
+
+    def _in_employee_table(self, slot: str, value: Value | None) -> bool:
+        """``value`` is a cell of a row of the slot's employee table (its box within one)."""
+        if value is None or value.page is None:
+            return False
+        self.employee_row(slot)
+        return any(cell.page is value.page and _overlap(cell.box, value.box)
+                   for row in self._table.get(slot, []) for cell in row.cells.values())
 
     def _other_entry(self, v: Verdict) -> str | None:
         """The other entered field whose value ``v`` read, if any."""
