@@ -123,6 +123,7 @@ def _letter(spec_name: str, struck: str = "") -> tuple[Case, np.ndarray]:
     spec = next(s for s in unseen.CASES if s.name == spec_name)
     sheet = replace(unseen.sheets(spec)["authorization"], struck=struck)
     page = cv2.imdecode(np.frombuffer(unseen.build(sheet), np.uint8), cv2.IMREAD_COLOR)
+    assert page is not None
     return Case.model_validate(unseen.case_data(spec)), page
 
 
