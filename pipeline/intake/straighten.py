@@ -37,7 +37,9 @@ _MIN_SKEW = 0.01  # corners this close (share of the side) to the frame's: nothi
 _PAGE_RATIO = (1.25, 1.55)  # long / short edges of a photographed A4 page (an ID card alone is 1.58)
 _MIN_KEYSTONE = 0.04  # below this, a page that fills most of the frame is left to levelling
 _MOSTLY = 0.8  # the share of the frame a page fills when it "fills most of it"
-_MOSTLY_CUT = 0.97  # a page seen square-on is cut out when its box leaves more of the frame than this
+_MOSTLY_CUT = 0.97  # a page seen square-on is cut out when its box is less than this share of the frame
+_FLAT_KEYSTONE = 0.01  # ... and seen flat (a flatbed has no perspective; a phone photo near square-on
+# has a little, and its page found by the light may leave a shadowed strip of the sheet outside)
 _EDGE_LOW, _EDGE_HIGH = 40, 120  # Canny's thresholds for the page's edge (a shadow's soft edge stays below)
 _LARGER = 1.03  # a page found by its edges this much larger than the light region's is taken instead
 
@@ -127,6 +129,16 @@ def _quadrilateral(mask: np.ndarray) -> tuple[np.ndarray | None, str]:
     return quad, "found"
 
 
+def _dark_around(image: np.ndarray, page: np.ndarray) -> bool:
+    """What a cut would take away is darker than the page it keeps by ``_MIN_CONTRAST`` (a bed, not
+    a strip of the sheet)."""
+    grey = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    kept = page if page.ndim == 2 else cv2.cvtColor(page, cv2.COLOR_BGR2GRAY)
+    total, inside = float(grey.sum(dtype=np.float64)), float(kept.sum(dtype=np.float64))
+    removed = (total - inside) / max(1, grey.size - kept.size)  # the mean grey of what is cut away
+    return float(np.median(kept)) - removed >= _MIN_CONTRAST
+
+
 def straighten(image: np.ndarray) -> Straightened:
     """``image`` with the photographed page warped upright to A4 proportions, or unchanged."""
     corners, reason = find_page(image)
@@ -152,7 +164,7 @@ def straighten(image: np.ndarray) -> Straightened:
         x0, y0 = np.floor(corners.min(axis=0)).astype(int).clip(0)
         x1, y1 = np.ceil(corners.max(axis=0)).astype(int)
         cropped = image[y0:min(h, y1), x0:min(w, x1)]
-        if cropped.size < _MOSTLY_CUT * image.size:
+        if keystone < _FLAT_KEYSTONE and cropped.size < _MOSTLY_CUT * image.size and _dark_around(image, cropped):
             return Straightened(cropped, True, "page cut out of a darker surround", found, keystone)
         return Straightened(image, False, "seen nearly square-on and filling the frame", found, keystone)
     if portrait:

@@ -5,8 +5,9 @@ of them draws a thin straight line the whole length of every page, through the v
 the margins alike. The detector then splits a value at the line, and the recogniser reads the line as a
 stroke (an e-mail read ``sohafen@sna.com``). What the document printed never runs from the top margin
 to the bottom one: a form's table stops short of the margins, a licence's frame too. So a column at most
-``max_width_mm`` wide, darker than the paper beside it along ``min_cover`` of the page's height, is a
-streak: its pixels are painted over from the columns beside it. Nothing else is touched.
+``MAX_WIDTH_MM`` wide, darker than the paper beside it along ``MIN_COVER`` of the page's height, is a
+streak: its pixels are painted over from the columns beside it, but for those darker than the streak
+itself (a glyph's stroke under it). Nothing else is touched.
 """
 
 from __future__ import annotations
@@ -29,9 +30,6 @@ class Streak:
     x0: int  # the first column
     x1: int  # one past the last
     cover: float  # the share of the page's height it darkens
-
-    def evidence(self) -> dict[str, object]:
-        return {"x": [self.x0, self.x1], "cover": round(self.cover, 3)}
 
 
 def find_streaks(image: np.ndarray, dpi: float) -> list[Streak]:
