@@ -124,7 +124,7 @@ def test_a_handler_value_read_in_the_employee_table_is_no_fail() -> None:
     review = fields._Review(ctx)
     row, rows = review.employee_row("application_form")
     assert row is not None and rows == 2
-    colleague = next(r for r in review._table["application_form"] if r is not row)
+    colleague = next(r for r in review.employee_rows("application_form") if r is not row)
     number = colleague.get("id_number")
     assert number is not None
 

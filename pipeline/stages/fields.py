@@ -10,7 +10,7 @@ OCR engine caches by pixels, so a re-review costs almost nothing.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from difflib import SequenceMatcher
@@ -83,8 +83,7 @@ class _Review:
         self._engine: OcrEngine | None = None
         self._docs: dict[str, DocRead] = {}
         self._cleaned: dict[str, DocRead | None] = {}
-        self._rows: dict[str, tuple[TableRow | None, int]] = {}
-        self._table: dict[str, list[TableRow]] = {}  # every person row of a slot's employee table
+        self._rows: dict[str, tuple[TableRow | None, list[TableRow]]] = {}  # the employee's row, every person row
 
     @property
     def engine(self) -> OcrEngine:
@@ -181,6 +180,14 @@ class _Review:
         """The employee table's row of the entered employee (found by name or ID number among
         all rows, on any page), or the one row there is; (None, rows) when there is no table
         or several rows and none is the employee's."""
+        row, rows = self._employee_table(slot)
+        return row, len(rows)
+
+    def employee_rows(self, slot: str) -> list[TableRow]:
+        """Every person row of the slot's employee table (the employee's and colleagues')."""
+        return self._employee_table(slot)[1]
+
+    def _employee_table(self, slot: str) -> tuple[TableRow | None, list[TableRow]]:
         if slot not in self._rows:
             columns: dict[str, list[str]] = dict(self.ctx.rules.param("ocr.user", "table_columns"))
             def mine_(r: TableRow) -> bool:
@@ -188,11 +195,10 @@ class _Review:
 
             rows = [r for r in table_rows(self.doc(slot), columns, ("name", "id_number"), enough=mine_,
                                           worth=_is_person_row) if _is_person_row(r)]
-            self._table[slot] = rows
             exact = [r for r in rows if mine_(r)]
             near = [] if exact else [r for r in rows if _row_is_near(r, self.case.user.name, self.case.user.id_number)]
             self._rows[slot] = (exact[0] if exact else near[0] if len(near) == 1 else rows[0] if len(rows) == 1
-                                else None, len(rows))
+                                else None, rows)
         return self._rows[slot]
 
     def verdict(self, slot: str, key: str, extra_labels: list[str], th: Thresholds) -> Verdict:
@@ -237,9 +243,8 @@ class _Review:
         """``value`` is a cell of a row of the slot's employee table (its box within one)."""
         if value is None or value.page is None:
             return False
-        self.employee_row(slot)
         return any(cell.page is value.page and _overlap(cell.box, value.box)
-                   for row in self._table.get(slot, []) for cell in row.cells.values())
+                   for row in self.employee_rows(slot) for cell in row.cells.values())
 
     def _other_entry(self, v: Verdict) -> str | None:
         """The other entered field whose value ``v`` read, if any."""
@@ -1003,13 +1008,22 @@ def _streaked_values_unsure(r: _Review, findings: list[Finding]) -> list[Finding
     """A value read across a document feeder's streak painted out of its page (a glyph's stroke that
     ran under the streak may have gone with it: a 4 read as 1, by both readers) is no clear read of
     another value: a field found different only there is uncertain, not a fail."""
+    return _fails_only_where(r.ctx, findings, lambda f: f.rule in _STREAK_RULES,
+                             lambda slot, part: _across_streak(r, slot, part), "streak_painted_out")
+
+
+def _fails_only_where(ctx: StageContext, findings: list[Finding], applies: Callable[[Finding], bool],
+                      unsure_at: Callable[[str, Mapping[str, Any]], bool], reason: str) -> list[Finding]:
+    """Each failing finding ``applies`` to whose every failing value (its evidence, or each of its
+    ``fields``) was read where ``unsure_at`` says the reading cannot be trusted, made uncertain with
+    ``reason``; the rest as they are."""
     out = []
     for f in findings:
-        if f.status is Status.FAIL and f.rule in _STREAK_RULES:
+        if f.status is Status.FAIL and applies(f):
             parts = f.evidence.get("fields") or [f.evidence]
             failing = [p for p in parts if p.get("status", "fail") == "fail"]
-            if failing and all(_across_streak(r, f.slot or "", p) for p in failing):
-                f = r.ctx.finding(f.rule, Status.UNCERTAIN, f.slot, {**f.evidence, "reason": "streak_painted_out"})
+            if failing and all(unsure_at(f.slot or "", p) for p in failing):
+                f = ctx.finding(f.rule, Status.UNCERTAIN, f.slot, {**f.evidence, "reason": reason})
         out.append(f)
     return out
 
@@ -1035,17 +1049,11 @@ def _across_streak(r: _Review, slot: str, part: Mapping[str, Any]) -> bool:
 def _struck_values_unsure(ctx: StageContext, findings: list[Finding]) -> list[Finding]:
     """A value on a struck-out line reads as the stroke made it (a 1 struck through reads 4, by
     both readers): a field found different only there is uncertain, with the stroke, not a fail."""
-    struck = {f.slot: [s["box"] for s in f.evidence["strokes"]] for f in findings
+    struck = {f.slot or "": [s["box"] for s in f.evidence["strokes"]] for f in findings
               if f.rule == "auth.altered" and f.evidence.get("reason") == "struck_through"}  # not a crashed check's
-    out = []
-    for f in findings:
-        if f.status is Status.FAIL and f.rule.startswith("ocr.") and f.slot in struck:
-            parts = f.evidence.get("fields") or [f.evidence]
-            failing = [p for p in parts if p.get("status", "fail") == "fail"]
-            if failing and all("box" in p and any(_overlap(p["box"], b) for b in struck[f.slot]) for p in failing):
-                f = ctx.finding(f.rule, Status.UNCERTAIN, f.slot, {**f.evidence, "reason": "struck_out"})
-        out.append(f)
-    return out
+    return _fails_only_where(ctx, findings, lambda f: f.rule.startswith("ocr.") and (f.slot or "") in struck,
+                             lambda slot, p: "box" in p and any(_overlap(p["box"], b) for b in struck[slot]),
+                             "struck_out")
 
 
 def _overlap(a: Sequence[int], b: Sequence[int]) -> bool:
