@@ -77,9 +77,18 @@ class Upload:
             "content_type": self.content_type,
             "pages": len(self.pages),
             "dpi": [round(p.dpi) for p in self.pages],
-            **({"straightened": self.metadata["straightened"]} if "straightened" in self.metadata else {}),
-            **({"streaks": self.metadata["streaks"]} if "streaks" in self.metadata else {}),
+            **page_notes(self.metadata),
         }
+
+
+#: What decoding did to an upload's pages, as its metadata says (a photo's page warped upright or a
+#: scan cut out of its bed; a document feeder's streaks painted out): carried into its summary.
+PAGE_NOTES = ("straightened", "streaks")
+
+
+def page_notes(metadata: dict[str, str]) -> dict[str, str]:
+    """The notes of ``PAGE_NOTES`` an upload's metadata holds."""
+    return {k: metadata[k] for k in PAGE_NOTES if k in metadata}
 
 
 def estimate_a4_dpi(width_px: int, height_px: int) -> float:

@@ -29,22 +29,24 @@ CONTRAST = 35
 class Streak:
     x0: int  # the first column
     x1: int  # one past the last
-    cover: float  # the share of the page's height it darkens
 
 
 def find_streaks(image: np.ndarray, dpi: float) -> list[Streak]:
     """The streaks running down ``image`` (scanned at ``dpi``), left to right."""
-    grey = image if image.ndim == 2 else image.min(axis=2)
+    # every page of every upload passes here: OpenCV's whole-image operations, not numpy's (the
+    # same values at a tenth of the cost)
+    grey = image if image.ndim == 2 else cv2.min(cv2.min(image[..., 0], image[..., 1]), image[..., 2])
     width = max(2, round(MAX_WIDTH_MM * dpi / 25.4))
     # the paper beside a column: the lightest pixel within a few widths either side on its row
     paper = cv2.dilate(grey, np.ones((1, 4 * width + 1), np.uint8))
-    dark = (paper.astype(np.int16) - grey.astype(np.int16)) > CONTRAST
-    cover = dark.mean(axis=0)
+    # darker by more than CONTRAST: 255 (paper >= grey, so the subtraction never clips)
+    _, dark = cv2.threshold(cv2.subtract(paper, grey), CONTRAST, 255, cv2.THRESH_BINARY)
+    cover = cv2.reduce(dark, 0, cv2.REDUCE_SUM, dtype=cv2.CV_32S)[0] / (255.0 * grey.shape[0])
     streaks = []
     for x0, x1 in _runs(cover >= MIN_COVER):
         # the frame's own edge (a dark border a crop or a card photo leaves) is no streak on the page
         if x1 - x0 <= width and x0 >= 2 * width and x1 <= grey.shape[1] - 2 * width:
-            streaks.append(Streak(x0, x1, float(cover[x0:x1].min())))
+            streaks.append(Streak(x0, x1))
     return streaks
 
 

@@ -35,7 +35,7 @@ from typing import Any
 
 from pipeline.casefolder import CaseFolder
 from pipeline.intake.images import TYPE_NAMES_ZH, Decoded, Limits, Unreadable, decode, sniff
-from pipeline.intake.pages import Upload
+from pipeline.intake.pages import Upload, page_notes
 from pipeline.models import Finding, OtherUse, Status
 from pipeline.ruleset import RuleSet
 
@@ -185,11 +185,8 @@ def _judge(v: _Verdicts, path: Path | None, rules: RuleSet, limits: Limits) -> U
 def _accept(v: _Verdicts, path: Path, extension: str, detected: str, evidence: dict[str, Any],
             decoded: Decoded) -> Upload:
     summary = {**evidence, "pages": len(decoded.pages),
-               "dpi": [round(p.dpi) for p in decoded.pages], "dpi_source": decoded.pages[0].dpi_source}
-    if "straightened" in decoded.metadata:  # a phone photo's page warped upright, a scanned one cut out of its bed
-        summary["straightened"] = decoded.metadata["straightened"]
-    if "streaks" in decoded.metadata:  # a document feeder's streaks painted out
-        summary["streaks"] = decoded.metadata["streaks"]
+               "dpi": [round(p.dpi) for p in decoded.pages], "dpi_source": decoded.pages[0].dpi_source,
+               **page_notes(decoded.metadata)}
     if decoded.warnings:
         v.add("upload.unreadable", Status.UNCERTAIN,
               {**summary, "warnings": list(decoded.warnings),
