@@ -103,6 +103,17 @@ def test_an_authorization_whose_period_ended_before_the_submission_fails(tmp_pat
     assert f.evidence["period"] == "2026-01-01 至 2026-06-30" and "2026-11-20" in f.message
 
 
+@pytest.mark.parametrize(("start", "end", "status"), [
+    ("二〇二六年十一月二十日", "二〇二七年五月二十日", Status.PASS),
+    ("二〇二六年一月一日", "二〇二六年六月三十日", Status.FAIL),  # ended before the submission (2026-11-20)
+])
+def test_an_authorization_period_written_in_chinese_numerals_is_read_as_dates(
+        tmp_path: Path, start: str, end: str, status: Status) -> None:
+    pages = _pages(tmp_path, overrides={"auth.period_start": start, "auth.period_end": end})
+    f = by_rule(fields.run(fields_context({"authorization": pages["authorization"]})))[("auth.period", "authorization")]
+    assert f.status is status, f.evidence
+
+
 def test_an_authorization_for_another_handler_fails_the_handler_rule(tmp_path: Path) -> None:
     pages = _pages(tmp_path, overrides={"handler.name": "王建国"})
     f = by_rule(fields.run(fields_context({"authorization": pages["authorization"]})))[("ocr.handler", "authorization")]

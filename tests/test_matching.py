@@ -83,6 +83,19 @@ def test_dates_in_chinese_and_dotted_forms_are_found() -> None:
     assert find_dates("2026 年 11 月 20 日至2027.05.20") == [(2026, 11, 20), (2027, 5, 20)]
 
 
+def test_dates_in_chinese_numerals_are_found_in_the_order_written_with_a_read_zero_of_any_kind() -> None:
+    assert find_dates("二〇二六年十一月二十七日至2027年5月27日") == [(2026, 11, 27), (2027, 5, 27)]
+    assert find_dates("授权期限 2026年12月3日 至 二O二七年六月三日") == [(2026, 12, 3), (2027, 6, 3)]
+    assert find_dates("二零二六年十月三十一日") == [(2026, 10, 31)]
+    assert find_dates("二o二六年十二月十日") == [(2026, 12, 10)]
+
+
+def test_no_date_is_made_of_numerals_that_are_no_date() -> None:
+    assert find_dates("二〇二六年十三月一日") == []  # no 13th month
+    assert find_dates("有效期二年，年限三年") == []
+    assert find_dates("二〇二六年四十一月") == []
+
+
 def _email_verdict(read: str, confidence: float = 0.95) -> Status:
     value = Value(read, (0, 0, 10, 10), confidence, "电子邮箱：", "right")
     return judge_exact("handler.email", "lina1990@163.com", value, Thresholds(), "email").status

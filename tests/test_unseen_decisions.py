@@ -1,7 +1,8 @@
 """Documents precheck was not made on (fixtures/scans/unseen.py, the tune set): the portal's
 other form version with the employee table on page 1, the employee in row 2, the table on a
 continuation page, a 4/8 seal-form page, a form signed days before the upload, a keystoned phone
-photo, a school whose certificate (事业单位法人证书) stands for the licence — each approved (also
+photo, a school whose certificate (事业单位法人证书) stands for the licence, the applicant's dates
+written in Chinese numerals (二〇二六年十一月二十九日) by hand — each approved (also
 after a scanning app's colour filter; its B&W filter sends a case to a clerk); documents one
 character or digit away from the entered data — each rejected by the right rule. The holdout set
 is left to bench/unseen.py: it is not tuned on."""
@@ -18,7 +19,8 @@ from pipeline.review import review_case
 
 CASES = ("tune_clean_v2_droid", "tune_clean_employee_in_row2", "tune_clean_table_on_continuation",
          "tune_clean_seal_list_4of8", "tune_clean_dated_10_days_before", "tune_clean_phone_keystone_12",
-         "tune_clean_v2_uming_school", "tune_near_org_name", "tune_near_handler_name", "tune_near_employee_id")
+         "tune_clean_v2_uming_school", "tune_clean_v1_zenhei_numeral_dates_hand", "tune_near_org_name",
+         "tune_near_handler_name", "tune_near_employee_id")
 
 
 @pytest.fixture(scope="module")

@@ -387,18 +387,30 @@ def _runs(text: str) -> list[tuple[str, int]]:
 # ---------------------------------------------------------------------- dates
 
 _DATE = re.compile(r"(\d{4})\s*[年.\-/]\s*(\d{1,2})\s*[月.\-/]\s*(\d{1,2})\s*日?")
+#: A date in Chinese numerals, as formal letters and hand-filled forms write it (二〇二六年十二月三日):
+#: the year digit by digit (〇 also read ○, 零, O, o or 0), month and day counted (十二, 二十七, 三十一).
+_ZH_DIGIT = {**dict.fromkeys("〇○零o", 0), **{c: i for i, c in enumerate("一二三四五六七八九", 1)}}
+_ZH_COUNT = "[一二三]?十[一二三四五六七八九]?|[一二三四五六七八九]"
+_ZH_DATE = re.compile(rf"([{''.join(_ZH_DIGIT)}0-9]{{4}})\s*年\s*({_ZH_COUNT})\s*月\s*({_ZH_COUNT})\s*日?")
+
+
+def _zh_number(text: str) -> int:
+    """A year's digits (二〇二六: 2026) or a count up to 39 (二十七: 27) in Chinese numerals."""
+    if "十" in text:
+        tens, _, units = text.partition("十")
+        return 10 * (_zh_number(tens) if tens else 1) + (_zh_number(units) if units else 0)
+    return int("".join(c if c.isdigit() else str(_ZH_DIGIT[c]) for c in text))
 
 
 def find_dates(text: str) -> list[tuple[int, int, int]]:
-    """Dates written 2026年1月2日, 2026.01.02 or 2026-01-02 (after look-alike repair)."""
+    """Dates written 2026年1月2日, 2026.01.02, 2026-01-02 (after look-alike repair) or in Chinese
+    numerals (二〇二六年一月二日), in the order the text shows them."""
     t = normalise(text)
     t = "".join(TO_DIGIT.get(c, c) if c in "OIlZSB" else c for c in t)
-    out = []
-    for y, m, d in _DATE.findall(t):
-        yi, mi, di = int(y), int(m), int(d)
-        if 1900 <= yi <= 2200 and 1 <= mi <= 12 and 1 <= di <= 31:
-            out.append((yi, mi, di))
-    return out
+    found = [(m.start(), (int(m[1]), int(m[2]), int(m[3]))) for m in _DATE.finditer(t)]
+    found += [(m.start(), (_zh_number(m[1]), _zh_number(m[2]), _zh_number(m[3]))) for m in _ZH_DATE.finditer(t)
+              if not m[1].isdigit()]  # four Arabic digits are _DATE's
+    return [(y, m, d) for _, (y, m, d) in sorted(found) if 1900 <= y <= 2200 and 1 <= m <= 12 and 1 <= d <= 31]
 
 
 def calendar_dates(text: str) -> list[date]:
