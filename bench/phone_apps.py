@@ -1,5 +1,5 @@
-"""Cases as phone scanning apps, phone cameras, flatbeds larger than the sheet and dusty document feeders
-leave them: clean ones never rejected, near misses never approved (figures only).
+"""Cases as phone scanning apps, phone cameras, flatbeds larger than the sheet, dusty document feeders and
+applicants' pens leave them: clean ones never rejected, near misses never approved (figures only).
 
     .venv/bin/python bench/phone_apps.py [--jobs 2] [--set tune|holdout|fresh|third|fourth|all] [--out var/bench/unseen]
                                          [--ways enhance,grey,bw,shadow,lid_open,lid_closed,streaks,...]
@@ -14,9 +14,11 @@ phone-photo cases). A flatbed's glass is larger than the sheet: scanned with its
 near black around the page (``lid_open``), with it closed the lid's grey plastic (``lid_closed``) —
 ``fixtures.scans.imaging.flatbed_bed_copy`` on the cases scanned flat. A document feeder with dust on
 its glass draws thin lines down every page (``streaks``, ``streaks_dark``, ``streaks_colour``:
-``fixtures.scans.imaging.streaked_copy``). Every clean and near-miss case
-of the set is reviewed cold so. The baseline beside each row: for ``enhance``, ``shadow`` and the
-beds and streaks the same cases as made (what the app, the shadow, the bed or the streak costs);
+``fixtures.scans.imaging.streaked_copy``). Applicants annotate their copies by pen (签注: 此复印件与原件一致,
+signed and dated — ``annotated``: ``fixtures.scans.imaging.annotated_copy`` on the licence and ID copies
+of the cases scanned flat). Every clean and near-miss case
+of the set is reviewed cold so. The baseline beside each row: for ``enhance``, ``shadow``, the
+beds, streaks and annotations the same cases as made (what the app, the shadow, the bed or the streak costs);
 for ``grey`` and ``bw`` the decisions with a page saved in grey whose seal was not found judged as
 rule set 13 judged it (``seal.present`` fail, not ``no_colour`` uncertain).
 """
@@ -39,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 from fixtures.scans import imaging, photo, unseen  # noqa: E402
 
-WAYS = ("enhance", "grey", "bw", "shadow", *imaging.FLATBED_BEDS, *imaging.FEEDER_STREAKS)
+WAYS = ("enhance", "grey", "bw", "shadow", *imaging.FLATBED_BEDS, *imaging.FEEDER_STREAKS, "annotated")
 DECISIONS = ("approved", "needs_review", "rejected")
 
 
@@ -83,7 +85,9 @@ def main() -> int:
                         else imaging.flatbed_bed_copy(base, out, way, np.random.default_rng(7000 + i))
                         if way in imaging.FLATBED_BEDS
                         else imaging.streaked_copy(base, out, way, np.random.default_rng(8000 + i))
-                        if way in imaging.FEEDER_STREAKS else imaging.scanning_app_copy(base, out, way))
+                        if way in imaging.FEEDER_STREAKS
+                        else imaging.annotated_copy(base, out, np.random.default_rng(9500 + i)) if way == "annotated"
+                        else imaging.scanning_app_copy(base, out, way))
                 jobs.append((str(made), spec.set, way, kind))
         with ProcessPoolExecutor(args.jobs) as pool:
             results = list(pool.map(_review, jobs))

@@ -1,5 +1,6 @@
 """Copies marked 仅供办理数字证书使用 in a light tiled watermark (what applicants' phone apps lay over
-ID cards and licences): read through, their seals found, no label taken for a value."""
+ID cards and licences) or annotated by a blue pen across their print (此复印件与原件一致, signed and
+dated): read through, their seals found, no label taken for a value."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from PIL import Image, ImageDraw
 
 from fixtures.scans import imaging, unseen
 from pipeline.models import Status
-from pipeline.reading.ocr import drop_light_marks
+from pipeline.reading.ocr import drop_light_marks, drop_pen_ink
 from pipeline.reading.page import Line, PageText
 from pipeline.review import review_case
 from pipeline.ruleset import load_rule_set
@@ -128,3 +129,42 @@ def test_a_clean_case_whose_copies_are_watermarked_is_approved(
     dropped = {(f.rule, f.slot) for f in report.findings if "light marks dropped" in json.dumps(
         f.evidence, ensure_ascii=False)}
     assert ("ocr.user", "employee_id") in dropped
+
+
+def test_a_blue_pens_annotation_goes_white_and_the_black_print_under_it_stays() -> None:
+    # Given black print with a blue-black pen's annotation written across it, saved as a JPEG
+    page = Image.new("RGB", (1400, 300), (240, 240, 236))
+    ImageDraw.Draw(page).text((80, 120), "公民身份号码 210105199109160583", fill=(30, 30, 30),
+                              font=imaging.font("sans", 44))
+    printed = np.asarray(page.convert("L")) < 100
+    pen = imaging.handwriting("此复印件与原件一致", 60, np.random.default_rng(5), face="ukai")
+    written = imaging.stamp(np.asarray(page), pen, (700, 150), -6.0)
+    bgr = cv2.imdecode(np.frombuffer(imaging.encode_jpeg(written, 200, 85), np.uint8), cv2.IMREAD_COLOR)
+    assert bgr is not None
+    # When the pen's ink is dropped
+    grey = drop_pen_ink(bgr)
+    # Then the pen's strokes off the print are paper, and the print is still dark
+    assert grey is not None
+    alone = imaging.stamp(np.full_like(written, 240), pen, (700, 150), -6.0)
+    stroke = cv2.cvtColor(alone, cv2.COLOR_RGB2GRAY) < 140
+    assert (grey[stroke & ~cv2.dilate(printed.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)]
+            > 200).mean() > 0.9
+    assert (grey[printed & ~cv2.dilate(stroke.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)]
+            < 120).mean() > 0.9
+    # and a page with no pen on it is not read again
+    plain = cv2.imdecode(np.frombuffer(imaging.encode_jpeg(np.asarray(page), 200, 85), np.uint8), cv2.IMREAD_COLOR)
+    assert plain is not None and drop_pen_ink(plain) is None
+
+
+def test_a_case_whose_id_copy_is_annotated_by_pen_across_its_number_is_approved(tmp_path: Path) -> None:
+    # Given a tune case whose copies carry 本复印件仅用于办理UKey, signed and dated, in blue-black pen:
+    # on the handler's card it runs through the 公民身份号码 line, detected as one line with the number
+    spec = next(s for s in unseen.CASES if s.name == "tune_clean_v2_uming_school")
+    base = unseen.make_case(tmp_path / "made", spec)
+    folder = imaging.annotated_copy(base, tmp_path / "annotated", np.random.default_rng(9509))
+    # When it is reviewed
+    report = review_case(folder)
+    # Then the number is read with the pen's ink dropped, and the case is approved
+    assert report.decision.value == "approved", report.uncertain_rules()
+    handler = next(f for f in report.findings if f.rule == "ocr.handler" and f.slot == "handler_id")
+    assert "pen ink dropped" in json.dumps(handler.evidence, ensure_ascii=False)

@@ -407,6 +407,12 @@ def drop_red_ink(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(image[:, :, 2])
 
 
+#: How much bluer than the paper (blue minus red, 0–255) a pen's blue or blue-black ink is: a scan's
+#: black print is as neutral as its paper (within ±3 on the tune cases); a ballpoint's strokes,
+#: their colour halved in resolution by JPEG, 7–30 above it
+PEN_BLUE = 10
+
+
 def drop_light_marks(image: np.ndarray) -> np.ndarray | None:
     """A grey image (red ink dropped) where marks lighter than the page's print turn white.
 
@@ -431,3 +437,27 @@ def drop_light_marks(image: np.ndarray) -> np.ndarray | None:
     ramp = np.clip((levels - cut) / 12.0, 0.0, 1.0)
     table = np.clip(levels + (255.0 - levels) * ramp, 0, 255).astype(np.uint8)
     return cv2.LUT(np.ascontiguousarray(grey), table)
+
+
+#: The share of a page's pixels a pen's strokes take at least (a signature and a date: ~0.3 %)
+_PEN_SHARE = 2e-4
+
+
+def drop_pen_ink(image: np.ndarray) -> np.ndarray | None:
+    """A grey image (red ink dropped) where a blue or blue-black pen's strokes turn white; None when
+    the page shows none (a grey page, or too few pixels that blue).
+
+    Applicants annotate their copies by pen (此复印件与原件一致, signed and dated), often across the
+    card's or the licence's print: the annotation's line joins the printed one it crosses. A pen's
+    ink is as dark as print (no level drops it) but bluer than the paper (``PEN_BLUE``), which
+    black print is not. A light blue watermark's tint is that blue too, over the grey print under
+    it: that is ``drop_light_marks``' work, and this image is read only after it."""
+    if image.ndim == 2:
+        return None
+    bluer = cv2.subtract(image[:, :, 0], image[:, :, 2])  # blue − red, saturating at 0
+    pen = bluer >= float(np.median(bluer[::2, ::2])) + PEN_BLUE
+    if pen.mean() < _PEN_SHARE:
+        return None
+    grey = drop_red_ink(image).copy()
+    grey[pen] = 255
+    return grey

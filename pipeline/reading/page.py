@@ -91,7 +91,7 @@ class PageText:
     slot: str | None = None  # that upload when it is not the one being read (a form's _extra page)
     skew: float = 0.0  # degrees the turned page was then levelled by (``level``)
     full: bool = False  # lines detected again on the whole page at ``full_side`` (the slow path)
-    light_marks_dropped: bool = False  # read from the page with marks lighter than its print dropped
+    marks_dropped: str = ""  # read from the page with these marks dropped ("light marks", "pen ink")
 
     def _uploaded_size(self) -> tuple[int, int]:
         h, w = self.image.shape[:2]
@@ -120,7 +120,8 @@ class PageText:
             out["skew"] = round(self.skew, 2)
         if self.slot is not None:
             out["slot"] = self.slot
-        out["read_path"] = "light marks dropped" if self.light_marks_dropped else "whole page" if self.full else "fast"
+        out["read_path"] = (f"{self.marks_dropped} dropped" if self.marks_dropped
+                            else "whole page" if self.full else "fast")
         return out
 
     def detect_whole(self) -> bool:

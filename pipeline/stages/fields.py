@@ -10,13 +10,14 @@ OCR engine caches by pixels, so a re-review costs almost nothing.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from difflib import SequenceMatcher
-from typing import Any
+from typing import Any, overload
 
 import cv2
+import numpy as np
 
 from pipeline.forms.layout import A4_H, A4_W
 from pipeline.forms.render import form_layout, form_values
@@ -37,7 +38,7 @@ from pipeline.reading.matching import (
     shows_name,
     shows_where_disputed,
 )
-from pipeline.reading.ocr import OcrEngine, drop_light_marks, get_engine, unreadable_characters
+from pipeline.reading.ocr import OcrEngine, drop_light_marks, drop_pen_ink, get_engine, unreadable_characters
 from pipeline.reading.page import PageText, ReadOptions, Value
 from pipeline.reading.struck import Stroke, judgeable, strokes_through
 from pipeline.seal.find import red_mask
@@ -48,6 +49,10 @@ RULE_IDS = ("doc.kind", "ocr.org_name", "ocr.uscc", "ocr.handler", "ocr.user", "
 #: Slots whose documents are pre-filled forms with a template (form name = doc kind).
 FORM_KINDS = ("application_form", "seal_form", "authorization")
 #: Chinese field names for messages: by case field, else by its last part.
+#: Marks a copy's pages are read again without, in turn, while its value is not shown: a light
+#: watermark (仅供…使用), then a blue pen's annotation across the print (此复印件与原件一致 …)
+MARKS: dict[str, Callable[[np.ndarray], np.ndarray | None]] = {"light marks": drop_light_marks,
+                                                                 "pen ink": drop_pen_ink}
 FIELD_TITLES = {"org.name": "单位名称", "org.id_number": "统一社会信用代码",
                 "name": "姓名", "id_number": "身份证号码", "mobile": "手机号码", "email": "电子邮箱",
                 "address": "地址", "phone": "联系电话"}
@@ -82,7 +87,7 @@ class _Review:
         self.options = ctx.rules.tuning("doc.kind", ReadOptions)
         self._engine: OcrEngine | None = None
         self._docs: dict[str, DocRead] = {}
-        self._cleaned: dict[str, DocRead | None] = {}
+        self._cleaned: dict[tuple[str, str], DocRead | None] = {}
         self._rows: dict[str, tuple[TableRow | None, list[TableRow]]] = {}  # the employee's row, every person row
 
     @property
@@ -93,23 +98,37 @@ class _Review:
 
     def doc(self, slot: str) -> DocRead:
         if slot not in self._docs:
-            self._docs[slot] = self._read(slot, light_marks_dropped=False)
+            self._docs[slot] = self._read(slot)
         return self._docs[slot]
 
-    def without_light_marks(self, slot: str) -> DocRead | None:
-        """The slot's document read again from its pages with marks lighter than their print
-        dropped (``drop_light_marks``), when it is a copy the applicant brings (a licence, an ID
-        card: what gets watermarked 仅供…使用) and reads as the slot's kind that way; None
-        otherwise. Read once, when first asked for: a fallback for what the plain reading missed."""
+    def cleaned(self, slot: str) -> Iterator[tuple[str, DocRead]]:
+        """The slot's document read again without each kind of ``MARKS`` in turn (``without``),
+        each read only when the one before did not serve."""
+        for marks in MARKS:
+            if (clean := self.without(slot, marks)) is not None:
+                yield marks, clean
+
+    def without(self, slot: str, marks: str) -> DocRead | None:
+        """The slot's document read again from its pages with ``marks`` dropped (``MARKS``), when it
+        is a copy the applicant brings (a licence, an ID card: what gets watermarked 仅供…使用 or
+        annotated by pen) and reads as the slot's kind that way; None otherwise (also when no page
+        shows such marks). Read once, when first asked for: a fallback for what the plain reading
+        missed."""
         kind = self.ctx.rules.slots[slot].doc_kind
         if kind in FORM_KINDS:
             return None
-        if slot not in self._cleaned:
-            clean = self._read(slot, light_marks_dropped=True)
-            self._cleaned[slot] = clean if clean.kind.kind == kind else None
-        return self._cleaned[slot]
+        if (slot, marks) not in self._cleaned:
+            clean = self._read(slot, marks)
+            self._cleaned[(slot, marks)] = clean if clean is not None and clean.kind.kind == kind else None
+        return self._cleaned[(slot, marks)]
 
-    def _read(self, slot: str, light_marks_dropped: bool) -> DocRead:
+    @overload
+    def _read(self, slot: str) -> DocRead: ...
+
+    @overload
+    def _read(self, slot: str, marks: str) -> DocRead | None: ...
+
+    def _read(self, slot: str, marks: str = "") -> DocRead | None:
         upload = self.ctx.uploads[slot]
         kind = self.ctx.rules.slots[slot].doc_kind
         sources: list[tuple[str | None, Page]] = [(None, pg) for pg in upload.pages[: self.options.max_pages]]
@@ -118,15 +137,18 @@ class _Review:
             # scans of a two-page form: page 1 in the slot, page 2 in its _extra slot
             sources += [(f"{slot}_extra", pg) for pg in extra.pages[: form_layout(kind).pages - len(sources)]]
         pages = [pg.image for _, pg in sources]
-        if light_marks_dropped:
-            # same geometry: boxes and evidence stand as on the upload; a page without ink stays as it is
-            pages = [cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR) if (grey := drop_light_marks(img)) is not None else img
-                     for img in pages]
+        if marks:
+            # same geometry: boxes and evidence stand as on the upload; a page without such marks stays as it is
+            dropped = [MARKS[marks](img) for img in pages]
+            if marks == "pen ink" and all(grey is None for grey in dropped):
+                return None  # no pen on any page: nothing to read again
+            pages = [cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR) if grey is not None else img
+                     for grey, img in zip(dropped, pages, strict=True)]
         mode = "lazy" if kind in FORM_KINDS else "short"
         doc = read_upload(pages, self.engine, self.options, mode)
         for pt, (source, pg) in zip(doc.pages, sources, strict=True):
             pt.index, pt.slot = pg.index, source  # evidence boxes go on the upload's own page
-            pt.light_marks_dropped = light_marks_dropped
+            pt.marks_dropped = marks
         return doc
 
     # ------------------------------------------------------------------ values
@@ -208,11 +230,11 @@ class _Review:
         it, read the same other name."""
         v = self._not_another_entry(slot, self._unreadable_no_fail(self._verdict(slot, key, extra_labels, th)),
                                     extra_labels)
-        if v.status is not Status.PASS:
-            clean = self.without_light_marks(slot)
+        for marks in MARKS:
+            clean = self.without(slot, marks) if v.status is not Status.PASS else None
             if clean is not None:
-                v = _light_marks_dropped(v, self._not_another_entry(slot, self._unreadable_no_fail(
-                    self._verdict(slot, key, extra_labels, th, clean)), extra_labels))
+                v = _marks_dropped(v, self._not_another_entry(slot, self._unreadable_no_fail(
+                    self._verdict(slot, key, extra_labels, th, clean)), extra_labels), marks)
         return v
 
     def _not_another_entry(self, slot: str, v: Verdict, labels: list[str]) -> Verdict:
@@ -591,8 +613,8 @@ class _Review:
         return None
 
 
-def _light_marks_dropped(first: Verdict, again: Verdict) -> Verdict:
-    """A value not shown by the first reading, read again with light marks dropped: a pass there
+def _marks_dropped(first: Verdict, again: Verdict, marks: str) -> Verdict:
+    """A value not shown by the first reading, read again with ``marks`` dropped: a pass there
     passes (the page shows the entered value once a watermark is out of the way) unless the first
     reading clearly showed another value — two readings in conflict are ``uncertain``; a fail there
     (confirmed as every fail is) stands when the first reading found no value at all. Anything
@@ -601,9 +623,9 @@ def _light_marks_dropped(first: Verdict, again: Verdict) -> Verdict:
     if (again.status is Status.PASS and first.status is not Status.FAIL) or (
             again.status is Status.FAIL and not first.read):  # nothing read at first: no conflict
         again.notes.update(first_reading={"read": first.read, "status": first.status.value})
-        again.notes.setdefault("reason", "read with light marks dropped")
+        again.notes.setdefault("reason", f"read with {marks} dropped")
         return again
-    first.notes["light_marks_dropped"] = seen
+    first.notes[f"{marks.replace(' ', '_')}_dropped"] = seen
     if again.status is Status.PASS:
         first.status = Status.UNCERTAIN
         first.notes["reason"] = "readings disagree"
@@ -737,8 +759,10 @@ def _doc_kind(r: _Review, slot: str) -> list[Finding]:
     want = ctx.rules.slots[slot].doc_kind
     kind = r.doc(slot).kind
     read_path = {}
-    if kind.kind == "other" and (clean := r.without_light_marks(slot)) is not None:
-        kind, read_path = clean.kind, {"read_path": "light marks dropped"}
+    if kind.kind == "other":
+        for marks, clean in r.cleaned(slot):
+            kind, read_path = clean.kind, {"read_path": f"{marks} dropped"}
+            break
     ev = {"expected": want, "kind": kind.kind, "score": kind.score, "words": list(kind.words),
           "runner_up": kind.runner_up, "looks_like": kind.title, **read_path}
     if kind.kind == want:
@@ -757,7 +781,8 @@ def _shows(r: _Review, rule_id: str, slot: str) -> list[Finding]:
     doc = r.doc(slot)
     want_kind = ctx.rules.slots[slot].doc_kind
     if doc.kind.kind == "other":
-        doc = r.without_light_marks(slot) or doc  # a watermarked copy: its kind shows once the marks are out
+        # a watermarked or annotated copy: its kind shows once the marks are out
+        doc = next((clean for _, clean in r.cleaned(slot)), doc)
     if doc.kind.kind != want_kind and (want_kind == "id_card" or doc.kind.kind != "other"):
         # another kind of document (a foreign card is no resident ID card): its values are not read
         ev = {"reason": f"the document looks like {doc.kind.title}", "kind": doc.kind.kind,
@@ -889,8 +914,9 @@ def _period_check(r: _Review, rule_id: str, slot: str) -> list[Finding]:
         place = r.labels_for(slot, "auth.period_start", labels)
         r.doc(slot).field("auth.period_start", place.labels, place.page, place.near)  # near the template's label first
     period = read_period(r.doc(slot), labels, need_start)
-    if period is None and (clean := r.without_light_marks(slot)) is not None:
-        period = read_period(clean, labels, need_start)
+    for _, clean in r.cleaned(slot) if period is None else ():
+        if (period := read_period(clean, labels, need_start)) is not None:
+            break
     ev: dict[str, Any] = {"submitted": submitted.isoformat()}
     if period is None and (title := _termless_title(r.doc(slot), list(params.get("termless_titles", [])))):
         # a certificate that prints no period (a law firm's licence: an annual assessment instead)
