@@ -65,6 +65,16 @@ def test_the_holdouts_share_no_organisation_person_or_seed_with_the_tune_set_or_
     assert used("holdout", "face") - used("tune", "face"), "the holdout needs a face the tune set lacks"
 
 
+def test_every_persons_resident_id_number_is_valid_and_says_their_sex() -> None:
+    from datetime import date
+
+    from pipeline.identifiers import resident_id_problem
+
+    for key, p in unseen.PERSON.items():
+        assert not resident_id_problem(p.id_number, date(2026, 12, 1)), key
+        assert ("male" if int(p.id_number[16]) % 2 else "female") == p.gender, key
+
+
 def test_both_sets_hold_clean_cases_of_each_form_version_and_the_three_near_misses() -> None:
     for which in unseen.SETS:
         cases = [s for s in unseen.CASES if s.set == which]
