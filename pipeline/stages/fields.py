@@ -48,11 +48,11 @@ RULE_IDS = ("doc.kind", "ocr.org_name", "ocr.uscc", "ocr.handler", "ocr.user", "
             "ocr.apply_date", "ocr.license_valid", "auth.period", "auth.altered")
 #: Slots whose documents are pre-filled forms with a template (form name = doc kind).
 FORM_KINDS = ("application_form", "seal_form", "authorization")
-#: Chinese field names for messages: by case field, else by its last part.
 #: Marks a copy's pages are read again without, in turn, while its value is not shown: a light
 #: watermark (仅供…使用), then a blue pen's annotation across the print (此复印件与原件一致 …)
 MARKS: dict[str, Callable[[np.ndarray], np.ndarray | None]] = {"light marks": drop_light_marks,
                                                                  "pen ink": drop_pen_ink}
+#: Chinese field names for messages: by case field, else by its last part.
 FIELD_TITLES = {"org.name": "单位名称", "org.id_number": "统一社会信用代码",
                 "name": "姓名", "id_number": "身份证号码", "mobile": "手机号码", "email": "电子邮箱",
                 "address": "地址", "phone": "联系电话"}
@@ -140,8 +140,8 @@ class _Review:
         if marks:
             # same geometry: boxes and evidence stand as on the upload; a page without such marks stays as it is
             dropped = [MARKS[marks](img) for img in pages]
-            if marks == "pen ink" and all(grey is None for grey in dropped):
-                return None  # no pen on any page: nothing to read again
+            if all(grey is None for grey in dropped):
+                return None  # no page shows such marks: nothing to read again
             pages = [cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR) if grey is not None else img
                      for grey, img in zip(dropped, pages, strict=True)]
         mode = "lazy" if kind in FORM_KINDS else "short"
