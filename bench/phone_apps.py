@@ -16,9 +16,11 @@ near black around the page (``lid_open``), with it closed the lid's grey plastic
 its glass draws thin lines down every page (``streaks``, ``streaks_dark``, ``streaks_colour``:
 ``fixtures.scans.imaging.streaked_copy``). Applicants annotate their copies by pen (签注: 此复印件与原件一致,
 signed and dated — ``annotated``: ``fixtures.scans.imaging.annotated_copy`` on the licence and ID copies
-of the cases scanned flat). Every clean and near-miss case
-of the set is reviewed cold so. The baseline beside each row: for ``enhance``, ``shadow``, the
-beds, streaks and annotations the same cases as made (what the app, the shadow, the bed or the streak costs);
+of the cases scanned flat). The application form's two pages come the other way round (``pages_turned``: a
+PDF scanned back to front, or each page in the other's slot — ``fixtures.scans.imaging.pages_turned_copy``).
+Every clean and near-miss case of the set is reviewed cold so. The baseline beside each row: for
+``enhance``, ``shadow``, the beds, streaks, annotations and turned pages the same cases as made (what
+the app, the shadow, the bed, the streak, the pen or the order costs);
 for ``grey`` and ``bw`` the decisions with a page saved in grey whose seal was not found judged as
 rule set 13 judged it (``seal.present`` fail, not ``no_colour`` uncertain).
 """
@@ -41,7 +43,8 @@ sys.path.insert(0, str(ROOT))
 
 from fixtures.scans import imaging, photo, unseen  # noqa: E402
 
-WAYS = ("enhance", "grey", "bw", "shadow", *imaging.FLATBED_BEDS, *imaging.FEEDER_STREAKS, "annotated")
+WAYS = ("enhance", "grey", "bw", "shadow", *imaging.FLATBED_BEDS, *imaging.FEEDER_STREAKS, "annotated",
+        "pages_turned")
 DECISIONS = ("approved", "needs_review", "rejected")
 
 
@@ -87,6 +90,7 @@ def main() -> int:
                         else imaging.streaked_copy(base, out, way, np.random.default_rng(8000 + i))
                         if way in imaging.FEEDER_STREAKS
                         else imaging.annotated_copy(base, out, np.random.default_rng(9500 + i)) if way == "annotated"
+                        else imaging.pages_turned_copy(base, out) if way == "pages_turned"
                         else imaging.scanning_app_copy(base, out, way))
                 jobs.append((str(made), spec.set, way, kind))
         with ProcessPoolExecutor(args.jobs) as pool:

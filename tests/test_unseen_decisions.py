@@ -107,3 +107,38 @@ def test_a_case_scanned_with_the_flatbeds_lid_open_is_approved(cases: dict[str, 
     assert report.decision.value == "approved", report.uncertain_rules()
     licence = next(f for f in report.findings if f.rule == "upload.unreadable" and f.slot == "org_license")
     assert "cut out of a darker surround" in json.dumps(licence.evidence, ensure_ascii=False), licence.evidence
+
+
+@pytest.mark.parametrize("how", ["pdf back to front", "pages in each other's slot"])
+def test_a_two_page_application_form_uploaded_the_other_way_round_is_read_by_its_pages_content(
+        cases: dict[str, Path], tmp_path: Path, how: str) -> None:
+    # Given a clean v1 case whose application form came with its VI page first: a PDF scanned back
+    # to front in the slot, or the VI page in application_form and page 1 in application_form_extra
+    import shutil
+
+    import cv2
+    import pymupdf
+
+    folder = tmp_path / "turned"
+    shutil.copytree(cases["tune_clean_v1_zenhei_numeral_dates_hand"], folder)
+    first, second = folder / "uploads" / "application_form.png", folder / "uploads" / "application_form_extra.png"
+    if how == "pdf back to front":
+        pdf = pymupdf.open()
+        for png in (second, first):  # each page a JPEG, as a scanner's PDF holds it
+            page = pdf.new_page(width=595, height=842)
+            image = cv2.imread(str(png))
+            assert image is not None
+            jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes()
+            page.insert_image(page.rect, stream=jpeg)
+        pdf.save(folder / "uploads" / "application_form.pdf")
+        first.unlink()
+        second.unlink()
+    else:
+        swapped = folder / "uploads" / "swapped.png"
+        first.rename(swapped)
+        second.rename(first)
+        swapped.rename(second)
+    # When it is reviewed
+    report = review_case(folder)
+    # Then every field is found on the page that carries it, and the case is approved
+    assert report.decision.value == "approved", report.uncertain_rules()

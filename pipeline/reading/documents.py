@@ -9,7 +9,7 @@ it never finds a field on its own.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import pairwise
@@ -55,6 +55,16 @@ class DocRead:
                 self.pages[pi].ensure_read([li for _, p2, li in todo if p2 == pi])
             if any(shows(self.pages[pi].lines[li].text) for _, pi, li in todo):
                 return
+
+    def page_is(self, index: int, texts: Sequence[str], budget: int = 16) -> bool:
+        """Page ``index`` shows one of ``texts`` exactly (at a line's start: a label or heading, not a
+        look-alike), reading it on top down — at most ``budget`` lines more — until it does."""
+        page = self.pages[index]
+        start = _read_count(page)
+        while not any(score >= 100 for _, _, score in page.find_labels(list(texts))):
+            if _read_count(page) - start >= budget or not _read_on(page):
+                return False
+        return True
 
     def read_next(self, page: int | None = None, count: int = _BATCH) -> bool:
         """Read the ``count`` narrowest lines not read yet (of ``page`` when given); True when any.

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from difflib import SequenceMatcher
+from functools import cache
 from typing import Any, overload
 
 import cv2
@@ -89,6 +90,7 @@ class _Review:
         self._docs: dict[str, DocRead] = {}
         self._cleaned: dict[tuple[str, str], DocRead | None] = {}
         self._rows: dict[str, tuple[TableRow | None, list[TableRow]]] = {}  # the employee's row, every person row
+        self._page_order: dict[str, tuple[int, ...]] = {}  # per form slot: the uploaded page of each template page
 
     @property
     def engine(self) -> OcrEngine:
@@ -174,12 +176,25 @@ class _Review:
                     # that page was not uploaded: another page's same label (page 1's 姓名 is the
                     # handler's, the VI page's the employee's) must not stand in for it
                     return FieldPlace([], None, None)
-                page = box.page if len(doc.pages) <= layout.pages else None
+                page = self.uploaded_page(slot, box.page) if len(doc.pages) <= layout.pages else None
                 near = (box.label_rect[0] / A4_W, box.label_rect[1] / A4_H)
                 below = box.rect[1] >= box.label_rect[3] - 1
                 return FieldPlace([box.label, *extra], page, near, ("below", "right") if below else ("right", "below"))
         order = self._kind_param("value_order", kind).get(key)
         return FieldPlace(list(extra), None, None, tuple(order) if order else ("right", "below"))
+
+    def uploaded_page(self, slot: str, page: int) -> int:
+        """The page of the slot's document that is the form template's ``page``: as uploaded, unless
+        the form's two pages came the other way round (a PDF scanned back to front, or the VI page
+        in the slot and page 1 in its _extra slot): its first page shows a text only the template's
+        second page prints, none of the first's, and its second page one only the first prints."""
+        if slot not in self._page_order:
+            doc, own = self.doc(slot), _own_texts(self.ctx.rules.slots[slot].doc_kind)
+            turned = (len(doc.pages) == len(own) == 2 and not doc.page_is(0, own[0])
+                      and doc.page_is(0, own[1]) and doc.page_is(1, own[0]))
+            self._page_order[slot] = (1, 0) if turned else tuple(range(len(doc.pages)))
+        order = self._page_order[slot]
+        return order[page] if page < len(order) else page
 
     def stop_labels(self, slot: str, extra: list[str]) -> tuple[str, ...]:
         """Texts that are never a value: every label, heading and note the slot's form template
@@ -675,6 +690,21 @@ def _is_person_row(row: TableRow) -> bool:
     named = name is not None and 2 <= len(normalise_name(name.text)) <= 5
     numbered = number is not None and sum(ch.isdigit() for ch in number.text) >= 14
     return named or numbered
+
+
+@cache
+def _own_texts(kind: str) -> tuple[tuple[str, ...], ...]:
+    """Per page of a form template, the labels and headings that page alone prints (neither part of
+    another page's text nor holding one: page 1's 身份证号 is no mark of it, the VI page prints
+    身份证号码): what tells a scanned page which of the template's it is."""
+    def norm(text: str) -> str:
+        return normalise(text).rstrip(":：")
+
+    layout = form_layout(kind)
+    pages = [{norm(t) for p, t in layout.texts if p == k} for k in range(layout.pages)]
+    return tuple(tuple(sorted(t for t in texts if 4 <= len(t) <= 20 and not any(
+        t in o or o in t for k2, others in enumerate(pages) if k2 != k for o in others if o)))
+        for k, texts in enumerate(pages))
 
 
 def _row_is(row: TableRow, name: str, id_number: str) -> bool:
