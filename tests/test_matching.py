@@ -10,6 +10,7 @@ from pipeline.reading.matching import (
     find_ric,
     find_uscc,
     fold_code_lookalikes,
+    folded_toward,
     is_valid_ric,
     merged_repeats,
     name_equal_score,
@@ -17,6 +18,7 @@ from pipeline.reading.matching import (
     normalise,
     possible_differences,
     read_by_character,
+    simplified_form,
 )
 from pipeline.reading.page import Value
 from pipeline.stages import fields
@@ -88,6 +90,14 @@ def test_dates_in_chinese_numerals_are_found_in_the_order_written_with_a_read_ze
     assert find_dates("授权期限 2026年12月3日 至 二O二七年六月三日") == [(2026, 12, 3), (2027, 6, 3)]
     assert find_dates("二零二六年十月三十一日") == [(2026, 10, 31)]
     assert find_dates("二o二六年十二月十日") == [(2026, 12, 10)]
+
+
+def test_a_traditional_form_of_an_entered_character_is_read_as_that_character_and_nothing_else_changes() -> None:
+    assert folded_toward("盘锦辽河油田", "盘錦遼河油田") == "盘锦辽河油田"
+    assert folded_toward("沈阳示例", "瀋陽示範") == "沈阳示範"  # 範 folds to 范, which is no character of 示例
+    assert folded_toward("鞍山干山", "鞍山乾山") == "鞍山乾山"  # 乾 is a GB2312 character of its own
+    assert folded_toward("王堃", "王坤") == "王坤" and folded_toward("王坤", "王堃") == "王堃"
+    assert simplified_form("錦") == "锦" and simplified_form("锦") == "锦"
 
 
 def test_no_date_is_made_of_numerals_that_are_no_date() -> None:

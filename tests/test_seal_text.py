@@ -279,3 +279,18 @@ def test_the_case_settles_a_disagreeing_seal_by_its_other_impressions_and_unsett
                                                                  name_probabilities=[0.99] * 4)])[0].status \
         is Status.UNCERTAIN
     assert settle_across_impressions(ctx, [disagreeing, settled[1]])[0].status is Status.UNCERTAIN
+
+
+def test_a_seal_cut_in_traditional_glyphs_of_the_name_is_that_name_never_another() -> None:
+    # Given four stamped, scanned seals of the entered 大连银河电器有限公司 cut as 大連銀河電器有限公司
+    # (the recogniser reads 銀, 電 as cut: before the fold no seal passed, and a read 鞍山鐵段流… of
+    # another such seal named another organisation: a fail)
+    params = load_rule_set().rule("seal.org_name").params
+    rng = np.random.default_rng(7)
+    statuses = []
+    for _ in range(4):
+        judged, _ = _judged(stamped_seal("大连银河电器有限公司", "大連銀河電器有限公司", rng), params)
+        statuses.append(judged.status)
+    # Then none fails, and the seals read clearly pass
+    assert Status.FAIL not in statuses
+    assert statuses.count(Status.PASS) >= 2, statuses

@@ -14,7 +14,9 @@ import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 
+import opencc
 from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
 from stdnum.cn import uscc
@@ -42,6 +44,33 @@ _PUNCT = re.compile(r"[:：,，.。;；、'\"“”‘’·\-—|¦]+")  # and t
 def normalise(text: str) -> str:
     """NFKC (full width to half width, compatibility forms), no spaces or line breaks."""
     return _SPACES.sub("", unicodedata.normalize("NFKC", text))
+
+
+@cache
+def _to_simplified() -> opencc.OpenCC:
+    return opencc.OpenCC("t2s")
+
+
+@cache
+def simplified_form(char: str) -> str:
+    """The simplified character whose traditional (or variant) form ``char`` is (錦: 锦, 後: 后), or
+    ``char`` itself. Only characters outside GB2312 are folded: one inside it is a simplified
+    character of its own (乾 is no 干), whatever OpenCC's table maps it to."""
+    try:
+        char.encode("gb2312")
+        return char
+    except UnicodeEncodeError:
+        folded = _to_simplified().convert(char)
+        return folded if len(folded) == 1 else char
+
+
+def folded_toward(entered: str, read: str) -> str:
+    """``read`` with each character that is a traditional form of a character of ``entered`` written
+    as that character (a seal read 盘錦 for the entered 盘锦: a seal cut in traditional glyphs, or
+    the recogniser's choice between two forms of one character), character for character (its
+    probabilities stay aligned). No other character changes: it cannot make another name."""
+    wanted = set(entered)
+    return "".join(f if ch not in wanted and (f := simplified_form(ch)) in wanted else ch for ch in read)
 
 
 def normalise_name(text: str) -> str:

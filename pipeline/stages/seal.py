@@ -23,6 +23,7 @@ from pipeline.intake.pages import Page
 from pipeline.models import Finding, Status
 from pipeline.reading.matching import (
     edit_distance,
+    folded_toward,
     name_equal_score,
     name_score,
     normalise_name,
@@ -437,10 +438,15 @@ def read_name_on_seal(image: np.ndarray, seal: SealCandidate, entered: str, engi
                       params: Mapping[str, Any]) -> list[ArcRead]:
     """The arc text of one seal, read from several strips until one shows the entered name
     surely character by character (a less sure read of it is not the end: another strip may
-    contest it) or the seal turns out to be the registration authority's."""
+    contest it) or the seal turns out to be the registration authority's. A traditional form of
+    one of the name's characters is read as that character (``folded_toward``): one name either way."""
     sure = float(params["settle_confidence"])
+    plain = _line_reader(engine)
 
-    read_line = _line_reader(engine)
+    def read_line(image: np.ndarray) -> tuple[str, float, tuple[float, ...]] | None:
+        """A strip's read, traditional forms of the name's characters read as the name's (錦: 锦)."""
+        got = plain(image)
+        return None if got is None else (folded_toward(entered, got[0]), got[1], got[2])
 
     def settled(read: ArcRead) -> bool:
         return is_authority(read.text) or (_shows_applicant(entered, read.text) and _surely_shows(entered, read, sure))
