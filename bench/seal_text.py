@@ -1,6 +1,6 @@
 """Seal arc text on organisation names the review has never seen (issue 11): figures only.
 
-    .venv/bin/python bench/seal_text.py [--set tune|holdout|all] [--per-name 4] [--seed 0] [--face FACE]
+    .venv/bin/python bench/seal_text.py [--set tune|holdout|all] [--per-name 4] [--seed 0] [--face FACE] [--traditional]
 
 The unseen-documents set names four organisations; the seal reading must hold for any name. This
 bench stamps seals of 24 other organisation names (companies, a law firm, a kindergarten, a
@@ -24,7 +24,8 @@ as it stands by RapidOCR's full detection and recognition.
 
 ``--face`` cuts the names in another face than the fixtures' (Song/Ming ``uming``, Kai ``ukai``,
 Hei ``zenhei``/``microhei``, ``droid``; ``each``: the five in turn, seal by seal): seal makers
-use their own, and the reading was built on Noto Serif Bold alone.
+use their own, and the reading was built on Noto Serif Bold alone. ``--traditional`` cuts every name,
+right and changed, in traditional characters (OpenCC s2t: 大連銀河電器…), as some seal makers do.
 """
 
 from __future__ import annotations
@@ -89,7 +90,16 @@ def main() -> int:
     ap.add_argument("--show", action="store_true", help="print every seal that did not pass / must not pass")
     ap.add_argument("--face", default="serif-bold", choices=("serif-bold", *OTHER_FACES, "each"),
                     help="the face the seal's name is cut in")
+    ap.add_argument("--traditional", action="store_true",
+                    help="cut every name, right and changed, in traditional characters (OpenCC s2t)")
     args = ap.parse_args()
+    import opencc
+
+    to_traditional = opencc.OpenCC("s2t")
+
+    def cut(text: str) -> str:
+        return to_traditional.convert(text) if args.traditional else text
+
     faces = list(OTHER_FACES) if args.face == "each" else [args.face]
     os.environ.setdefault("PRECHECK_OCR_CACHE", "off")
     splits = ("tune", "holdout") if args.set == "all" else (args.set,)
@@ -97,7 +107,7 @@ def main() -> int:
 
     known = known_characters()
     print(f"# seal arc text — {args.per_name} seals a name and as many of a changed name, seed {args.seed}, "
-          f"face {args.face}")
+          f"face {args.face}" + (", cut in traditional characters" if args.traditional else ""))
     print(f"{'set':8} {'seals':>6} {'right: pass':>12} {'uncertain':>10} {'FAIL':>5} {'not found':>10}"
           f" {'changed: PASS':>14} {'fail':>5} {'uncertain':>10} {'LEANING':>8} {'ms/seal':>8} {'naive pass':>11}")
     for split in splits:
@@ -109,7 +119,7 @@ def main() -> int:
             rng = np.random.default_rng([args.seed, NAMES.index(name)])
             for k in range(args.per_name):
                 face = faces[(NAMES.index(name) + k) % len(faces)]
-                for kind, printed in (("right", name), ("changed", near(name))):
+                for kind, printed in (("right", cut(name)), ("changed", cut(near(name)))):
                     seal = stamped_seal(name, printed, rng, face)
                     t = time.process_time()
                     outcome, read, leaning = judged(seal)
