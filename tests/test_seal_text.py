@@ -108,6 +108,7 @@ def test_only_a_confident_read_of_another_organisation_counts_as_different(read:
 @pytest.mark.parametrize(("read", "verdict"), [
     ("连中会计事务所有", "unknown"),             # half the name read surely, the rest missed (an 82-dpi seal)
     ("大连中山会计事务所", "unknown"),           # a character dropped inside
+    ("山会事粉所有限公司大通", "unknown"),       # five characters missed, one misread (务), ring bits after
     ("大连申山会计师事务所有限公司", "unknown"),  # one look-alike character: not sure enough to fail
     ("大连海港物流有限公司", "different"),       # another company altogether
 ])

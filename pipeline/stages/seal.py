@@ -18,11 +18,11 @@ from typing import Any
 
 import cv2
 import numpy as np
+from rapidfuzz.distance import LCSseq
 
 from pipeline.intake.pages import Page
 from pipeline.models import Finding, Status
 from pipeline.reading.matching import (
-    edit_distance,
     folded_toward,
     name_equal_score,
     name_score,
@@ -609,7 +609,10 @@ def _differs(entered: str, read: ArcRead, p: Mapping[str, Any]) -> bool | None:
         return False  # the name with characters missed (a small or faint seal), none read otherwise
     ends = [named[-k:] for k in range(max(1, len(want) - 1), len(want) + 2)]  # stray ring marks before it
     unsure = sum(1 for c in read.chars if c < float(p["fail_confidence"])) if len(read.chars) == len(read.text) else 0
-    differing = min(edit_distance(want, end) for end in ends) - unsure
+    # characters the read shows otherwise or more (off the longest run it shares with the name, in
+    # order): the name's characters it missed are no sign of another organisation (a faint or cut arc
+    # drops them: 山会事粉所有限公司 of 大连中山会计师事务所有限公司 is one character read otherwise)
+    differing = min(len(end) - LCSseq.similarity(want, end) for end in ends) - unsure
     if differing >= int(p["fail_distance"]):
         return True  # several characters of the name read surely otherwise: another organisation
     if differing < 1 and read.chars:
