@@ -40,7 +40,7 @@ import io
 import math
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
@@ -121,37 +121,44 @@ def straighten_pages(decoded: Decoded) -> Decoded:
     """Phone photos of a sheet: each page's quadrilateral warped upright to A4 before any image stage
     (``pipeline.intake.straighten``); scans and renders that fill their frame pass unchanged. The
     page records what was found, the upload's metadata which pages were straightened."""
-    pages, notes = [], []
-    for page in decoded.pages:
+    def upright(page: Page) -> tuple[Page, str] | None:
         result = straighten(page.image)
         if not result.done:
-            pages.append(page)
-            continue
+            return None
         h, w = result.image.shape[:2]
-        pages.append(Page(page.index, np.ascontiguousarray(result.image), estimate_a4_dpi(w, h), "estimated-a4",
-                          result.evidence()))
-        notes.append(f"page {page.index + 1}: keystone {result.keystone:.0%}" if result.keystone >= 0.005
-                     else f"page {page.index + 1}: {result.reason}")
-    if not notes:
-        return decoded
-    return Decoded(tuple(pages), {**decoded.metadata, "straightened": "; ".join(notes)}, decoded.warnings)
+        return (Page(page.index, np.ascontiguousarray(result.image), estimate_a4_dpi(w, h), "estimated-a4",
+                     result.evidence()),
+                f"keystone {result.keystone:.0%}" if result.keystone >= 0.005 else result.reason)
+
+    return _each_page(decoded, "straightened", upright)
 
 
 def without_streaks(decoded: Decoded) -> Decoded:
     """A sheet-fed scanner's streaks (a thin line down the whole page: dust on its glass) painted out
     of each page before any image stage (``pipeline.intake.streaks``); the upload's metadata says
     where."""
-    pages, notes = [], []
-    for page in decoded.pages:
+    def painted(page: Page) -> tuple[Page, str] | None:
         streaks = find_streaks(page.image, page.dpi)
         if not streaks:
-            pages.append(page)
-            continue
-        pages.append(replace(page, image=paint_out(page.image, streaks), streaks=tuple((s.x0, s.x1) for s in streaks)))
-        notes.append(f"page {page.index + 1}: x " + ", ".join(f"{s.x0}–{s.x1 - 1}" for s in streaks))
+            return None
+        return (replace(page, image=paint_out(page.image, streaks), streaks=tuple((s.x0, s.x1) for s in streaks)),
+                "x " + ", ".join(f"{s.x0}–{s.x1 - 1}" for s in streaks))
+
+    return _each_page(decoded, "streaks", painted)
+
+
+def _each_page(decoded: Decoded, note: str, change: Callable[[Page], tuple[Page, str] | None]) -> Decoded:
+    """``decoded`` with each page ``change`` gives a new one for replaced, and what it did noted per
+    page under ``note`` in the metadata; ``decoded`` itself when no page changed."""
+    pages, notes = [], []
+    for page in decoded.pages:
+        changed = change(page)
+        pages.append(page if changed is None else changed[0])
+        if changed is not None:
+            notes.append(f"page {page.index + 1}: {changed[1]}")
     if not notes:
         return decoded
-    return Decoded(tuple(pages), {**decoded.metadata, "streaks": "; ".join(notes)}, decoded.warnings)
+    return Decoded(tuple(pages), {**decoded.metadata, note: "; ".join(notes)}, decoded.warnings)
 
 
 def _trimmer() -> Any:

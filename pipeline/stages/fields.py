@@ -245,11 +245,11 @@ class _Review:
         it, read the same other name."""
         v = self._not_another_entry(slot, self._unreadable_no_fail(self._verdict(slot, key, extra_labels, th)),
                                     extra_labels)
-        for marks in MARKS:
-            clean = self.without(slot, marks) if v.status is not Status.PASS else None
-            if clean is not None:
-                v = _marks_dropped(v, self._not_another_entry(slot, self._unreadable_no_fail(
-                    self._verdict(slot, key, extra_labels, th, clean)), extra_labels), marks)
+        for marks, clean in self.cleaned(slot) if v.status is not Status.PASS else ():
+            v = _marks_dropped(v, self._not_another_entry(slot, self._unreadable_no_fail(
+                self._verdict(slot, key, extra_labels, th, clean)), extra_labels), marks)
+            if v.status is Status.PASS:
+                break  # the next marks' reading is not needed (nor read)
         return v
 
     def _not_another_entry(self, slot: str, v: Verdict, labels: list[str]) -> Verdict:
@@ -789,10 +789,9 @@ def _doc_kind(r: _Review, slot: str) -> list[Finding]:
     want = ctx.rules.slots[slot].doc_kind
     kind = r.doc(slot).kind
     read_path = {}
-    if kind.kind == "other":
-        for marks, clean in r.cleaned(slot):
-            kind, read_path = clean.kind, {"read_path": f"{marks} dropped"}
-            break
+    if kind.kind == "other" and (first := next(r.cleaned(slot), None)) is not None:
+        marks, clean = first
+        kind, read_path = clean.kind, {"read_path": f"{marks} dropped"}
     ev = {"expected": want, "kind": kind.kind, "score": kind.score, "words": list(kind.words),
           "runner_up": kind.runner_up, "looks_like": kind.title, **read_path}
     if kind.kind == want:
