@@ -148,3 +148,29 @@ def test_a_name_struck_out_inside_a_sentence_is_found_and_glyphs_set_tight_are_n
     found = judged(altered)
     assert found.status is Status.UNCERTAIN, found.evidence
     assert [case.handler.name in s["struck_read"] for s in found.evidence["strokes"]] == [True]
+
+
+def test_a_value_on_a_line_of_its_own_is_not_struck_by_its_glued_glyphs_and_struck_whole_still_is() -> None:
+    # Given a tune-side letter at 150 dpi in Zen Hei whose e-mail's Latin glyphs join into a row
+    # along half the address (its joined stretch reads as most of the entered e-mail)
+    from dataclasses import replace
+
+    from fixtures.scans import unseen
+
+    spec = next(s for s in unseen.CASES if s.name == "tune_clean_v2_zenhei_law_firm")
+    spec = replace(spec, name="struck_probe", base=replace(spec.base, days_before=11, hand=True, seed=8106))
+    case = Case.model_validate(unseen.case_data(spec))
+
+    def judged(struck: str) -> Finding:
+        sheet = replace(unseen.sheets(spec)["authorization"], struck=struck)
+        page = cv2.imdecode(np.frombuffer(unseen.build(sheet), np.uint8), cv2.IMREAD_COLOR)
+        uploads = {"authorization": upload_of("authorization", [page])}
+        ctx = StageContext(case=case, rules=load_rule_set(), uploads=uploads)
+        return by_rule(fields.run(ctx))[("auth.altered", "authorization")]
+
+    # Then the printed letter passes: a value that makes its whole line is struck across its line or not at all
+    clean = judged("")
+    assert clean.status is Status.PASS, clean.evidence
+    # and the same letter with the e-mail, or the handler's name in its sentence, struck out goes to a clerk
+    for name in ("handler.email", "handler.name"):
+        assert judged(name).status is Status.UNCERTAIN, name

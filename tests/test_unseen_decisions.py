@@ -19,6 +19,7 @@ from pipeline.review import review_case
 
 CASES = ("tune_clean_v2_droid", "tune_clean_employee_in_row2", "tune_clean_table_on_continuation",
          "tune_clean_seal_list_4of8", "tune_clean_dated_10_days_before", "tune_clean_phone_keystone_12",
+         "tune_clean_150dpi_phone_keystone_16",
          "tune_clean_v2_uming_school", "tune_clean_v1_zenhei_numeral_dates_hand", "tune_near_org_name",
          "tune_near_handler_name", "tune_near_employee_id")
 

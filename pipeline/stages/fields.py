@@ -1016,20 +1016,30 @@ def _altered(r: _Review, slot: str) -> list[Finding]:
 
 
 def _struck_value(r: _Review, page: PageText, stroke: Stroke, params: Mapping[str, Any]) -> str | None:
-    """What the stretch a short stroke runs through reads, when it shows an entered value
+    """What the glyphs a short stroke runs across read, when they show an entered value
     (``short_values``: a run of at least ``short_shown`` of one's characters, two at least); else
     None. A short stroke is one through a few glyphs of a sentence (the name after 兹授权); glyphs
-    set tight join into one as well (作为附件 in a Hei face), and only a value the applicant
-    entered is worth striking out."""
+    set tight join into one as well (作为附件 in a Hei face; a mobile number's digits on a phone's
+    photo), and only a value the applicant entered is worth striking out. What counts is what the
+    stroke crosses, not the whole joined stretch it was found in. A value that makes half its line
+    or more (a mobile number on its own line, glued digits on a phone's photo) is not looked for so:
+    struck out, it is struck across ``min_cover`` of its line, and the whole-line rule judges that."""
     if stroke.part is None:
         return None
     a, y0, b, y1 = stroke.part
-    pad = (y1 - y0) // 2
-    read = r.engine.read_line(page.image[y0:y1, max(0, a - pad):b + pad])
+    pad = (y1 - y0) // 4
+    x0, x1 = max(a, stroke.ends[0]), min(b, stroke.ends[2])
+    read = r.engine.read_line(page.image[y0:y1, max(0, x0 - pad):x1 + pad])
     text = normalise(read.text) if read is not None else ""
+    whole = next((i for i, ln in enumerate(page.lines) if ln.box == stroke.line), None)
+    if whole is not None:
+        page.ensure_read([whole])
+    line_chars = len(page.lines[whole].norm) if whole is not None else 0
     for key in params["short_values"]:
         value = normalise(r.entered(key))
         need = min(len(value), max(2, math.ceil(float(params["short_shown"]) * len(value))))
+        if len(value) >= float(params["min_cover"]) * line_chars:
+            continue  # most of its line: the whole-line rule's
         if value and SequenceMatcher(None, text, value, autojunk=False).find_longest_match().size >= need:
             return text
     return None
