@@ -164,6 +164,7 @@ def test_a_value_on_a_line_of_its_own_is_not_struck_by_its_glued_glyphs_and_stru
     def judged(struck: str) -> Finding:
         sheet = replace(unseen.sheets(spec)["authorization"], struck=struck)
         page = cv2.imdecode(np.frombuffer(unseen.build(sheet), np.uint8), cv2.IMREAD_COLOR)
+        assert page is not None
         uploads = {"authorization": upload_of("authorization", [page])}
         ctx = StageContext(case=case, rules=load_rule_set(), uploads=uploads)
         return by_rule(fields.run(ctx))[("auth.altered", "authorization")]
