@@ -48,9 +48,18 @@ def test_it_stays_with_a_clerk_when_a_check_of_the_slot_did_not_pass() -> None:
 
 def test_a_pass_for_a_reason_of_its_own_is_no_sign_the_page_was_read() -> None:
     quality = _quality(["low_resolution"])
-    for rule in ("ocr.apply_date", "seal.org_name"):
-        unread = _read(rule, reason="not read" if rule == "ocr.apply_date" else "same_seal_as_another_impression")
-        assert _settled(quality, _read("doc.kind"), unread).status is Status.UNCERTAIN
+    unread = _read("ocr.apply_date", reason="not read")
+    assert _settled(quality, _read("doc.kind"), _read("ocr.user"), unread).status is Status.UNCERTAIN
+
+
+def test_a_seal_passed_as_another_uploads_impression_neither_counts_nor_keeps_the_page_back() -> None:
+    # the seal's name was read on another upload, the page's own values were read here
+    quality = _quality(["low_resolution"])
+    same_seal = _read("seal.org_name", reason="same_seal_as_another_impression")
+    assert _settled(quality, _read("doc.kind"), _read("ocr.user"), same_seal).status is Status.PASS
+    assert _settled(quality, _read("doc.kind"), same_seal).status is Status.UNCERTAIN  # one read of the page's own
+    assert _settled(quality, _read("doc.kind"), _read("ocr.user"),
+                    _read("seal.org_name", Status.UNCERTAIN)).status is Status.UNCERTAIN
 
 
 def test_a_field_passed_for_a_reason_of_its_own_is_no_sign_either() -> None:

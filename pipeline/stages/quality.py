@@ -182,11 +182,13 @@ def settle_read_in_full(rules: RuleSet, findings: list[Finding]) -> list[Finding
     """Pass ``scan.quality`` on each slot ``uncertain`` for low resolution alone whose reading went
     through: the rules that read text on it (``read_rules``, at least ``read_rules_min`` of them) all
     passed there, none for a reason of its own (a date not read, a value read only with light marks
-    dropped, another impression's seal). A phone messenger sends pages at 110–140 dpi; the checks, not
+    dropped); one confirmed by another upload's reading (``confirmed_elsewhere``: the seal the same
+    impression as another's) is left out either way. A phone messenger sends pages at 110–140 dpi; the checks, not
     the pixel count, say whether such a page could be checked, and a page they could not read stays
     with a clerk. Findings this step passed before (a re-review's) are judged again from scratch."""
     params = rules.rule(QUALITY).params
     reading = set(params.get("read_rules", ()))  # absent from rule sets before 13: nothing settled
+    elsewhere = dict(params.get("confirmed_elsewhere", {}))
     by_slot: dict[str, list[Finding]] = {}
     for f in findings:
         if f.slot and f.rule in reading:
@@ -196,7 +198,7 @@ def settle_read_in_full(rules: RuleSet, findings: list[Finding]) -> list[Finding
         if f.rule == QUALITY and f.evidence.get("reason") == READ_IN_FULL:
             f = rules.finding(QUALITY, Status.UNCERTAIN, f.slot, {
                 k: v for k, v in f.evidence.items() if k not in ("reason", "read_by", "lowest_dpi")})
-        read = by_slot.get(f.slot or "", [])
+        read = [r for r in by_slot.get(f.slot or "", []) if not _confirmed_elsewhere(r, elsewhere)]
         if (f.rule == QUALITY and f.status is Status.UNCERTAIN and _low_resolution_only(f)
                 and len(read) >= int(params.get("read_rules_min", 1))
                 and all(_read_plainly(r) for r in read)):
@@ -206,6 +208,11 @@ def settle_read_in_full(rules: RuleSet, findings: list[Finding]) -> list[Finding
                 "lowest_dpi": min(low) if low else None})
         out.append(f)
     return out
+
+
+def _confirmed_elsewhere(f: Finding, reasons: dict[str, str]) -> bool:
+    """A pass another upload's reading gave (``confirmed_elsewhere``): no read of this page, no doubt of it."""
+    return f.status is Status.PASS and f.rule in reasons and f.evidence.get("reason") == reasons[f.rule]
 
 
 def _read_plainly(f: Finding) -> bool:
