@@ -358,3 +358,20 @@ def test_the_employee_table_of_a_page_scanned_a_little_askew_is_found(tmp_path: 
     rows = table_rows(doc, COLUMNS, ("name", "id_number"))
     assert any((r.get("name") is not None and r.get("name").text == case.user.name)  # type: ignore[union-attr]
                for r in rows), [(k, v.text) for r in rows for k, v in r.cells.items()]
+
+
+def test_a_licence_term_wrapped_after_its_first_character_of_long_term_is_still_read_open_ended() -> None:
+    # Given a tune-side licence at 150 dpi whose 营业期限 "2014年08月20日 至 长期" wraps: 期 alone below 长
+    from dataclasses import replace
+
+    from fixtures.scans import unseen
+    from pipeline.reading.documents import read_period
+
+    spec = next(s for s in unseen.CASES if s.name == "tune_clean_v2_uming")
+    spec = replace(spec, base=replace(spec.base, dpi=150, user_row=1, seed=2120))
+    page = cv2.imdecode(np.frombuffer(unseen.build(unseen.sheets(spec)["org_license"]), np.uint8), cv2.IMREAD_COLOR)
+    assert page is not None
+    doc = read_upload([page], get_engine("auto"), ReadOptions())
+    # Then the row is read in order — its own line, then what wrapped under it — and says 长期
+    period = read_period(doc, ["营业期限"], need_start=False)
+    assert period is not None and period.open_ended and period.start == date(2014, 8, 20), period

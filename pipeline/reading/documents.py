@@ -201,7 +201,7 @@ def _row(p: PageText, lab: Line, rows: int) -> list[int]:
     """Lines right of the label on its row, then the lines of the next ``rows - 1`` rows below."""
     x0, y0, x1, y1 = lab.box
     h = max(1, y1 - y0)
-    out = []
+    on_row, under = [], []
     for i, ln in enumerate(p.lines):
         if ln is lab:
             continue
@@ -209,9 +209,27 @@ def _row(p: PageText, lab: Line, rows: int) -> list[int]:
         same_row = min(y1, b1) - max(y0, b0) >= 0.5 * min(h, b1 - b0) and a0 >= x1 - h
         # below: starts under the label's middle (on a turned scan a wrapped date overlaps the row a little)
         below = b0 >= y0 + 0.5 * h and b0 <= y1 + (rows - 1) * 1.8 * h and a1 > x0 - h
-        if same_row or (rows > 1 and below):
-            out.append(i)
-    return sorted(out, key=lambda i: (p.lines[i].box[1] // max(1, h), p.lines[i].box[0]))
+        if same_row:
+            on_row.append(i)
+        elif rows > 1 and below:
+            under.append(i)
+    # the label's row left to right, then what wrapped below it row by row: a wrapped 期 of 至长/期 sits
+    # right under its row, and a fixed grid of heights could put it first
+    return sorted(on_row, key=lambda i: p.lines[i].box[0]) + [i for row in _rows_of(p, under) for i in row]
+
+
+def _rows_of(p: PageText, indices: list[int]) -> list[list[int]]:
+    """``indices`` in reading order: rows of lines whose middles lie within half a line of each
+    other, top down, each left to right."""
+    rows: list[list[int]] = []
+    for i in sorted(indices, key=lambda i: (p.lines[i].box[1] + p.lines[i].box[3]) / 2):
+        _, b0, _, b1 = p.lines[i].box
+        last = p.lines[rows[-1][-1]].box if rows else None
+        if last is not None and abs((b0 + b1) - (last[1] + last[3])) / 2 <= 0.5 * min(b1 - b0, last[3] - last[1]):
+            rows[-1].append(i)
+        else:
+            rows.append([i])
+    return [sorted(row, key=lambda i: p.lines[i].box[0]) for row in rows]
 
 
 def read_upload(pages: list[np.ndarray], engine: OcrEngine, options: ReadOptions, mode: str = "short") -> DocRead:
