@@ -175,3 +175,36 @@ def test_a_value_on_a_line_of_its_own_is_not_struck_by_its_glued_glyphs_and_stru
     # and the same letter with the e-mail, or the handler's name in its sentence, struck out goes to a clerk
     for name in ("handler.email", "handler.name"):
         assert judged(name).status is Status.UNCERTAIN, name
+
+
+def test_a_name_struck_in_a_sentence_whose_line_box_stands_well_above_its_glyphs_is_found() -> None:
+    # Given a letter whose 兹授权 line box is half again as high as its glyphs (padding, the underline,
+    # the name written again by hand): a stroke through the 3-character name is under twice the box's height
+    case, _ = _letter("tune_clean_v2_uming_school")
+    _, altered = _letter("tune_clean_v2_uming_school", struck="handler.name")
+    uploads = {"authorization": upload_of("authorization", [altered])}
+    found = by_rule(fields.run(StageContext(case=case, rules=load_rule_set(), uploads=uploads)))
+    # Then the stretch is measured against the glyphs' height, and the struck name goes to a clerk
+    assert found[("auth.altered", "authorization")].status is Status.UNCERTAIN
+
+
+@pytest.mark.parametrize(("spec_name", "field_name"), [
+    ("tune_clean_150dpi_phone_keystone_08", "handler.mobile"),  # 144 dpi: the ballpoint through digits 7–9 px
+    ("tune_clean_150dpi_phone_keystone_24", "handler.name"),    # below min_dpi: black strokes are not judged
+])
+def test_a_blue_pens_stroke_on_a_phones_photo_is_found_where_a_black_one_could_not_be_told(
+        tmp_path: Path, spec_name: str, field_name: str) -> None:
+    from dataclasses import replace
+
+    from fixtures.scans import unseen
+    from pipeline.review import review_case
+
+    # Given a phone's photo of a 150-dpi letter with a value struck out in blue ballpoint
+    spec = next(s for s in unseen.CASES if s.name == spec_name)
+    folder = unseen.make_case(tmp_path, spec)
+    sheet = replace(unseen.sheets(spec)["authorization"], struck=field_name)
+    (folder / "uploads" / f"authorization.{sheet.fmt}").write_bytes(unseen.build(sheet))
+    # Then the stroke is a coloured pen's over black print, and the letter goes to a clerk
+    found = next(f for f in review_case(folder).findings if f.rule == "auth.altered")
+    assert found.status is Status.UNCERTAIN, found.evidence
+    assert any(s.get("pen") == "coloured" for s in found.evidence["strokes"])

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from pipeline.reading.ocr import PEN_BLUE
+
 Box = tuple[int, int, int, int]
 
 
@@ -26,6 +28,8 @@ class Stroke:
     cover: float                    # the share of the line's width the stroke runs across
     #: the stretch of the line it was found in when it is short (``short_heights``), else None
     part: Box | None = None
+    #: a coloured (blue, blue-black) pen's line over black print (``_LineInk.coloured``)
+    coloured: bool = False
 
 
 def strokes_through(image: np.ndarray, lines: list[Box], min_cover: float = 0.5,
@@ -45,13 +49,14 @@ def strokes_through(image: np.ndarray, lines: list[Box], min_cover: float = 0.5,
     break at least that many line heights long (printed glyphs stand apart; a stroke through them
     joins them) is judged as a line of its own, the stroke across ``min_cover`` of it (``Stroke.part``:
     glyphs set tight join so too — 作为附件 in a Hei face —, so what the stretch reads is the caller's
-    to judge)."""
+    to judge, and every stretch's stroke is returned: the first may be glyphs, the second the pen)."""
     grey = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    bluer = None if image.ndim == 2 else _bluer_than_paper(image)
     found = []
     for line in lines:
         if not _judgeable(line, min_height):
             continue
-        ink = _LineInk.of(grey, line)
+        ink = _LineInk.of(grey, line, bluer)
         if ink.share() > max_ink_share:
             continue  # a block of ink (a seal saved in black and white), not a line of text
         if leave_out is not None and image.ndim == 3:
@@ -59,12 +64,14 @@ def strokes_through(image: np.ndarray, lines: list[Box], min_cover: float = 0.5,
         x0, y0, x1, y1 = line
         parts = [(x0, x1)] + (ink.joined_stretches(middle, short_heights) if short_heights else [])
         for a, b in parts:
-            ends = _stroke_across(ink, a, b, min_cover, middle, max_slope_deg)
-            if ends is not None:
+            got = _stroke_across(ink, a, b, min_cover, middle, max_slope_deg, whole=(a, b) == (x0, x1))
+            if got is not None:
+                ends, coloured = got
                 across = (min(x1, ends[2]) - max(x0, ends[0])) / (x1 - x0)
                 part = None if (a, b) == (x0, x1) else (a, y0, b, y1)
-                found.append(Stroke(line, ends, round(float(across), 2), part))
-                break
+                found.append(Stroke(line, ends, round(float(across), 2), part, coloured))
+                if part is None:
+                    break  # the line is struck: its stretches need no look
     return found
 
 
@@ -81,6 +88,7 @@ class _LineInk:
     top: int          # the crop's place on the page
     left: int
     marks: Callable[[], np.ndarray] | None = None  # ink that is no pen's (non-zero), left out of strokes
+    blue: np.ndarray | None = None  # the crop's blue − red over the paper's (a colour page), else None
 
     @functools.cached_property
     def pen(self) -> np.ndarray:
@@ -88,7 +96,7 @@ class _LineInk:
         return self.ink if self.marks is None else self.ink & (self.marks() == 0)
 
     @classmethod
-    def of(cls, grey: np.ndarray, line: Box) -> _LineInk:
+    def of(cls, grey: np.ndarray, line: Box, bluer: np.ndarray | None = None) -> _LineInk:
         x0, y0, x1, y1 = line
         pad = (y1 - y0) // 2
         top, left = max(0, y0 - pad), max(0, x0 - pad)
@@ -96,11 +104,46 @@ class _LineInk:
         # a max filter wider than any glyph stroke: a phone's shadow or a lamp's falloff over the line
         # is paper, not ink
         paper = cv2.dilate(crop, np.ones((y1 - y0, y1 - y0), np.uint8))
-        return cls(line, crop.astype(np.int16) < paper.astype(np.int16) - 60, top, left)
+        blue = None if bluer is None else bluer[top:y1 + pad, left:x1 + pad]
+        return cls(line, crop.astype(np.int16) < paper.astype(np.int16) - 60, top, left, blue=blue)
+
+    def coloured(self, ends: tuple[int, int, int, int]) -> bool:
+        """The segment ``ends`` (crop coordinates) is a blue or blue-black pen's line over black print:
+        its ink bluer than the paper by ``PEN_BLUE`` (blue − red) and than the glyphs around it, which
+        are not that blue themselves (JPEG bleeds a little of the pen's colour into them). Glyphs set
+        tight are the print's own black. A black pen, a grey page or a value written by the same pen
+        say nothing (False)."""
+        if self.blue is None:
+            return False
+        h, w = self.ink.shape
+        xs, ys = _along(ends)
+        near = np.zeros_like(self.ink)
+        for dy in (-1, 0, 1):
+            near[np.clip(ys + dy, 0, h - 1), np.clip(xs, 0, w - 1)] = True
+        mid = (ends[1] + ends[3]) / 2
+        away = self.ink & (np.abs(np.arange(h) - mid) > max(4, self.height // 8))[:, None]
+        along, glyphs = self.blue[near & self.ink], self.blue[away]
+        if len(along) == 0 or len(glyphs) == 0:
+            return False
+        stroke_blue, glyph_blue = float(np.median(along)), float(np.median(glyphs))
+        return stroke_blue >= PEN_BLUE and glyph_blue < PEN_BLUE and stroke_blue - glyph_blue >= PEN_BLUE
 
     @property
     def height(self) -> int:
         return self.line[3] - self.line[1]
+
+    @functools.cached_property
+    def glyph_height(self) -> float:
+        """The height of the line's glyphs: the box's rows holding the middle 80 % of its ink, over 0.8.
+        A detector's box stands well above and below them (padding, an underline, a taller hand-written
+        word beside): 62 px for 34 px glyphs on a 200-dpi letter. Never more than the box's height."""
+        x0, _, x1, _ = self.line
+        rows = self.ink[self.rows(), x0 - self.left:x1 - self.left].sum(axis=1)
+        if rows.sum() == 0:
+            return float(self.height)
+        cumulative = np.cumsum(rows) / rows.sum()
+        low, high = int(np.searchsorted(cumulative, 0.1)), int(np.searchsorted(cumulative, 0.9))
+        return float(min(self.height, max(1, high - low + 1) / 0.8))
 
     def rows(self, band: tuple[float, float] = (0.0, 1.0)) -> slice:
         """The crop's rows of the line's ``band`` (fractions of its height)."""
@@ -121,18 +164,27 @@ class _LineInk:
         columns = np.asarray(self.ink[self.rows(band), x0 - self.left:x1 - self.left].any(axis=0))
         _, starts, ends = _runs(_bridged(columns[None, :]))
         return [(x0 + int(a), x0 + int(b)) for a, b in zip(starts, ends, strict=True)
-                if b - a >= heights * self.height]
+                if b - a >= heights * self.glyph_height]
+
+
+def _bluer_than_paper(image: np.ndarray) -> np.ndarray:
+    """Each pixel's blue − red over the page's median (a pen's blue, positive; print and paper ≈ 0)."""
+    bluer = cv2.subtract(image[:, :, 0], image[:, :, 2]).astype(np.int16)
+    return bluer - np.int16(np.median(bluer[::2, ::2]))
 
 
 def _stroke_across(ink: _LineInk, a: int, b: int, min_cover: float, middle: tuple[float, float],
-                   max_slope_deg: float) -> tuple[int, int, int, int] | None:
+                   max_slope_deg: float, whole: bool = True) -> tuple[tuple[int, int, int, int], bool] | None:
     """A pen stroke through the line between page columns ``a`` and ``b``, across ``min_cover`` of
-    them and twice the line's height at least: its ends on the page, or None."""
+    them and twice the line's height at least (a stretch of it, not ``whole``: twice its glyphs'
+    height): its ends on the page and whether it is a coloured pen's (``_LineInk.coloured``: such a
+    line needs not be thin — on a phone's photo at 140 dpi a ballpoint through digits measures 7–9 px
+    — glyphs set tight never are), or None."""
     h, w = ink.height, b - a
     pad = h // 2
     c0, c1 = max(0, a - ink.left - pad), min(ink.ink.shape[1], b - ink.left + pad)
     # longer than two glyphs: one glyph's stroke, or two lined up, is not a stroke through a value
-    min_length = max(int(min_cover * w), 2 * h)
+    min_length = max(int(min_cover * w), 2 * (h if whole else round(ink.glyph_height)))
     if _longest_inked_span(np.asarray(ink.ink[ink.rows(), c0:c1].any(axis=0))) < min_length:
         return None  # printed glyphs stand apart, a column or more between them: no stroke (cheap)
     part = ink.pen[:, c0:c1]
@@ -150,9 +202,10 @@ def _stroke_across(ink: _LineInk, a: int, b: int, min_cover: float, middle: tupl
             continue
         if not _between_glyphs(part, ends, reach=max(3, h // 3)):
             continue  # an underline or a rule: glyphs above it only
-        if _typical_thickness(part, ends) > max(3, h // 4):
+        coloured = ink.coloured((sx0 + c0, sy0, sx1 + c0, sy1))
+        if _typical_thickness(part, ends) > max(3, h // 4) and not coloured:
             continue  # a row through bold glyphs (a seal's, a heavy hand's): a pen line is thin
-        return sx0 + left, sy0 + top, sx1 + left, sy1 + top
+        return (sx0 + left, sy0 + top, sx1 + left, sy1 + top), coloured
     return None
 
 

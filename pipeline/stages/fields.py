@@ -978,9 +978,11 @@ def _termless_title(doc: DocRead, titles: list[str]) -> str | None:
 
 def _altered(r: _Review, slot: str) -> list[Finding]:
     """The guide: 委托书内容要填写清楚，涂改无效. A pen stroke through a line of the letter's text
-    (a value struck out, written again beside it) is for a clerk to see; none found passes; a
+    (a value struck out, written again beside it) is for a clerk to see — through a few glyphs of a
+    line, when they read as an entered value or the stroke is a coloured pen's over black print
+    (``Stroke.coloured``: a struck name rarely reads as itself); none found passes; a
     letter whose pages are all below ``min_dpi`` (a phone messenger's copy: its glyphs blur into
-    rows as straight as a pen's) is skipped."""
+    rows as straight as a pen's) is looked at for coloured strokes only, and skipped when it shows none."""
     ctx = r.ctx
     params = ctx.rules.rule("auth.altered").params
     strokes: list[dict[str, Any]] = []
@@ -990,21 +992,24 @@ def _altered(r: _Review, slot: str) -> list[Finding]:
             continue  # another upload's page
         boxes = [ln.box for ln in p.lines]
         lines += len(boxes)
-        if ctx.uploads[slot].pages[p.index].dpi < float(params["min_dpi"]):
-            continue
-        judged += judgeable(boxes)
+        sharp = ctx.uploads[slot].pages[p.index].dpi >= float(params["min_dpi"])
+        if sharp:
+            judged += judgeable(boxes)
         found = strokes_through(p.image, boxes, float(params["min_cover"]), tuple(params["middle"]),
                                 float(params["max_slope_deg"]), max_ink_share=float(params["max_ink_share"]),
                                 short_heights=float(params["short_heights"]), leave_out=red_mask)
+        if not sharp:  # glyphs blur into rows as straight as a pen's; a coloured pen's line is still one
+            found = [s for s in found if s.coloured]
         for k, stroke in enumerate(found):
             struck = _struck_value(r, p, stroke, params)
-            if stroke.part is not None and struck is None:
-                continue
+            if stroke.part is not None and struck is None and not stroke.coloured:
+                continue  # glyphs set tight (or a struck value read as no entry, in black: not told)
             x0, y0, x1, y1 = stroke.line
             pad = (y1 - y0) // 2
             crop = p.image[max(0, y0 - pad):y1 + pad, max(0, x0 - pad):x1 + pad]
             strokes.append({**p.where(), "box": list(stroke.line), "stroke": list(stroke.ends), "cover": stroke.cover,
                             **({"struck_read": struck} if struck is not None else {}),
+                            **({"pen": "coloured"} if stroke.coloured else {}),
                             "crop": ctx.artifacts.save_png(f"struck_{slot}_p{p.index}_{k}", crop)})
     if strokes:
         return [ctx.finding("auth.altered", Status.UNCERTAIN, slot,
