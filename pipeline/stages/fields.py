@@ -1028,26 +1028,33 @@ def _struck_value(r: _Review, page: PageText, stroke: Stroke, params: Mapping[st
     photo), and only a value the applicant entered is worth striking out. What counts is what the
     stroke crosses, not the whole joined stretch it was found in. A value that makes half its line
     or more (a mobile number on its own line, glued digits on a phone's photo) is not looked for so:
-    struck out, it is struck across ``min_cover`` of its line, and the whole-line rule judges that."""
+    struck out, it is struck across ``min_cover`` of its line, and the whole-line rule judges that;
+    nor is one its line's read does not show (a sentence of print, whose tight glyphs join)."""
     if stroke.part is None:
         return None
+    whole = next((i for i, ln in enumerate(page.lines) if ln.box == stroke.line), None)
+    if whole is not None:
+        page.ensure_read([whole])
+    line = page.lines[whole].norm if whole is not None else ""
+    wanted = []  # (value, characters to show): values on the line that make less than half of it
+    for key in params["short_values"]:
+        value = normalise(r.entered(key))
+        need = min(len(value), max(2, math.ceil(float(params["short_shown"]) * len(value))))
+        if value and len(value) < float(params["min_cover"]) * len(line) and _shows_run(line, value, need):
+            wanted.append((value, need))
+    if not wanted:
+        return None  # the line shows no entered value: its glyphs set tight (the stroke's own read is spared)
     a, y0, b, y1 = stroke.part
     pad = (y1 - y0) // 4
     x0, x1 = max(a, stroke.ends[0]), min(b, stroke.ends[2])
     read = r.engine.read_line(page.image[y0:y1, max(0, x0 - pad):x1 + pad])
     text = normalise(read.text) if read is not None else ""
-    whole = next((i for i, ln in enumerate(page.lines) if ln.box == stroke.line), None)
-    if whole is not None:
-        page.ensure_read([whole])
-    line_chars = len(page.lines[whole].norm) if whole is not None else 0
-    for key in params["short_values"]:
-        value = normalise(r.entered(key))
-        need = min(len(value), max(2, math.ceil(float(params["short_shown"]) * len(value))))
-        if len(value) >= float(params["min_cover"]) * line_chars:
-            continue  # most of its line: the whole-line rule's
-        if value and SequenceMatcher(None, text, value, autojunk=False).find_longest_match().size >= need:
-            return text
-    return None
+    return text if any(_shows_run(text, value, need) for value, need in wanted) else None
+
+
+def _shows_run(text: str, value: str, need: int) -> bool:
+    """``text`` shows ``need`` characters of ``value`` in a run."""
+    return SequenceMatcher(None, text, value, autojunk=False).find_longest_match().size >= need
 
 
 def run(ctx: StageContext) -> list[Finding]:
