@@ -213,23 +213,12 @@ def _row(p: PageText, lab: Line, rows: int) -> list[int]:
             on_row.append(i)
         elif rows > 1 and below:
             under.append(i)
-    # the label's row left to right, then what wrapped below it row by row: a wrapped 期 of 至长/期 sits
-    # right under its row, and a fixed grid of heights could put it first
-    return sorted(on_row, key=lambda i: p.lines[i].box[0]) + [i for row in _rows_of(p, under) for i in row]
-
-
-def _rows_of(p: PageText, indices: list[int]) -> list[list[int]]:
-    """``indices`` in reading order: rows of lines whose middles lie within half a line of each
-    other, top down, each left to right."""
-    rows: list[list[int]] = []
-    for i in sorted(indices, key=lambda i: (p.lines[i].box[1] + p.lines[i].box[3]) / 2):
-        _, b0, _, b1 = p.lines[i].box
-        last = p.lines[rows[-1][-1]].box if rows else None
-        if last is not None and abs((b0 + b1) - (last[1] + last[3])) / 2 <= 0.5 * min(b1 - b0, last[3] - last[1]):
-            rows[-1].append(i)
-        else:
-            rows.append([i])
-    return [sorted(row, key=lambda i: p.lines[i].box[0]) for row in rows]
+    # the label's row left to right, then what wrapped below it row by row (``_bands``): a wrapped 期 of
+    # 至长/期 sits right under its row, and a fixed grid of heights could put it first
+    under.sort(key=lambda i: p.lines[i].box[1])
+    wrapped = [sorted((under[k] for k in band), key=lambda i: p.lines[i].box[0])
+               for band in _bands([p.lines[i].box for i in under])]
+    return sorted(on_row, key=lambda i: p.lines[i].box[0]) + [i for row in wrapped for i in row]
 
 
 def read_upload(pages: list[np.ndarray], engine: OcrEngine, options: ReadOptions, mode: str = "short") -> DocRead:

@@ -443,6 +443,13 @@ def drop_light_marks(image: np.ndarray) -> np.ndarray | None:
 _PEN_SHARE = 2e-4
 
 
+def blueness(image: np.ndarray) -> tuple[np.ndarray, float]:
+    """Each pixel's blue − red (0–255, saturating at 0) and the page's median of it (the paper's):
+    what ``PEN_BLUE`` is measured on (a BGR page)."""
+    bluer = cv2.subtract(image[:, :, 0], image[:, :, 2])
+    return bluer, float(np.median(bluer[::2, ::2]))
+
+
 def drop_pen_ink(image: np.ndarray) -> np.ndarray | None:
     """A grey image (red ink dropped) where a blue or blue-black pen's strokes turn white; None when
     the page shows none (a grey page, or too few pixels that blue).
@@ -454,8 +461,8 @@ def drop_pen_ink(image: np.ndarray) -> np.ndarray | None:
     it: that is ``drop_light_marks``' work, and this image is read only after it."""
     if image.ndim == 2:
         return None
-    bluer = cv2.subtract(image[:, :, 0], image[:, :, 2])  # blue − red, saturating at 0
-    pen = bluer >= float(np.median(bluer[::2, ::2])) + PEN_BLUE
+    bluer, paper = blueness(image)
+    pen = bluer >= paper + PEN_BLUE
     if pen.mean() < _PEN_SHARE:
         return None
     grey = drop_red_ink(image).copy()

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from pipeline.reading.ocr import PEN_BLUE
+from pipeline.reading.ocr import PEN_BLUE, blueness
 
 Box = tuple[int, int, int, int]
 
@@ -168,9 +168,9 @@ class _LineInk:
 
 
 def _bluer_than_paper(image: np.ndarray) -> np.ndarray:
-    """Each pixel's blue − red over the page's median (a pen's blue, positive; print and paper ≈ 0)."""
-    bluer = cv2.subtract(image[:, :, 0], image[:, :, 2]).astype(np.int16)
-    return bluer - np.int16(np.median(bluer[::2, ::2]))
+    """Each pixel's blue − red over the paper's (``blueness``: a pen's blue, positive; print ≈ 0)."""
+    bluer, paper = blueness(image)
+    return bluer.astype(np.int16) - np.int16(paper)
 
 
 def _stroke_across(ink: _LineInk, a: int, b: int, min_cover: float, middle: tuple[float, float],
