@@ -1,6 +1,6 @@
 """An authorization letter with a value struck out by pen (涂改): figures only.
 
-    .venv/bin/python bench/altered.py [--jobs 2] [--set tune|holdout|fresh|third|fourth] [--fields A,B]
+    .venv/bin/python bench/altered.py [--jobs 2] [--set tune|holdout|…] [--fields A,B] [--pen black] [--only NAME]
 
 The guide: 委托书内容要填写清楚，涂改无效. ``auth.altered`` looks for a pen stroke through a line of
 the letter (``pipeline.reading.struck``). This bench re-makes the authorization of every clean case
@@ -30,15 +30,16 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"
 sys.path.insert(0, str(ROOT))
 
 from fixtures.scans import unseen  # noqa: E402
+from fixtures.scans.imaging import PENS  # noqa: E402
 
 SLOT = "authorization"
 
 
-def struck(base: Path, spec: unseen.USpec, field_name: str, out: Path) -> Path:
-    """A copy of ``base`` whose authorization is made again with ``field_name`` struck out."""
+def struck(base: Path, spec: unseen.USpec, field_name: str, out: Path, pen: str = "blue-black") -> Path:
+    """A copy of ``base`` whose authorization is made again with ``field_name`` struck out by ``pen``."""
     folder = out / f"{base.name}__{field_name}"
     shutil.copytree(base, folder)
-    sheet = replace(unseen.sheets(spec)[SLOT], struck=field_name)
+    sheet = replace(unseen.sheets(spec)[SLOT], struck=field_name, struck_pen=pen)
     (folder / "uploads" / f"{SLOT}.{sheet.fmt}").write_bytes(unseen.build(sheet))
     return folder
 
@@ -58,19 +59,23 @@ def main() -> int:
     ap.add_argument("--set", default="tune", choices=unseen.SETS)
     ap.add_argument("--fields", default="handler.mobile,handler.id_number,auth.period_start",
                     help="the authorization's fields to strike out, one case each")
+    ap.add_argument("--pen", default="blue-black", choices=sorted(PENS),
+                    help="the pen that strikes the value out and writes it again (a black gel pen shows no colour)")
+    ap.add_argument("--only", action="append", metavar="NAME", help="only this clean case (repeatable)")
     args = ap.parse_args()
     os.environ.setdefault("PRECHECK_OCR_CACHE", "off")
-    specs = [s for s in unseen.CASES if s.set == args.set and s.name.startswith(f"{args.set}_clean")]
+    specs = [s for s in unseen.CASES if s.set == args.set and s.name.startswith(f"{args.set}_clean")
+             and (not args.only or s.name in args.only)]
     with tempfile.TemporaryDirectory() as tmp:
         clean, altered = [], []
         for spec in specs:
             base = unseen.ensure_case(args.out, spec.name)
             clean.append(str(base))
-            altered += [str(struck(base, spec, f, Path(tmp))) for f in args.fields.split(",")]
+            altered += [str(struck(base, spec, f, Path(tmp), args.pen)) for f in args.fields.split(",")]
         with ProcessPoolExecutor(args.jobs) as pool:
             as_made = list(pool.map(_review, clean))
             results = list(pool.map(_review, altered))
-    print(f"# authorization with a value struck out: {len(results)} cases of the {args.set} set "
+    print(f"# authorization with a value struck out ({args.pen} pen): {len(results)} cases of the {args.set} set "
           f"({len(specs)} clean cases × {len(args.fields.split(','))} fields)\n")
     print(f"{'case':72s} {'decision':13s} auth.altered")
     for name, decision, status in results:
