@@ -1,6 +1,7 @@
 """Seal arc text on organisation names the review has never seen (issue 11): figures only.
 
     .venv/bin/python bench/seal_text.py [--set tune|holdout|all] [--per-name 4] [--seed 0] [--face FACE] [--traditional]
+                                        [--long]
 
 The unseen-documents set names four organisations; the seal reading must hold for any name. This
 bench stamps seals of 24 other organisation names (companies, a law firm, a kindergarten, a
@@ -44,7 +45,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"
 sys.path.insert(0, str(ROOT))
 
 from fixtures.scans.imaging import OTHER_FACES  # noqa: E402
-from fixtures.scans.seals import NAMES, StampedSeal, near, stamped_seal  # noqa: E402
+from fixtures.scans.seals import LONG_NAMES, NAMES, StampedSeal, near, stamped_seal  # noqa: E402
 
 
 def judged(seal: StampedSeal) -> tuple[str, str, bool]:
@@ -90,6 +91,7 @@ def main() -> int:
     ap.add_argument("--show", action="store_true", help="print every seal that did not pass / must not pass")
     ap.add_argument("--face", default="serif-bold", choices=("serif-bold", *OTHER_FACES, "each"),
                     help="the face the seal's name is cut in")
+    ap.add_argument("--long", action="store_true", help="12 names of 16–18 characters (seals.LONG_NAMES) instead")
     ap.add_argument("--traditional", action="store_true",
                     help="cut every name, right and changed, in traditional characters (OpenCC s2t)")
     args = ap.parse_args()
@@ -107,18 +109,20 @@ def main() -> int:
 
     known = known_characters()
     print(f"# seal arc text — {args.per_name} seals a name and as many of a changed name, seed {args.seed}, "
-          f"face {args.face}" + (", cut in traditional characters" if args.traditional else ""))
+          f"face {args.face}" + (", cut in traditional characters" if args.traditional else "")
+          + (", long names (16–18 characters)" if args.long else ""))
     print(f"{'set':8} {'seals':>6} {'right: pass':>12} {'uncertain':>10} {'FAIL':>5} {'not found':>10}"
           f" {'changed: PASS':>14} {'fail':>5} {'uncertain':>10} {'LEANING':>8} {'ms/seal':>8} {'naive pass':>11}")
+    pool = LONG_NAMES if args.long else NAMES
     for split in splits:
-        names = NAMES[0::2] if split == "tune" else NAMES[1::2]
+        names = pool[0::2] if split == "tune" else pool[1::2]
         counts: dict[tuple[str, str], int] = {}
         times, naive_pass = [], 0
         shown: list[str] = []
         for name in names:
-            rng = np.random.default_rng([args.seed, NAMES.index(name)])
+            rng = np.random.default_rng([args.seed, pool.index(name) + (100 if args.long else 0)])
             for k in range(args.per_name):
-                face = faces[(NAMES.index(name) + k) % len(faces)]
+                face = faces[(pool.index(name) + k) % len(faces)]
                 for kind, printed in (("right", cut(name)), ("changed", cut(near(name)))):
                     seal = stamped_seal(name, printed, rng, face)
                     t = time.process_time()

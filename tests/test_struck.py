@@ -192,7 +192,7 @@ def test_a_name_struck_in_a_sentence_whose_line_box_stands_well_above_its_glyphs
     ("tune_clean_150dpi_phone_keystone_08", "handler.mobile"),  # 144 dpi: the ballpoint through digits 7–9 px
     ("tune_clean_150dpi_phone_keystone_24", "handler.name"),    # below min_dpi: black strokes are not judged
 ])
-def test_a_blue_pens_stroke_on_a_phones_photo_is_found_where_a_black_one_could_not_be_told(
+def test_a_blue_pens_stroke_on_a_phones_photo_is_found_by_its_colour(
         tmp_path: Path, spec_name: str, field_name: str) -> None:
     from dataclasses import replace
 
@@ -208,3 +208,31 @@ def test_a_blue_pens_stroke_on_a_phones_photo_is_found_where_a_black_one_could_n
     found = next(f for f in review_case(folder).findings if f.rule == "auth.altered")
     assert found.status is Status.UNCERTAIN, found.evidence
     assert any(s.get("pen") == "coloured" for s in found.evidence["strokes"])
+
+
+@pytest.mark.parametrize(("field_name", "thick_whole"), [
+    ("handler.mobile", True),   # on a line of its own: a row as thick as glued digits, across the value
+    ("handler.name", False),    # struck twice inside 兹授权 …: one dark band, the line's read changed by it
+    ("", None),                 # as printed: glued glyphs cross no entered value's place
+])
+def test_a_black_pens_stroke_on_a_phones_photo_is_told_by_what_it_crosses(
+        tmp_path: Path, field_name: str, thick_whole: bool | None) -> None:
+    from dataclasses import replace
+
+    from fixtures.scans import unseen
+    from pipeline.review import review_case
+
+    # Given a phone's photo (144 dpi) of a 150-dpi letter with a value struck out by a black gel pen
+    spec = next(s for s in unseen.CASES if s.name == "tune_clean_150dpi_phone_keystone_08")
+    folder = unseen.make_case(tmp_path, spec)
+    sheet = replace(unseen.sheets(spec)["authorization"], struck=field_name, struck_pen="black")
+    (folder / "uploads" / f"authorization.{sheet.fmt}").write_bytes(unseen.build(sheet))
+    found = next(f for f in review_case(folder).findings if f.rule == "auth.altered")
+    if thick_whole is None:  # Then the printed letter passes
+        assert found.status is Status.PASS, found.evidence
+        return
+    # Then the stroke, too thick for a pen's line yet no colour, counts by what it crosses: a clerk looks
+    assert found.status is Status.UNCERTAIN, found.evidence
+    thick = [s for s in found.evidence["strokes"] if s.get("thick")]
+    assert thick and all("pen" not in s for s in thick)
+    assert any(("struck_read" not in s) == thick_whole for s in thick)

@@ -30,12 +30,16 @@ class Stroke:
     part: Box | None = None
     #: a coloured (blue, blue-black) pen's line over black print (``_LineInk.coloured``)
     coloured: bool = False
+    #: thicker than a pen line over its glyphs (``thick_too``): a black pen's blurred on a photo, or
+    #: glyphs glued into a row — the caller tells them apart by what it crosses
+    thick: bool = False
 
 
 def strokes_through(image: np.ndarray, lines: list[Box], min_cover: float = 0.5,
                     middle: tuple[float, float] = (0.25, 0.75), max_slope_deg: float = 15.0,
                     min_height: int = 16, max_ink_share: float = 0.4, short_heights: float = 0.0,
-                    leave_out: Callable[[np.ndarray], np.ndarray] | None = None) -> list[Stroke]:
+                    leave_out: Callable[[np.ndarray], np.ndarray] | None = None,
+                    thick_too: bool = False) -> list[Stroke]:
     """The text lines of ``image`` a straight dark stroke runs through: across at least
     ``min_cover`` of the line's width and twice its height, within ``max_slope_deg`` of level, its
     middle in the ``middle`` band of the line's height, unbroken, thin, with the line's glyphs above
@@ -49,7 +53,12 @@ def strokes_through(image: np.ndarray, lines: list[Box], min_cover: float = 0.5,
     break at least that many line heights long (printed glyphs stand apart; a stroke through them
     joins them) is judged as a line of its own, the stroke across ``min_cover`` of it (``Stroke.part``:
     glyphs set tight join so too — 作为附件 in a Hei face —, so what the stretch reads is the caller's
-    to judge, and every stretch's stroke is returned: the first may be glyphs, the second the pen)."""
+    to judge, and every stretch's stroke is returned: the first may be glyphs, the second the pen).
+
+    With ``thick_too``, a line or stretch that holds no thin stroke but a straight run that fails the
+    thin test alone gives that run (``Stroke.thick``): a black pen's line on a photo of a 150-dpi page
+    measures as thick as glued glyphs (7–9 px, 13–20 px struck twice), so only what it crosses can
+    tell them apart (the caller's business)."""
     grey = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     bluer = None if image.ndim == 2 else _bluer_than_paper(image)
     found = []
@@ -64,13 +73,14 @@ def strokes_through(image: np.ndarray, lines: list[Box], min_cover: float = 0.5,
         x0, y0, x1, y1 = line
         parts = [(x0, x1)] + (ink.joined_stretches(middle, short_heights) if short_heights else [])
         for a, b in parts:
-            got = _stroke_across(ink, a, b, min_cover, middle, max_slope_deg, whole=(a, b) == (x0, x1))
+            got = _stroke_across(ink, a, b, min_cover, middle, max_slope_deg, whole=(a, b) == (x0, x1),
+                                 thick_too=thick_too)
             if got is not None:
-                ends, coloured = got
+                ends, coloured, thick = got
                 across = (min(x1, ends[2]) - max(x0, ends[0])) / (x1 - x0)
                 part = None if (a, b) == (x0, x1) else (a, y0, b, y1)
-                found.append(Stroke(line, ends, round(float(across), 2), part, coloured))
-                if part is None:
+                found.append(Stroke(line, ends, round(float(across), 2), part, coloured, thick))
+                if part is None and not thick:
                     break  # the line is struck: its stretches need no look
     return found
 
@@ -174,12 +184,14 @@ def _bluer_than_paper(image: np.ndarray) -> np.ndarray:
 
 
 def _stroke_across(ink: _LineInk, a: int, b: int, min_cover: float, middle: tuple[float, float],
-                   max_slope_deg: float, whole: bool = True) -> tuple[tuple[int, int, int, int], bool] | None:
+                   max_slope_deg: float, whole: bool = True,
+                   thick_too: bool = False) -> tuple[tuple[int, int, int, int], bool, bool] | None:
     """A pen stroke through the line between page columns ``a`` and ``b``, across ``min_cover`` of
     them and twice the line's height at least (a stretch of it, not ``whole``: twice its glyphs'
-    height): its ends on the page and whether it is a coloured pen's (``_LineInk.coloured``: such a
+    height): its ends on the page, whether it is a coloured pen's (``_LineInk.coloured``: such a
     line needs not be thin — on a phone's photo at 140 dpi a ballpoint through digits measures 7–9 px
-    — glyphs set tight never are), or None."""
+    — glyphs set tight never are) and whether it is thick (only with ``thick_too``, when no run is
+    thin), or None."""
     h, w = ink.height, b - a
     pad = h // 2
     c0, c1 = max(0, a - ink.left - pad), min(ink.ink.shape[1], b - ink.left + pad)
@@ -194,6 +206,7 @@ def _stroke_across(ink: _LineInk, a: int, b: int, min_cover: float, middle: tupl
     crossing = (max(0, band.start - slack), min(part.shape[0] - 1, band.stop + slack))
     left, top = ink.left + c0, ink.top
     y0 = ink.line[1]
+    thick: tuple[int, int, int, int] | None = None
     for ends in _straight_runs(part, min_length, max_slope_deg, crossing):
         sx0, sy0, sx1, sy1 = ends
         if not y0 + middle[0] * h <= (sy0 + sy1) / 2 + top <= y0 + middle[1] * h:
@@ -204,9 +217,11 @@ def _stroke_across(ink: _LineInk, a: int, b: int, min_cover: float, middle: tupl
             continue  # an underline or a rule: glyphs above it only
         coloured = ink.coloured((sx0 + c0, sy0, sx1 + c0, sy1))
         if _typical_thickness(part, ends) > max(3, h // 4) and not coloured:
+            if thick is None:
+                thick = (sx0 + left, sy0 + top, sx1 + left, sy1 + top)
             continue  # a row through bold glyphs (a seal's, a heavy hand's): a pen line is thin
-        return (sx0 + left, sy0 + top, sx1 + left, sy1 + top), coloured
-    return None
+        return (sx0 + left, sy0 + top, sx1 + left, sy1 + top), coloured, False
+    return (thick, False, True) if thick_too and thick is not None else None
 
 
 def judgeable(lines: list[Box], min_height: int = 16) -> int:

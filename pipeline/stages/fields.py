@@ -997,19 +997,22 @@ def _altered(r: _Review, slot: str) -> list[Finding]:
             judged += judgeable(boxes)
         found = strokes_through(p.image, boxes, float(params["min_cover"]), tuple(params["middle"]),
                                 float(params["max_slope_deg"]), max_ink_share=float(params["max_ink_share"]),
-                                short_heights=float(params["short_heights"]), leave_out=red_mask)
+                                short_heights=float(params["short_heights"]), leave_out=red_mask, thick_too=sharp)
         if not sharp:  # glyphs blur into rows as straight as a pen's; a coloured pen's line is still one
             found = [s for s in found if s.coloured]
         for k, stroke in enumerate(found):
             struck = _struck_value(r, p, stroke, params)
             if stroke.part is not None and struck is None and not stroke.coloured:
                 continue  # glyphs set tight (or a struck value read as no entry, in black: not told)
+            if stroke.part is None and stroke.thick and not _values_on(r, p, stroke.line, params, share=None):
+                continue  # a row of glued print across a line that holds no entered value
             x0, y0, x1, y1 = stroke.line
             pad = (y1 - y0) // 2
             crop = p.image[max(0, y0 - pad):y1 + pad, max(0, x0 - pad):x1 + pad]
             strokes.append({**p.where(), "box": list(stroke.line), "stroke": list(stroke.ends), "cover": stroke.cover,
                             **({"struck_read": struck} if struck is not None else {}),
                             **({"pen": "coloured"} if stroke.coloured else {}),
+                            **({"thick": True} if stroke.thick else {}),
                             "crop": ctx.artifacts.save_png(f"struck_{slot}_p{p.index}_{k}", crop)})
     if strokes:
         return [ctx.finding("auth.altered", Status.UNCERTAIN, slot,
@@ -1029,19 +1032,12 @@ def _struck_value(r: _Review, page: PageText, stroke: Stroke, params: Mapping[st
     stroke crosses, not the whole joined stretch it was found in. A value that makes half its line
     or more (a mobile number on its own line, glued digits on a phone's photo) is not looked for so:
     struck out, it is struck across ``min_cover`` of its line, and the whole-line rule judges that;
-    nor is one its line's read does not show (a sentence of print, whose tight glyphs join)."""
+    nor is one its line's read does not show (a sentence of print, whose tight glyphs join) — unless
+    the stroke is thick (``Stroke.thick``: a black pen's, heavy enough to change the line's read too,
+    兹授权=缺阳晓鳞细晓峰 for 欧阳晓峰; what it crosses is read whatever the line shows)."""
     if stroke.part is None:
         return None
-    whole = next((i for i, ln in enumerate(page.lines) if ln.box == stroke.line), None)
-    if whole is not None:
-        page.ensure_read([whole])
-    line = page.lines[whole].norm if whole is not None else ""
-    wanted = []  # (value, characters to show): values on the line that make less than half of it
-    for key in params["short_values"]:
-        value = normalise(r.entered(key))
-        need = min(len(value), max(2, math.ceil(float(params["short_shown"]) * len(value))))
-        if value and len(value) < float(params["min_cover"]) * len(line) and _shows_run(line, value, need):
-            wanted.append((value, need))
+    wanted = _values_on(r, page, stroke.line, params, share=float(params["min_cover"]), shown=not stroke.thick)
     if not wanted:
         return None  # the line shows no entered value: its glyphs set tight (the stroke's own read is spared)
     a, y0, b, y1 = stroke.part
@@ -1050,6 +1046,24 @@ def _struck_value(r: _Review, page: PageText, stroke: Stroke, params: Mapping[st
     read = r.engine.read_line(page.image[y0:y1, max(0, x0 - pad):x1 + pad])
     text = normalise(read.text) if read is not None else ""
     return text if any(_shows_run(text, value, need) for value, need in wanted) else None
+
+
+def _values_on(r: _Review, page: PageText, box: tuple[int, int, int, int], params: Mapping[str, Any],
+               share: float | None, shown: bool = True) -> list[tuple[str, int]]:
+    """The entered values (``short_values``) the read of the line at ``box`` shows (any of them, not
+    ``shown``), each with how many of its characters in a run it must show (``short_shown``, two at
+    least): those shorter than ``share`` of the line's characters (any, None)."""
+    index = next((i for i, ln in enumerate(page.lines) if ln.box == box), None)
+    if index is not None:
+        page.ensure_read([index])
+    line = page.lines[index].norm if index is not None else ""
+    wanted = []
+    for key in params["short_values"]:
+        value = normalise(r.entered(key))
+        need = min(len(value), max(2, math.ceil(float(params["short_shown"]) * len(value))))
+        if value and (share is None or len(value) < share * len(line)) and (not shown or _shows_run(line, value, need)):
+            wanted.append((value, need))
+    return wanted
 
 
 def _shows_run(text: str, value: str, need: int) -> bool:
