@@ -210,20 +210,25 @@ def test_a_blue_pens_stroke_on_a_phones_photo_is_found_by_its_colour(
     assert any(s.get("pen") == "coloured" for s in found.evidence["strokes"])
 
 
-@pytest.mark.parametrize(("field_name", "thick_whole"), [
-    ("handler.mobile", True),   # on a line of its own: a row as thick as glued digits, across the value
-    ("handler.name", False),    # struck twice inside 兹授权 …: one dark band, the line's read changed by it
-    ("", None),                 # as printed: glued glyphs cross no entered value's place
+@pytest.mark.parametrize(("spec_name", "field_name", "thick_whole"), [
+    # on a line of its own: a row as thick as glued digits, across the value
+    ("tune_clean_150dpi_phone_keystone_08", "handler.mobile", True),
+    # struck twice inside 兹授权 …: one dark band, the line's read changed by it
+    ("tune_clean_150dpi_phone_keystone_08", "handler.name", False),
+    # the name's line, struck and written again, inks 0.42 of its box: no block of a seal on a colour page
+    ("tune_clean_150dpi_phone_keystone_16", "handler.name", False),
+    # as printed: glued glyphs cross no entered value's place
+    ("tune_clean_150dpi_phone_keystone_08", "", None),
 ])
 def test_a_black_pens_stroke_on_a_phones_photo_is_told_by_what_it_crosses(
-        tmp_path: Path, field_name: str, thick_whole: bool | None) -> None:
+        tmp_path: Path, spec_name: str, field_name: str, thick_whole: bool | None) -> None:
     from dataclasses import replace
 
     from fixtures.scans import unseen
     from pipeline.review import review_case
 
     # Given a phone's photo (144 dpi) of a 150-dpi letter with a value struck out by a black gel pen
-    spec = next(s for s in unseen.CASES if s.name == "tune_clean_150dpi_phone_keystone_08")
+    spec = next(s for s in unseen.CASES if s.name == spec_name)
     folder = unseen.make_case(tmp_path, spec)
     sheet = replace(unseen.sheets(spec)["authorization"], struck=field_name, struck_pen="black")
     (folder / "uploads" / f"authorization.{sheet.fmt}").write_bytes(unseen.build(sheet))
@@ -236,3 +241,17 @@ def test_a_black_pens_stroke_on_a_phones_photo_is_told_by_what_it_crosses(
     thick = [s for s in found.evidence["strokes"] if s.get("thick")]
     assert thick and all("pen" not in s for s in thick)
     assert any(("struck_read" not in s) == thick_whole for s in thick)
+
+
+def test_a_seal_saved_in_grey_over_the_letters_lines_is_no_stroke(tmp_path: Path) -> None:
+    from fixtures.scans import unseen
+    from fixtures.scans.imaging import scanning_app_copy
+    from pipeline.review import review_case
+
+    # Given a clean case whose uploads went through a scanning app's grey filter: the seal is as dark as
+    # print, and a line box it covers is inked over 0.4 of its area
+    spec = next(s for s in unseen.CASES if s.name == "tune_clean_v1_zenhei")
+    folder = scanning_app_copy(unseen.make_case(tmp_path / "made", spec), tmp_path / "grey", "grey")
+    # Then on a page with no red ink such a line is a block, not text: the letter shows no stroke
+    found = next(f for f in review_case(folder).findings if f.rule == "auth.altered")
+    assert found.status is Status.PASS, found.evidence
