@@ -996,7 +996,7 @@ def _altered(r: _Review, slot: str) -> list[Finding]:
         if sharp:
             judged += judgeable(boxes)
         # a line box inked over max_ink_share is a block, not text: a seal's, were it saved without its red
-        # (on a page with red ink the seal's is left out, and a struck line on a photo inks 0.4 of its box)
+        # (on a page with red ink the seal's is left out, and a struck line on a photo inks 0.42 of its box)
         block = params["max_ink_share" if _shows_red(p.image) else "max_ink_share_grey"]
         found = strokes_through(p.image, boxes, float(params["min_cover"]), tuple(params["middle"]),
                                 float(params["max_slope_deg"]), max_ink_share=float(block),
@@ -1007,8 +1007,8 @@ def _altered(r: _Review, slot: str) -> list[Finding]:
             struck = _struck_value(r, p, stroke, params)
             if stroke.part is not None and struck is None and not stroke.coloured:
                 continue  # glyphs set tight (or a struck value read as no entry, in black: not told)
-            if stroke.part is None and stroke.thick and not _values_on(r, p, stroke.line, params, share=None):
-                continue  # a row of glued print across a line that holds no entered value
+            if stroke.part is None and stroke.thick and not _values_on(r, p, stroke.line, params, whole=True):
+                continue  # a row of glued print across a line that is no entered value
             x0, y0, x1, y1 = stroke.line
             pad = (y1 - y0) // 2
             crop = p.image[max(0, y0 - pad):y1 + pad, max(0, x0 - pad):x1 + pad]
@@ -1046,7 +1046,7 @@ def _struck_value(r: _Review, page: PageText, stroke: Stroke, params: Mapping[st
     兹授权=缺阳晓鳞细晓峰 for 欧阳晓峰; what it crosses is read whatever the line shows)."""
     if stroke.part is None:
         return None
-    wanted = _values_on(r, page, stroke.line, params, share=float(params["min_cover"]), shown=not stroke.thick)
+    wanted = _values_on(r, page, stroke.line, params, whole=False, shown=not stroke.thick)
     if not wanted:
         return None  # the line shows no entered value: its glyphs set tight (the stroke's own read is spared)
     a, y0, b, y1 = stroke.part
@@ -1058,10 +1058,11 @@ def _struck_value(r: _Review, page: PageText, stroke: Stroke, params: Mapping[st
 
 
 def _values_on(r: _Review, page: PageText, box: tuple[int, int, int, int], params: Mapping[str, Any],
-               share: float | None, shown: bool = True) -> list[tuple[str, int]]:
+               whole: bool, shown: bool = True) -> list[tuple[str, int]]:
     """The entered values (``short_values``) the read of the line at ``box`` shows (any of them, not
     ``shown``), each with how many of its characters in a run it must show (``short_shown``, two at
-    least): those shorter than ``share`` of the line's characters (any, None)."""
+    least): those that make ``min_cover`` of the line's characters or more (``whole``: the line is the
+    value), or less (a value inside a sentence)."""
     index = next((i for i, ln in enumerate(page.lines) if ln.box == box), None)
     if index is not None:
         page.ensure_read([index])
@@ -1070,7 +1071,8 @@ def _values_on(r: _Review, page: PageText, box: tuple[int, int, int, int], param
     for key in params["short_values"]:
         value = normalise(r.entered(key))
         need = min(len(value), max(2, math.ceil(float(params["short_shown"]) * len(value))))
-        if value and (share is None or len(value) < share * len(line)) and (not shown or _shows_run(line, value, need)):
+        if value and (len(value) >= float(params["min_cover"]) * len(line)) == whole \
+                and (not shown or _shows_run(line, value, need)):
             wanted.append((value, need))
     return wanted
 
