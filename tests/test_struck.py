@@ -252,6 +252,6 @@ def test_a_seal_saved_in_grey_over_the_letters_lines_is_no_stroke(tmp_path: Path
     # print, and a line box it covers is inked over 0.4 of its area
     spec = next(s for s in unseen.CASES if s.name == "tune_clean_v1_zenhei")
     folder = scanning_app_copy(unseen.make_case(tmp_path / "made", spec), tmp_path / "grey", "grey")
-    # Then on a page with no red ink such a line is a block, not text: the letter shows no stroke
+    # Then on a page saved in grey such a line is a block, not text: the letter shows no stroke
     found = next(f for f in review_case(folder).findings if f.rule == "auth.altered")
     assert found.status is Status.PASS, found.evidence

@@ -42,7 +42,7 @@ from pipeline.reading.matching import (
 from pipeline.reading.ocr import OcrEngine, drop_light_marks, drop_pen_ink, get_engine, unreadable_characters
 from pipeline.reading.page import PageText, ReadOptions, Value
 from pipeline.reading.struck import Stroke, judgeable, strokes_through
-from pipeline.seal.find import red_mask
+from pipeline.seal.find import page_chroma, red_mask
 from pipeline.stages.base import Stage, StageContext, guarded, with_extra
 
 RULE_IDS = ("doc.kind", "ocr.org_name", "ocr.uscc", "ocr.handler", "ocr.user", "ocr.form_fields",
@@ -995,9 +995,11 @@ def _altered(r: _Review, slot: str) -> list[Finding]:
         sharp = ctx.uploads[slot].pages[p.index].dpi >= float(params["min_dpi"])
         if sharp:
             judged += judgeable(boxes)
-        # a line box inked over max_ink_share is a block, not text: a seal's, were it saved without its red
-        # (on a page with red ink the seal's is left out, and a struck line on a photo inks 0.42 of its box)
-        block = params["max_ink_share" if _shows_red(p.image) else "max_ink_share_grey"]
+        # a line box inked over max_ink_share is a block, not text: a seal's, saved without its red on a page
+        # saved in grey (seal.present's colourless_max_chroma); on a colour page the seal's red is left out,
+        # and a struck line on a photo inks 0.42 of its box
+        grey = page_chroma(p.image) <= float(ctx.rules.param("seal.present", "colourless_max_chroma"))
+        block = params["max_ink_share_grey" if grey else "max_ink_share"]
         found = strokes_through(p.image, boxes, float(params["min_cover"]), tuple(params["middle"]),
                                 float(params["max_slope_deg"]), max_ink_share=float(block),
                                 short_heights=float(params["short_heights"]), leave_out=red_mask, thick_too=sharp)
@@ -1024,12 +1026,6 @@ def _altered(r: _Review, slot: str) -> list[Finding]:
         return [ctx.finding("auth.altered", Status.SKIPPED, slot,
                             {"reason": "resolution too low to judge", "lines": lines, "min_dpi": params["min_dpi"]})]
     return [ctx.finding("auth.altered", Status.PASS, slot, {"lines_checked": judged, "lines": lines})]
-
-
-def _shows_red(image: np.ndarray, least: float = 0.0005) -> bool:
-    """The page shows red ink (a seal's) over ``least`` of it: a colour page, where the seal finder's red
-    mask leaves the seal out of strokes; else a grey page, whose seal is as dark as print."""
-    return image.ndim == 3 and float((red_mask(image) > 0).mean()) >= least
 
 
 def _struck_value(r: _Review, page: PageText, stroke: Stroke, params: Mapping[str, Any]) -> str | None:
