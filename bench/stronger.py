@@ -3,7 +3,7 @@
     .venv/bin/python bench/stronger.py [--seed 5]
 
 The review reads every value with RapidOCR's PP-OCRv4 and asks PP-OCRv5's line recogniser
-(``pipeline/tools/ppocrv5.py``) about the values that reading disputes. This bench says whether
+(``pipeline/tools/ppocr.py``) about the values that reading disputes. This bench says whether
 that second reader deserves the trust the fields stage gives it: lines of names and addresses,
 each also printed with one character changed (a look-alike, a homophone, or the look-alike v4
 reads a character outside its dictionary as), are drawn in seven faces (Noto Sans and Serif, AR PL
@@ -56,14 +56,14 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seed", type=int, default=5)
     args = ap.parse_args()
-    from pipeline.tools import ppocrv5, rapidocr
+    from pipeline.tools import ppocr, rapidocr
 
     def first(img: np.ndarray) -> str:
         got = rapidocr.read_line(img)
         return got[0] if got else ""
 
     def stronger(img: np.ndarray) -> str:
-        got = ppocrv5.read_line(img)
+        got = ppocr.read_line(img, "ppocrv5")
         return got[0] if got else ""
 
     readers = {"PP-OCRv4 (first)": first, "PP-OCRv5 (stronger)": stronger}

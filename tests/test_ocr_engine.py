@@ -176,6 +176,16 @@ def test_keeping_each_characters_probability_leaves_rapidocrs_own_decoding_uncha
     assert [(t, len(p)) for t, p in keeper.decoded] == [(t, len(t)) for t, _ in keeper._decoder(preds)]
 
 
+def test_the_auto_engine_has_its_seal_reader_installed() -> None:
+    # the second reader of seal strips comes with the project's set-up: a missing install fails here
+    auto = get_engine("auto")
+    assert auto.seal_reader is not None and auto.seal_reader.name == "ppocrv6"
+    known = auto.seal_reader.known_characters()
+    assert known is not None and {"渤", "鞍", "赟"} <= known and len(known) > 18_000
+    line = auto.seal_reader.read_line(_line("锦州渤海船舶配件"))
+    assert line is not None and line.text == "锦州渤海船舶配件" and len(line.chars) == len(line.text)
+
+
 def test_the_stronger_reader_reads_characters_the_first_has_no_place_for() -> None:
     # Given lines holding 赟 and 锒: outside RapidOCR's 6,625 characters, inside PP-OCRv5's 18,383
     auto = get_engine("auto")

@@ -55,7 +55,7 @@ def test_the_report_carries_the_rule_set_file_hash() -> None:
 
     rules = load_rule_set()
     digest = hashlib.sha256((RULES_DIR / "lnzc-employee-ukey.toml").read_bytes()).hexdigest()
-    assert rules.ref.sha256 == digest and rules.ref.version == "18"
+    assert rules.ref.sha256 == digest and rules.ref.version == "19"
 
 
 def write_variant(tmp_path: Path, old: str, new: str) -> Path:
@@ -72,7 +72,7 @@ def write_variant(tmp_path: Path, old: str, new: str) -> Path:
         ('[rules."data.email"]', '[rules."data.fax"]', "unknown rule ids: data.fax"),
         ('stage = "data"', 'stage = "data"\nthreshold = 3', "threshold"),
         ('slots = ["application_form"]', 'slots = ["application_forms"]', "unknown slots"),
-        ('version = "18"', "version = ", "not valid TOML"),
+        ('version = "19"', "version = ", "not valid TOML"),
     ],
 )
 def test_a_broken_rule_set_stops_loudly(tmp_path: Path, old: str, new: str, complaint: str) -> None:

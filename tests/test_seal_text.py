@@ -254,6 +254,61 @@ def test_the_seals_of_a_right_name_pass() -> None:
     assert passed >= 3
 
 
+def _second(text: str, chars: list[float]) -> ArcRead:
+    return ArcRead(text, sum(chars) / len(chars), 90.0, False, tuple(chars), reader="ppocrv6")
+
+
+BOHAI = "锦州渤海船舶配件有限公司"
+
+
+@pytest.mark.parametrize(("first_p", "second_p", "other_second", "status"), [
+    (0.52, 0.97, None, Status.PASS),           # 渤 read 潮 unsurely by the first, surely as entered by the second
+    (0.86, 0.97, None, Status.UNCERTAIN),      # the first reads 潮 with confidence: a look-alike seal reads so
+    (0.52, 0.85, None, Status.UNCERTAIN),      # the second is not sure of 渤 either
+    (0.52, 0.97, 0.95, Status.UNCERTAIN),      # another strip of the second reads 潮 clearly
+])
+def test_the_second_seal_reader_settles_only_what_the_first_read_unsurely(
+        first_p: float, second_p: float, other_second: float | None, status: Status) -> None:
+    params = load_rule_set().rule("seal.org_name").params
+    first = [_read("锦州潮海船舶配件有限公司", [0.99, 0.99, first_p] + [0.99] * 9),
+             _read("锦州海船舶配件有限公司", [0.99] * 11)]  # a strip that dropped it
+    second = [_second(BOHAI, [0.99, 0.99, second_p] + [0.99] * 9)]
+    if other_second is not None:
+        second.append(_second("锦州潮海船舶配件有限公司", [0.99, 0.99, other_second] + [0.99] * 9))
+    judged = judge_name_on_seals(BOHAI, [first + second], params)
+    assert judged.status is status
+    if status is Status.PASS:
+        assert judged.shown is not None and judged.shown.reader == "ppocrv6"
+    # the first reader's reads alone leave it to a clerk, as before the second reader
+    assert judge_name_on_seals(BOHAI, [first], params).status is Status.UNCERTAIN
+
+
+def test_the_second_seal_reader_never_outweighs_a_first_read_that_shows_the_name_contested() -> None:
+    # the first reader shows the name on one strip and reads 潮 surely on another: the strips disagree,
+    # and a sure read of the second reader does not settle that (only another impression may)
+    params = load_rule_set().rule("seal.org_name").params
+    reads = [_sure(BOHAI), _read("锦州潮海船舶配件有限公司", [0.99, 0.99, 0.95] + [0.99] * 9), _second(BOHAI, [0.99] * 12)]
+    judged = judge_name_on_seals(BOHAI, [reads], params)
+    assert judged.status is Status.UNCERTAIN and judged.reason == "reads_disagree"
+
+
+def test_a_stamped_seal_the_first_reader_reads_unsurely_passes_by_the_second_reader() -> None:
+    # Given a scanned 200-dpi seal of 鞍山千山中药饮片厂 whose strips PP-OCRv4 reads 鞍由千山… (山 unsure)
+    name = "鞍山千山中药饮片厂"
+    params = load_rule_set().rule("seal.org_name").params
+    rng = np.random.default_rng([1, NAMES.index(name)])
+    for _ in range(3):
+        stamped_seal(name, name, rng), stamped_seal(name, near(name), rng)
+    seal = stamped_seal(name, name, rng)
+    judged, reads = _judged(seal, params)
+    # Then the second reader (PP-OCRv6) shows it surely, and the judgement says which reader did
+    assert judge_name_on_seals(name, [[r for r in reads if not r.reader]], params).status is Status.UNCERTAIN
+    assert judged.status is Status.PASS and judged.shown is not None and judged.shown.reader == "ppocrv6"
+    # and the look-alike seal of the same stream (干山) is not passed by either
+    twin = stamped_seal(name, near(name), rng)
+    assert _judged(twin, params)[0].status is not Status.PASS
+
+
 def test_the_case_settles_a_disagreeing_seal_by_its_other_impressions_and_unsettles_it_when_they_go() -> None:
     ctx = StageContext(case=Case.model_validate(case_dict()), rules=load_rule_set(), uploads={})
 

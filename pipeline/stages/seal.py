@@ -338,7 +338,7 @@ def _same_seal_as_passing(ctx: StageContext, f: Finding, passing: Mapping[str, M
         if seal.get("authority") or "centre" not in seal:
             continue
         reads = [ArcRead(str(r["text"]), float(r["confidence"]), 0.0, False, tuple(r.get("chars", ())))
-                 for r in seal.get("reads", [])]
+                 for r in seal.get("reads", []) if not r.get("reader")]  # the first reader's, as measured
         if not leans_to_name(entered, reads, floor, shown):
             continue
         here = _located(ctx, f.slot or "", seal)
@@ -439,20 +439,45 @@ def read_name_on_seal(image: np.ndarray, seal: SealCandidate, entered: str, engi
     """The arc text of one seal, read from several strips until one shows the entered name
     surely character by character (a less sure read of it is not the end: another strip may
     contest it) or the seal turns out to be the registration authority's. A traditional form of
-    one of the name's characters is read as that character (``folded_toward``): one name either way."""
-    sure = float(params["settle_confidence"])
-    plain = _line_reader(engine)
+    one of the name's characters is read as that character (``folded_toward``): one name either way.
 
-    def read_line(image: np.ndarray) -> tuple[str, float, tuple[float, ...]] | None:
-        """A strip's read, traditional forms of the name's characters read as the name's (錦: 锦)."""
-        got = plain(image)
-        return None if got is None else (folded_toward(entered, got[0]), got[1], got[2])
+    Where those reads do not pass the name and read none of its characters otherwise with
+    confidence (a rare character read unsurely as a look-alike, one dropped), the engine's second
+    seal reader (PP-OCRv6) reads the strips again; its reads follow, marked with its name, and
+    ``judge_name_on_seals`` says what they may settle."""
+    sure = float(params["settle_confidence"])
+
+    def folded(reader: OcrEngine) -> ReadLine:
+        plain = _line_reader(reader)
+
+        def read_line(image: np.ndarray) -> tuple[str, float, tuple[float, ...]] | None:
+            """A strip's read, traditional forms of the name's characters read as the name's (錦: 锦)."""
+            got = plain(image)
+            return None if got is None else (folded_toward(entered, got[0]), got[1], got[2])
+        return read_line
 
     def settled(read: ArcRead) -> bool:
         return is_authority(read.text) or (_shows_applicant(entered, read.text) and _surely_shows(entered, read, sure))
 
-    return read_arc(image, seal.centre, seal.radius, read_line, settled,
-                    upright=lambda read: _shows_applicant(entered, read.text))
+    def upright(read: ArcRead) -> bool:
+        return _shows_applicant(entered, read.text)
+
+    reads = read_arc(image, seal.centre, seal.radius, folded(engine), settled, upright)
+    second = engine.seal_reader
+    if (second is None or any(is_authority(r.text) for r in reads)
+            or judge_name_on_seals(entered, [reads], params).status is Status.PASS
+            or _read_otherwise_surely(entered, reads, float(params["conflict_confidence"]))):
+        return reads
+    return reads + read_arc(image, seal.centre, seal.radius, folded(second), settled, upright, reader=second.name)
+
+
+def _read_otherwise_surely(entered: str, reads: Sequence[ArcRead], floor: float) -> bool:
+    """Some read shows a character of the name otherwise at ``floor`` or above (a read's ends aside:
+    the strip cuts the ring there; and the name's brackets and dots, which no organisation is told
+    apart by)."""
+    want = normalise_name(entered)
+    return any(c.index not in (0, len(r.text) - 1) and want[i].isalnum() and c.probability >= floor
+               for r in reads for i, c in possible_differences(entered, r.text, r.chars, r.confidence, wrapped=True))
 
 
 @dataclass(frozen=True)
@@ -468,7 +493,31 @@ class NameOnSeals:
 def judge_name_on_seals(entered: str, reads_per_seal: list[list[ArcRead]], params: Mapping[str, Any]) -> NameOnSeals:
     """Pass only when a read shows the entered name exactly and no other strip of that seal
     contests a character of it; fail only when every applicant seal clearly names another
-    organisation; else uncertain (seals are noisy: never a pass of a different name)."""
+    organisation; else uncertain (seals are noisy: never a pass of a different name).
+
+    The first reader's reads decide. The second reader's (``ArcRead.reader``) pass a seal only where
+    the first's do not, when one of them shows the name with every character at least
+    ``second_reader_sure``, no other strip of the second reader contests it, and no read of the first
+    shows a character otherwise at ``conflict_confidence`` or above: a character read unsurely by
+    the one (渤 as 潮 at 0.5) and surely as entered by the other. The second reader alone reads a
+    look-alike surely as the name (右 as 石), which the first then reads otherwise with confidence."""
+    firsts = [[r for r in reads if not r.reader] for reads in reads_per_seal]
+    judged = _judge_first_reads(entered, firsts, params)
+    if judged.status is Status.PASS:
+        return judged
+    floor, clear = float(params["conflict_confidence"]), float(params["conflict_clear"])
+    sure = float(params["second_reader_sure"])
+    for first, reads in zip(firsts, reads_per_seal, strict=True):
+        second = [r for r in reads if r.reader]
+        if not second or any(is_authority(r.text) for r in reads) or _read_otherwise_surely(entered, first, floor):
+            continue
+        shown = next((r for r in second if _shows_applicant(entered, r.text) and _surely_shows(entered, r, sure)), None)
+        if shown is not None and not _contested(entered, second, floor, clear):
+            return NameOnSeals(Status.PASS, shown)
+    return judged
+
+
+def _judge_first_reads(entered: str, reads_per_seal: list[list[ArcRead]], params: Mapping[str, Any]) -> NameOnSeals:
     verdicts = []  # per applicant seal: "different" or "unknown"
     for reads in reads_per_seal:
         texts = [r for r in reads if not is_authority(r.text)]
@@ -532,10 +581,10 @@ def _judge_name(ctx: StageContext, slot: str, entered: str,
     best: tuple[float, FoundSeal, ArcRead] | None = None
     for f, reads in per_seal:
         texts = [r for r in reads if not is_authority(r.text)]
+        kept = [r for r in reads if not r.reader][:EVIDENCE_READS] + [r for r in reads if r.reader][:EVIDENCE_READS]
         reads_ev.append({"page": f.page.index, "bbox": list(f.seal.bbox), "authority": bool(reads) and not texts,
                          **_circle(f.seal),
-                         "reads": [{"text": r.text, "confidence": round(r.confidence, 3),
-                                    "chars": [round(c, 3) for c in r.chars]} for r in reads[:EVIDENCE_READS]]})
+                         "reads": [_read_evidence(r) for r in kept]})
         scored = [(name_score(entered, r.text).score, r) for r in texts]
         if scored:
             score, read = max(scored, key=lambda t: t[0])
@@ -550,6 +599,8 @@ def _judge_name(ctx: StageContext, slot: str, entered: str,
         impression = next(f for f, reads in per_seal if any(r is judged.shown for r in reads))
         by_char = read_by_character(entered, judged.shown.text, judged.shown.chars, judged.shown.confidence,
                                     wrapped=True) or []
+        if judged.shown.reader:  # shown surely by the second reader where the first read it unsurely
+            evidence["read_by"] = judged.shown.reader
         evidence.update(impression={"page": impression.page.index, **_circle(impression.seal)},
                         diameter_mm=round(_diameter_mm(impression), 1), name_probabilities=[
             round(c.probability, 3) if c is not None and c.same else 0.0 for c in by_char])
@@ -564,6 +615,14 @@ def _judge_name(ctx: StageContext, slot: str, entered: str,
     if unreadable:
         evidence["unreadable_characters"] = unreadable
     return ctx.finding(ORG_NAME, judged.status, slot, evidence)
+
+
+def _read_evidence(read: ArcRead) -> dict[str, Any]:
+    out: dict[str, Any] = {"text": read.text, "confidence": round(read.confidence, 3),
+                           "chars": [round(c, 3) for c in read.chars]}
+    if read.reader:
+        out["reader"] = read.reader
+    return out
 
 
 def _shows_applicant(entered: str, text: str) -> bool:
