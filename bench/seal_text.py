@@ -48,10 +48,11 @@ from fixtures.scans.imaging import OTHER_FACES  # noqa: E402
 from fixtures.scans.seals import LONG_NAMES, NAMES, StampedSeal, near, stamped_seal  # noqa: E402
 
 
-def judged(seal: StampedSeal) -> tuple[str, str, bool]:
-    """(pass / fail / uncertain / not found, best read, whether its reads lean to the entered name) as
-    seal.org_name judges this one seal; leaning, a seal that does not pass on its own passes as the same
-    seal as another upload's impression read surely, when the two are alike as images."""
+def judged(seal: StampedSeal) -> tuple[str, str, bool, str]:
+    """(pass / fail / uncertain / not found, best read, whether its reads lean to the entered name, what the
+    first reader's reads alone say) as seal.org_name judges this one seal; leaning, a seal that does not pass
+    on its own passes as the same seal as another upload's impression read surely, when the two are alike as
+    images. The first reader alone is the stage before its second seal reader (rule set 18): the same reads."""
     from pipeline.reading.ocr import get_engine
     from pipeline.ruleset import load_rule_set
     from pipeline.seal.find import SealParams, find_seals
@@ -67,12 +68,14 @@ def judged(seal: StampedSeal) -> tuple[str, str, bool]:
     rules = load_rule_set()
     red = [c for c in find_seals(seal.image, seal.dpi, rules.tuning(PRESENT, SealParams)) if c.colour == "red"]
     if not red:
-        return "not found", "", False
+        return "not found", "", False, "not found"
     params = rules.rule(ORG_NAME).params
     reads = read_name_on_seal(seal.image, max(red, key=lambda c: c.score), seal.name, get_engine("auto"), params)
-    leaning = leans_to_name(seal.name, reads[:EVIDENCE_READS], float(params["conflict_confidence"]),
+    first = [r for r in reads if not r.reader]
+    leaning = leans_to_name(seal.name, first[:EVIDENCE_READS], float(params["conflict_confidence"]),
                             float(params["same_seal_shown"]))
-    return judge_name_on_seals(seal.name, [reads], params).status.value, reads[0].text if reads else "", leaning
+    return (judge_name_on_seals(seal.name, [reads], params).status.value, reads[0].text if reads else "", leaning,
+            judge_name_on_seals(seal.name, [first], params).status.value)
 
 
 def naive(seal: StampedSeal) -> str:
@@ -126,11 +129,12 @@ def main() -> int:
                 for kind, printed in (("right", cut(name)), ("changed", cut(near(name)))):
                     seal = stamped_seal(name, printed, rng, face)
                     t = time.process_time()
-                    outcome, read, leaning = judged(seal)
+                    outcome, read, leaning, alone = judged(seal)
                     times.append(time.process_time() - t)
                     if kind == "changed" and not set(printed) <= known:
                         kind = "unreadable"
                     counts[kind, outcome] = counts.get((kind, outcome), 0) + 1
+                    counts[kind, "alone " + alone] = counts.get((kind, "alone " + alone), 0) + 1
                     if outcome != "pass" and leaning:
                         counts[kind, "leaning"] = counts.get((kind, "leaning"), 0) + 1
                     if kind == "right":
@@ -145,6 +149,8 @@ def main() -> int:
               f"{counts.get(('changed', 'fail'), 0):>5} {counts.get(('changed', 'uncertain'), 0):>10} "
               f"{counts.get(('changed', 'leaning'), 0):>8} "
               f"{1000 * statistics.median(times):>8.0f} {naive_pass:>11}")
+        print(f"{'':8} the first reader alone (rule set 18, the same reads): right pass "
+              f"{counts.get(('right', 'alone pass'), 0)}, changed PASS {counts.get(('changed', 'alone pass'), 0)}")
         print(f"{'':8} right seals not passing on their own whose reads lean to the name (the same-seal step "
               f"may pass them): {counts.get(('right', 'leaning'), 0)}")
         unreadable = {o: n for (k, o), n in counts.items() if k == "unreadable"}
