@@ -287,7 +287,8 @@ def test_the_second_seal_reader_never_outweighs_a_first_read_that_shows_the_name
     # the first reader shows the name on one strip and reads 潮 surely on another: the strips disagree,
     # and a sure read of the second reader does not settle that (only another impression may)
     params = load_rule_set().rule("seal.org_name").params
-    reads = [_sure(BOHAI), _read("锦州潮海船舶配件有限公司", [0.99, 0.99, 0.95] + [0.99] * 9), _second(BOHAI, [0.99] * 12)]
+    other = _read("锦州潮海船舶配件有限公司", [0.99, 0.99, 0.95] + [0.99] * 9)
+    reads = [_sure(BOHAI), other, _second(BOHAI, [0.99] * 12)]
     judged = judge_name_on_seals(BOHAI, [reads], params)
     assert judged.status is Status.UNCERTAIN and judged.reason == "reads_disagree"
 
