@@ -8,7 +8,8 @@ that second reader deserves the trust the fields stage gives it: lines of names 
 each also printed with one character changed (a look-alike, a homophone, or the look-alike v4
 reads a character outside its dictionary as), are drawn in seven faces (Noto Sans and Serif, AR PL
 UMing and UKai, WenQuanYi Zen Hei and Micro Hei, Droid Sans Fallback) at 10.5 pt, 150/200/300 dpi,
-scanned (blur, noise, JPEG 70–91), and read whole by both. Counted: lines read exactly as printed
+scanned (blur, noise, JPEG 70–91), and read whole by each — PP-OCRv6 small too, the seal stage's
+second reader of arc strips, for comparison (the fields stage does not ask it). Counted: lines read exactly as printed
 (right lines and their changed twins), changed lines read as the right one (the error that would
 pass a different name), and each reader's CPU time a line. Droid Sans Fallback has no Latin or
 digit glyphs, so its lines with digits print boxes, which neither reads as digits.
@@ -66,7 +67,11 @@ def main() -> int:
         got = ppocr.read_line(img, "ppocrv5")
         return got[0] if got else ""
 
-    readers = {"PP-OCRv4 (first)": first, "PP-OCRv5 (stronger)": stronger}
+    def seal_reader(img: np.ndarray) -> str:
+        got = ppocr.read_line(img, "ppocrv6")
+        return got[0] if got else ""
+
+    readers = {"PP-OCRv4 (first)": first, "PP-OCRv5 (stronger)": stronger, "PP-OCRv6 (seal reader)": seal_reader}
     rng = np.random.default_rng(args.seed)
     counts: dict[str, Counter[object]] = {name: Counter() for name in readers}
     cpu = dict.fromkeys(readers, 0.0)
