@@ -255,3 +255,22 @@ def test_a_seal_saved_in_grey_over_the_letters_lines_is_no_stroke(tmp_path: Path
     # Then on a page saved in grey such a line is a block, not text: the letter shows no stroke
     found = next(f for f in review_case(folder).findings if f.rule == "auth.altered")
     assert found.status is Status.PASS, found.evidence
+
+
+def test_a_thin_stroke_through_a_name_that_blurs_the_lines_read_is_found_by_what_it_crosses(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from fixtures.scans import unseen
+    from pipeline.review import review_case
+
+    # Given a 150-dpi scan of a letter whose handler's name after 兹授权 is struck by a black gel pen and
+    # written again: the line reads 兹授权阴晓蝶期晓峰 (two characters of 欧阳晓峰 in a run), the stroke's
+    # crossing 联阳晓蜂阳 to the first reader and 阳晓峰 to the stronger one
+    spec = next(s for s in unseen.CASES if s.name == "tune_clean_150dpi_dated_10_days_before")
+    folder = unseen.make_case(tmp_path, spec)
+    sheet = replace(unseen.sheets(spec)["authorization"], struck="handler.name", struck_pen="black")
+    (folder / "uploads" / f"authorization.{sheet.fmt}").write_bytes(unseen.build(sheet))
+    found = next(f for f in review_case(folder).findings if f.rule == "auth.altered")
+    # Then the line may show the name a character short, the crossing in full: a clerk looks
+    assert found.status is Status.UNCERTAIN, found.evidence
+    assert any("晓峰" in s.get("struck_read", "") for s in found.evidence["strokes"])

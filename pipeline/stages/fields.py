@@ -1042,23 +1042,30 @@ def _struck_value(r: _Review, page: PageText, stroke: Stroke, params: Mapping[st
     兹授权=缺阳晓鳞细晓峰 for 欧阳晓峰; what it crosses is read whatever the line shows)."""
     if stroke.part is None:
         return None
-    wanted = _values_on(r, page, stroke.line, params, whole=False, shown=not stroke.thick)
+    # a thin stroke through a name blurs the line's read as well (兹授权阴晓蝶期晓峰 for 欧阳晓峰 struck and
+    # written again): the line need show the value one character short (short_line_slack), its crossing in full
+    wanted = _values_on(r, page, stroke.line, params, whole=False, shown=not stroke.thick,
+                        slack=int(params["short_line_slack"]))
     if not wanted:
         return None  # the line shows no entered value: its glyphs set tight (the stroke's own read is spared)
     a, y0, b, y1 = stroke.part
     pad = (y1 - y0) // 4
     x0, x1 = max(a, stroke.ends[0]), min(b, stroke.ends[2])
-    read = r.engine.read_line(page.image[y0:y1, max(0, x0 - pad):x1 + pad])
-    text = normalise(read.text) if read is not None else ""
-    return text if any(_shows_run(text, value, need) for value, need in wanted) else None
+    crossed = page.image[y0:y1, max(0, x0 - pad):x1 + pad]
+    for reader in (r.engine, r.engine.stronger):  # the stronger reader when the first reads no value there
+        read = reader.read_line(crossed) if reader is not None else None
+        text = normalise(read.text) if read is not None else ""
+        if any(_shows_run(text, value, need) for value, need in wanted):
+            return text
+    return None
 
 
 def _values_on(r: _Review, page: PageText, box: tuple[int, int, int, int], params: Mapping[str, Any],
-               whole: bool, shown: bool = True) -> list[tuple[str, int]]:
+               whole: bool, shown: bool = True, slack: int = 0) -> list[tuple[str, int]]:
     """The entered values (``short_values``) the read of the line at ``box`` shows (any of them, not
     ``shown``), each with how many of its characters in a run it must show (``short_shown``, two at
-    least): those that make ``min_cover`` of the line's characters or more (``whole``: the line is the
-    value), or less (a value inside a sentence)."""
+    least; the line's read may show ``slack`` fewer, two at least): those that make ``min_cover`` of the
+    line's characters or more (``whole``: the line is the value), or less (a value inside a sentence)."""
     index = next((i for i, ln in enumerate(page.lines) if ln.box == box), None)
     if index is not None:
         page.ensure_read([index])
@@ -1068,7 +1075,7 @@ def _values_on(r: _Review, page: PageText, box: tuple[int, int, int, int], param
         value = normalise(r.entered(key))
         need = min(len(value), max(2, math.ceil(float(params["short_shown"]) * len(value))))
         if value and (len(value) >= float(params["min_cover"]) * len(line)) == whole \
-                and (not shown or _shows_run(line, value, need)):
+                and (not shown or _shows_run(line, value, max(2, need - slack))):
             wanted.append((value, need))
     return wanted
 
