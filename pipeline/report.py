@@ -59,6 +59,7 @@ KEY_ZH = {
     "same_seal_as": "与其他材料上确认的公章为同一枚（图像比对）", "correlation": "图像相关度",
     "lowest_sector": "最不相似扇区相关度", "sectors": "比较扇区数", "turn_deg": "相对旋转(度)", "scale": "缩放",
     "read_reason": "本材料自身识别结论", "read_by": "已通过的识别检查", "lowest_dpi": "最低分辨率(dpi)",
+    "second_reader": "由第二识别器读出名称（首次识别不确定之处）",
     "impression": "识别出名称的印迹", "radius": "半径(px)",
     "chars": "各字置信度", "name_probabilities": "各字置信度", "confirmed_by": "由另一印迹确认",
     "seal_lines": "印章五角星下的文字", "seal_line": "印章五角星下的文字", "line": "文字",

@@ -600,7 +600,7 @@ def _judge_name(ctx: StageContext, slot: str, entered: str,
         by_char = read_by_character(entered, judged.shown.text, judged.shown.chars, judged.shown.confidence,
                                     wrapped=True) or []
         if judged.shown.reader:  # shown surely by the second reader where the first read it unsurely
-            evidence["read_by"] = judged.shown.reader
+            evidence["second_reader"] = judged.shown.reader
         evidence.update(impression={"page": impression.page.index, **_circle(impression.seal)},
                         diameter_mm=round(_diameter_mm(impression), 1), name_probabilities=[
             round(c.probability, 3) if c is not None and c.same else 0.0 for c in by_char])
