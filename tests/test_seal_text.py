@@ -283,7 +283,7 @@ def test_the_second_seal_reader_settles_only_what_the_first_read_unsurely(
     assert judge_name_on_seals(BOHAI, [first], params).status is Status.UNCERTAIN
 
 
-def test_the_second_seal_reader_never_outweighs_a_first_read_that_shows_the_name_contested() -> None:
+def test_the_second_seal_reader_never_outweighs_a_first_read_that_contests_the_name_with_confidence() -> None:
     # the first reader shows the name on one strip and reads 潮 surely on another: the strips disagree,
     # and a sure read of the second reader does not settle that (only another impression may)
     params = load_rule_set().rule("seal.org_name").params
