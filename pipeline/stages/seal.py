@@ -372,6 +372,8 @@ def leans_to_name(entered: str, reads: Sequence[ArcRead], floor: float, shown: f
     is read as the right seal's unsurely where it differs, below ``floor``: that no read shows its own
     character as entered is what keeps it back (seal bench, seeds 3–4: 1 of 181 such seals lean so,
     against 15 of 62 right seals that do not pass alone)."""
+    if _read_otherwise_surely(entered, reads, floor):
+        return False
     want = normalise_name(entered)
     leaning = False
     seen = [not ch.isalnum() for ch in want]
@@ -381,9 +383,6 @@ def leans_to_name(entered: str, reads: Sequence[ArcRead], floor: float, shown: f
             same = [c is not None and c.same for c in by_char]
             leaning = leaning or sum(same) >= shown * len(want)
             seen = [a or b for a, b in zip(seen, same, strict=True)]
-        for i, c in possible_differences(entered, r.text, r.chars, r.confidence, wrapped=True):
-            if c.index not in (0, len(r.text) - 1) and want[i].isalnum() and c.probability >= floor:
-                return False
     return leaning and all(seen)
 
 
@@ -465,7 +464,7 @@ def read_name_on_seal(image: np.ndarray, seal: SealCandidate, entered: str, engi
     reads = read_arc(image, seal.centre, seal.radius, folded(engine), settled, upright)
     second = engine.seal_reader
     if (second is None or any(is_authority(r.text) for r in reads)
-            or judge_name_on_seals(entered, [reads], params).status is Status.PASS
+            or _judge_first_reads(entered, [reads], params).status is Status.PASS
             or _read_otherwise_surely(entered, reads, float(params["conflict_confidence"]))):
         return reads
     return reads + read_arc(image, seal.centre, seal.radius, folded(second), settled, upright, reader=second.name)
