@@ -15,7 +15,7 @@ from pipeline.models import Case, Finding, Status
 from pipeline.reading.matching import name_score
 from pipeline.reading.ocr import get_engine
 from pipeline.ruleset import load_rule_set
-from pipeline.seal.arctext import ArcRead, gap_angle, is_authority, read_arc, unroll
+from pipeline.seal.arctext import ArcRead, gap_angle, is_authority, read_arc, text_rows, unroll
 from pipeline.seal.find import find_seals
 from pipeline.stages.base import StageContext
 from pipeline.stages.seal import (
@@ -50,6 +50,35 @@ def test_the_unrolled_strip_is_one_line_high_and_long_as_the_ring() -> None:
     strip = unroll(page, centre, r)
     assert strip.shape[0] == 48
     assert 8 < strip.shape[1] / strip.shape[0] < 20  # circumference over band height
+
+
+def _inked_rows(strip: np.ndarray) -> float:
+    """The share of the strip's rows between its first and last row inked over a tenth of its width."""
+    grey = strip.min(axis=2) if strip.ndim == 3 else strip
+    rows = np.flatnonzero((grey < np.percentile(grey, 90) - 60).mean(axis=1) > 0.1)
+    return (rows[-1] + 1 - rows[0]) / strip.shape[0]
+
+
+def test_the_strip_is_cut_to_its_glyphs_rows_so_they_stand_at_the_recognisers_height() -> None:
+    # Given the band of a stamped seal unrolled twice the recogniser's height: the glyphs fill about half
+    page, centre, r = seal_page()
+    band = unroll(page, centre, r, height=96)
+    assert _inked_rows(band) < 0.65
+    # When it is cut to its glyphs' rows
+    cut = text_rows(band)
+    # Then the glyphs fill most of a strip of the recogniser's height
+    assert cut.shape[0] == 48
+    assert _inked_rows(cut) > 0.7
+    # and a pen's line across the seal (a signature through it) does not widen the cut
+    signed = band.copy()
+    signed[:, band.shape[1] // 3:band.shape[1] // 3 + 3] = 0
+    assert abs(text_rows(signed).shape[1] - cut.shape[1]) <= 2
+
+
+def test_a_strip_the_glyphs_fill_is_kept_whole() -> None:
+    strip = np.full((48, 400, 3), 255, np.uint8)
+    strip[3:45:2, 10:390] = 40  # ink from top to bottom
+    assert text_rows(strip).shape == (48, 400, 3)
 
 
 @pytest.mark.parametrize("rotation", [0.0, 100.0, -150.0])
@@ -252,6 +281,23 @@ def test_the_seals_of_a_right_name_pass() -> None:
         stamped_seal(name, near(name), rng)
         passed += _judged(seal, params)[0].status is Status.PASS
     assert passed >= 3
+
+
+def test_a_150_dpi_seal_whose_whole_band_reads_unsurely_passes_by_the_first_reader() -> None:
+    # Given a scanned 150-dpi seal of 营口港澳国际货运代理有限公司 whose whole band (the glyphs at half
+    # the recogniser's height) PP-OCRv4's strips read otherwise, the third of seed 0's stream
+    name = "营口港澳国际货运代理有限公司"
+    params = load_rule_set().rule("seal.org_name").params
+    rng = np.random.default_rng([0, NAMES.index(name)])
+    for _ in range(2):
+        stamped_seal(name, name, rng), stamped_seal(name, near(name), rng)
+    seal = stamped_seal(name, name, rng)
+    assert seal.dpi == 150
+    # Then its strips cut to the glyphs' rows show the name to the first reader alone, uncontested
+    _, reads = _judged(seal, params)
+    assert judge_name_on_seals(name, [[r for r in reads if not r.reader]], params).status is Status.PASS
+    # and the look-alike seal of the same stream is not passed
+    assert _judged(stamped_seal(name, near(name), rng), params)[0].status is not Status.PASS
 
 
 def _second(text: str, chars: list[float]) -> ArcRead:
