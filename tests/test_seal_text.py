@@ -283,15 +283,21 @@ def test_the_seals_of_a_right_name_pass() -> None:
     assert passed >= 3
 
 
+def _right_seal_after(name: str, seed: int, pairs: int) -> tuple[StampedSeal, np.random.Generator]:
+    """The seal bench's stream for ``name`` and ``seed`` (bench/seal_text.py): the right seal after
+    ``pairs`` right and changed ones, and the stream, whose next seal is that one's changed twin."""
+    rng = np.random.default_rng([seed, NAMES.index(name)])
+    for _ in range(pairs):
+        stamped_seal(name, name, rng), stamped_seal(name, near(name), rng)
+    return stamped_seal(name, name, rng), rng
+
+
 def test_a_150_dpi_seal_whose_whole_band_reads_unsurely_passes_by_the_first_reader() -> None:
     # Given a scanned 150-dpi seal of 营口港澳国际货运代理有限公司 whose whole band (the glyphs at half
     # the recogniser's height) PP-OCRv4's strips read otherwise, the third of seed 0's stream
     name = "营口港澳国际货运代理有限公司"
     params = load_rule_set().rule("seal.org_name").params
-    rng = np.random.default_rng([0, NAMES.index(name)])
-    for _ in range(2):
-        stamped_seal(name, name, rng), stamped_seal(name, near(name), rng)
-    seal = stamped_seal(name, name, rng)
+    seal, rng = _right_seal_after(name, seed=0, pairs=2)
     assert seal.dpi == 150
     # Then its strips cut to the glyphs' rows show the name to the first reader alone, uncontested
     _, reads = _judged(seal, params)
@@ -343,10 +349,7 @@ def test_a_stamped_seal_the_first_reader_reads_unsurely_passes_by_the_second_rea
     # Given a scanned 200-dpi seal of 鞍山千山中药饮片厂 whose strips PP-OCRv4 reads 鞍由千山… (山 unsure)
     name = "鞍山千山中药饮片厂"
     params = load_rule_set().rule("seal.org_name").params
-    rng = np.random.default_rng([1, NAMES.index(name)])
-    for _ in range(3):
-        stamped_seal(name, name, rng), stamped_seal(name, near(name), rng)
-    seal = stamped_seal(name, name, rng)
+    seal, rng = _right_seal_after(name, seed=1, pairs=3)
     judged, reads = _judged(seal, params)
     # Then the second reader (PP-OCRv6) shows it surely, and the judgement says which reader did
     assert judge_name_on_seals(name, [[r for r in reads if not r.reader]], params).status is Status.UNCERTAIN
