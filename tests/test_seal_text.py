@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from fixtures.scans.seals import NAMES, StampedSeal, near, stamped_seal
-from pipeline.intake.pages import estimate_a4_dpi
+from pipeline.intake.pages import Page, estimate_a4_dpi
 from pipeline.models import Case, Finding, Status
 from pipeline.reading.matching import name_score
 from pipeline.reading.ocr import get_engine
@@ -19,7 +19,9 @@ from pipeline.seal.arctext import ArcRead, gap_angle, is_authority, read_arc, te
 from pipeline.seal.find import find_seals
 from pipeline.stages.base import StageContext
 from pipeline.stages.seal import (
+    FoundSeal,
     NameOnSeals,
+    _judge_name,
     _verdict,
     confirming_impression,
     core_name,
@@ -354,6 +356,14 @@ def test_a_stamped_seal_the_first_reader_reads_unsurely_passes_by_the_second_rea
     # Then the second reader (PP-OCRv6) shows it surely, and the judgement says which reader did
     assert judge_name_on_seals(name, [[r for r in reads if not r.reader]], params).status is Status.UNCERTAIN
     assert judged.status is Status.PASS and judged.shown is not None and judged.shown.reader == "ppocrv6"
+    # and the finding says so, the first reader's reads and the second's side by side for the clerk
+    ctx = StageContext(case=Case.model_validate(case_dict()), rules=load_rule_set(), uploads={})
+    found = FoundSeal(Page(0, seal.image, seal.dpi, "metadata"),
+                      max((c for c in find_seals(seal.image, seal.dpi) if c.colour == "red"), key=lambda c: c.score))
+    finding = _judge_name(ctx, "application_form", name, [(found, reads)], judged)
+    assert finding.status is Status.PASS and finding.evidence["second_reader"] == "ppocrv6"
+    shown = finding.evidence["seals"][0]["reads"]
+    assert any(r.get("reader") == "ppocrv6" for r in shown) and any("reader" not in r for r in shown)
     # and the look-alike seal of the same stream (干山) is not passed by either
     twin = stamped_seal(name, near(name), rng)
     assert _judged(twin, params)[0].status is not Status.PASS

@@ -145,15 +145,13 @@ def test_a_two_page_application_form_uploaded_the_other_way_round_is_read_by_its
     assert report.decision.value == "approved", report.uncertain_rules()
 
 
-def test_a_seal_the_first_reader_reads_unsurely_is_settled_by_the_second_and_says_so(tmp_path: Path) -> None:
+def test_a_long_bracketed_name_on_every_seal_is_read_and_the_case_approved(tmp_path: Path) -> None:
     # Given the tune case of a long bracketed name (中铁九局集团（沈阳）物资贸易有限公司) whose ID copy's seal
-    # PP-OCRv4 reads 中铁九局集团(流阳)… on every strip, 流 unsurely
+    # PP-OCRv4 read 中铁九局集团(流阳)… on every strip of the whole band (rule set 19: the second reader settled it;
+    # strips cut to their glyphs' rows read it as entered)
     spec = next(s for s in unseen.CASES if s.name == "tune_clean_v1_uming_long_name")
     report = review_case(unseen.make_case(tmp_path, spec))
-    # Then PP-OCRv6 reads the strips again, shows the name surely, and the case is approved with the
-    # first reader's reads and the second's side by side in the evidence
+    # Then every seal shows the name and the case is approved
     assert report.decision.value == "approved", report.uncertain_rules()
-    settled = [f for f in report.findings if f.rule == "seal.org_name" and f.evidence.get("second_reader")]
-    assert settled and all(f.evidence["second_reader"] == "ppocrv6" for f in settled)
-    reads = [r for f in settled for seal in f.evidence["seals"] for r in seal["reads"]]
-    assert any(r.get("reader") == "ppocrv6" for r in reads) and any("reader" not in r for r in reads)
+    named = [f for f in report.findings if f.rule == "seal.org_name"]
+    assert named and all(f.status.value == "pass" for f in named)

@@ -24,8 +24,6 @@ from pipeline.seal.find import red_mask
 #: The text band of a seal, as fractions of its outer radius (the rim itself is ~0.93–1.0).
 BAND = (0.52, 0.93)
 STRIP_HEIGHT = 48  # what the recogniser is trained on
-#: the band is unrolled this many times ``STRIP_HEIGHT`` high, then cut to its glyphs' rows
-UNROLL_SCALE = 2
 #: rows inked at least this share of the most inked row are the glyphs' (``text_rows``)
 GLYPH_ROW_SHARE = 0.25
 
@@ -157,14 +155,16 @@ def read_arc(image: np.ndarray, centre: tuple[float, float], radius: float, read
     crop, (cx, cy) = square_crop(image, centre, radius)
     variants = (crop, red_only(crop))  # as scanned; then with black print under the seal erased
     band = text_band(image, centre, radius)
+    # unrolled at the band's own resolution (no finer than the recogniser's height), then cut to its
+    # glyphs' rows: a strip scaled up and down again blurs (精 read 程)
+    height = max(STRIP_HEIGHT, round(radius * (band[1] - band[0])))
     reads: list[ArcRead] = []
     for flipped in (False, True):
         if flipped and any(upright(r) for r in reads):
             break
         for start in starts[:3]:
             for variant in variants:
-                strip = text_rows(inked_part(unroll(variant, (cx, cy), radius, start, band,
-                                                    UNROLL_SCALE * STRIP_HEIGHT)))
+                strip = text_rows(inked_part(unroll(variant, (cx, cy), radius, start, band, height)))
                 if flipped:  # text upright away from the centre reads counter-clockwise
                     strip = cv2.rotate(strip, cv2.ROTATE_180)
                 got = read_line(strip)
