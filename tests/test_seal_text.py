@@ -15,7 +15,7 @@ from pipeline.models import Case, Finding, Status
 from pipeline.reading.matching import name_score
 from pipeline.reading.ocr import get_engine
 from pipeline.ruleset import load_rule_set
-from pipeline.seal.arctext import ArcRead, gap_angle, is_authority, read_arc, text_rows, unroll
+from pipeline.seal.arctext import ArcRead, _strip_ink, gap_angle, is_authority, read_arc, text_rows, unroll
 from pipeline.seal.find import find_seals
 from pipeline.stages.base import StageContext
 from pipeline.stages.seal import (
@@ -56,8 +56,7 @@ def test_the_unrolled_strip_is_one_line_high_and_long_as_the_ring() -> None:
 
 def _inked_rows(strip: np.ndarray) -> float:
     """The share of the strip's rows between its first and last row inked over a tenth of its width."""
-    grey = strip.min(axis=2) if strip.ndim == 3 else strip
-    rows = np.flatnonzero((grey < np.percentile(grey, 90) - 60).mean(axis=1) > 0.1)
+    rows = np.flatnonzero(_strip_ink(strip).mean(axis=1) > 0.1)
     return (rows[-1] + 1 - rows[0]) / strip.shape[0]
 
 
